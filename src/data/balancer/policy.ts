@@ -1,0 +1,19 @@
+import type { Algorithm } from "../../core/model.js";
+import type { Candidate } from "../../core/member.js";
+
+/** What a policy may know about the client being placed. */
+export interface PickContext {
+  /** Normalised client IP (see `clientIpKey`); the SOURCE_IP hash key. */
+  readonly clientIp: string;
+}
+
+/**
+ * A balancing policy: pure and synchronous — no I/O, no timers, no `await` (STYLE point 1).
+ *
+ * `pick` never returns an ineligible candidate and returns undefined when none is eligible.
+ * A policy instance belongs to one pool and may keep state between picks (round-robin position).
+ */
+export interface BalancingPolicy {
+  readonly algorithm: Algorithm;
+  pick<C extends Candidate>(candidates: readonly C[], ctx: PickContext): C | undefined;
+}

@@ -1,0 +1,23 @@
+/**
+ * The one table of stable error codes (STYLE point 7). Every code is listed in docs/errors.md;
+ * test/unit/errors-table.test.ts keeps the two in step. Codes are never renamed or reused.
+ */
+export const ERROR_CODES = {
+  SLB_ERR_CLI_USAGE: "The command line is not understood (unknown command or flag, missing value).",
+  SLB_ERR_CONFIG_INVALID: "A configuration problem: a field's value, a missing field, or a clash.",
+  SLB_ERR_CONFIG_READ: "A configuration file or folder could not be read.",
+  SLB_ERR_CONFIG_YAML: "A configuration file is not well-formed YAML.",
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+/** An error that carries a stable code; the control path throws these, the data path counts them. */
+export class StickyError extends Error {
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+  ) {
+    super(message);
+    this.name = "StickyError";
+  }
+}
