@@ -7,6 +7,12 @@ export const ERROR_CODES = {
   SLB_ERR_CONFIG_INVALID: "A configuration problem: a field's value, a missing field, or a clash.",
   SLB_ERR_CONFIG_READ: "A configuration file or folder could not be read.",
   SLB_ERR_CONFIG_YAML: "A configuration file is not well-formed YAML.",
+  SLB_ERR_CONFIG_UNKNOWN_KIND: "A document's apiVersion and kind are not one that stickylb reads.",
+  SLB_ERR_CONFIG_UNKNOWN_FIELD: "A field that the format does not have (often a typo); the message lists the accepted ones.",
+  SLB_ERR_CONFIG_CLASH:
+    "Two entries clash: a duplicate name, a duplicate member, or two listeners on one protocol family, address and port.",
+  SLB_ERR_CONFIG_REFERENCE: "A reference to a pool that does not exist, or to a pool that the listener cannot use.",
+  SLB_ERR_CONFIG_TLS_FILE: "A certificate or key file named by the configuration cannot be read.",
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

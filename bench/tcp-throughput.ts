@@ -1,0 +1,128 @@
+/**
+ * TCP bulk throughput: pushes BYTES (default 1 GiB) through the real stickylb process and directly
+ * to the same sink, a few rounds interleaved, and prints Gbit/s of each and the ratio of medians.
+ *
+ *   npm run bench:tcp            # 1 GiB per run, 3 rounds
+ *   BYTES=4294967296 ROUNDS=5 npm run bench:tcp
+ */
+import { spawn } from "node:child_process";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import * as net from "node:net";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+
+const BYTES = Number(process.env.BYTES ?? 1024 ** 3);
+const ROUNDS = Number(process.env.ROUNDS ?? 3);
+const CHUNK = Buffer.alloc(256 * 1024, 0x61);
+
+async function listen(server: net.Server, host = "127.0.0.1"): Promise<number> {
+  await new Promise<void>((r) => server.listen({ host, port: 0 }, r));
+  return (server.address() as net.AddressInfo).port;
+}
+
+/** A sink that counts bytes and resolves the waiting run when its total arrives. */
+function startSink() {
+  let waiting: { total: number; resolve: () => void } | undefined;
+  let received = 0;
+  const server = net.createServer((socket) => {
+    socket.on("data", (chunk) => {
+      received += chunk.length;
+      if (waiting !== undefined && received >= waiting.total) {
+        const w = waiting;
+        waiting = undefined;
+        w.resolve();
+      }
+    });
+    socket.on("error", () => {});
+  });
+  return {
+    server,
+    expect(total: number): Promise<void> {
+      received = 0;
+      return new Promise((resolve) => {
+        waiting = { total, resolve };
+      });
+    },
+  };
+}
+
+async function push(port: number, sink: ReturnType<typeof startSink>): Promise<number> {
+  const done = sink.expect(BYTES);
+  const t0 = process.hrtime.bigint();
+  const socket = net.connect({ host: "127.0.0.1", port });
+  await new Promise<void>((r) => socket.once("connect", r));
+  let sent = 0;
+  await new Promise<void>((resolveWrite) => {
+    const write = (): void => {
+      while (sent < BYTES) {
+        sent += CHUNK.length;
+        if (!socket.write(CHUNK)) {
+          socket.once("drain", write);
+          return;
+        }
+      }
+      resolveWrite();
+    };
+    write();
+  });
+  await done;
+  const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+  socket.destroy();
+  return (BYTES * 8) / seconds / 1e9;
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+async function main(): Promise<void> {
+  const sink = startSink();
+  const sinkPort = await listen(sink.server);
+  // A port free a moment ago, for the stickylb listener (its YAML needs the port before it starts).
+  const probe = net.createServer();
+  const port = await listen(probe);
+  await new Promise((r) => probe.close(r));
+  const dir = mkdtempSync(join(tmpdir(), "stickylb-bench-"));
+  const file = join(dir, "lb.yaml");
+  writeFileSync(
+    file,
+    `apiVersion: stickylb/v1
+kind: LoadBalancer
+metadata: {name: bench}
+spec:
+  listeners:
+    - {name: tcp, protocol: TCP, address: 127.0.0.1, port: ${port}, defaultPool: p}
+  pools:
+    - name: p
+      algorithm: SOURCE_IP
+      members:
+        - {address: 127.0.0.1, port: ${sinkPort}}
+`,
+  );
+  const main = resolve(import.meta.dirname, "../src/main.js");
+  const child = spawn(process.execPath, [main, "run", "-f", file, "--admin", "off", "--log-level", "warn"], {
+    stdio: ["ignore", "inherit", "inherit"],
+  });
+  await new Promise((r) => setTimeout(r, 1000));
+  const direct: number[] = [];
+  const through: number[] = [];
+  try {
+    for (let round = 0; round < ROUNDS; round++) {
+      direct.push(await push(sinkPort, sink));
+      through.push(await push(port, sink));
+      console.log(
+        `round ${round + 1}: direct ${direct.at(-1)!.toFixed(2)} Gbit/s, stickylb ${through.at(-1)!.toFixed(2)} Gbit/s`,
+      );
+    }
+  } finally {
+    child.kill("SIGTERM");
+    sink.server.close();
+  }
+  const d = median(direct);
+  const s = median(through);
+  console.log(`\n| path | Gbit/s (median of ${ROUNDS}, ${(BYTES / 1024 ** 3).toFixed(1)} GiB each) |`);
+  console.log("| --- | --- |");
+  console.log(`| direct | ${d.toFixed(2)} |`);
+  console.log(`| through stickylb | ${s.toFixed(2)} |`);
+  console.log(`| ratio stickylb / direct | ${(s / d).toFixed(2)} |`);
+}
+
+await main();

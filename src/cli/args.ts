@@ -1,0 +1,132 @@
+import { parseArgs } from "node:util";
+import { LOG_LEVELS, type LogLevel } from "../core/log.js";
+
+export type Command = "run" | "validate" | "demo" | "help" | "version";
+
+export interface CliOptions {
+  readonly command: Command;
+  readonly files: string[];
+  readonly kubernetes: boolean;
+  readonly kubeconfig?: string;
+  readonly namespace?: string;
+  readonly ingressClass: string;
+  readonly listenAddress: string;
+  readonly publishAddress?: string;
+  /** undefined: from the configuration or the default; "off": no admin listener. */
+  readonly admin?: { address: string; port: number } | "off";
+  readonly adminTokenFile?: string;
+  readonly logLevel: LogLevel;
+  readonly drainTimeout: string;
+  readonly stateDir?: string;
+  readonly watch: boolean;
+  readonly workers: string;
+}
+
+export class UsageError extends Error {}
+
+export const USAGE = `stickylb — a load balancer with sticky sessions
+
+Usage:
+  stickylb run -f PATH [-f PATH…]        run from YAML files or folders
+  stickylb run --kubernetes [--kubeconfig F] [--namespace NS] [--ingress-class NAME]
+  stickylb validate -f PATH [-f PATH…]   check configuration, print every problem (exit 0 valid, 2 invalid)
+  stickylb demo                          start demo backends and one listener of every kind
+  stickylb --help | --version
+
+Flags of run:
+  -f, --file PATH            a YAML file (several documents allowed) or a folder of them; repeatable
+  --listen-address ADDR      address of listeners made from Kubernetes objects (default 0.0.0.0)
+  --publish-address ADDR     controller mode: IP written to status.loadBalancer.ingress
+  --admin ADDR:PORT|off      admin API listener (default 127.0.0.1:9901)
+  --admin-token-file F       bearer token required when the admin listener is not on loopback
+  --log-level LEVEL          fatal, error, warn, info, debug, trace, silent (default info)
+  --drain-timeout DURATION   how long open connections may finish on stop or removal (default 30s)
+  --state-dir DIR            where a generated cookie key is kept (default $XDG_STATE_HOME/stickylb)
+  --watch                    reload when a configuration file changes
+  --workers N|auto           worker processes sharing the listeners (default 1)
+
+Signals: SIGHUP reloads the files; SIGTERM/SIGINT drain and exit 0.
+Exit codes: 0 clean stop or valid, 2 invalid configuration, 1 other fatal error.`;
+
+/** Parses `stickylb …` arguments; throws UsageError with a message that says what is accepted. */
+export function parseCli(argv: readonly string[]): CliOptions {
+  const { values, positionals } = (() => {
+    try {
+      return parseArgs({
+        args: [...argv],
+        allowPositionals: true,
+        strict: true,
+        options: {
+          file: { type: "string", short: "f", multiple: true },
+          kubernetes: { type: "boolean" },
+          kubeconfig: { type: "string" },
+          namespace: { type: "string" },
+          "ingress-class": { type: "string" },
+          "listen-address": { type: "string" },
+          "publish-address": { type: "string" },
+          admin: { type: "string" },
+          "admin-token-file": { type: "string" },
+          "log-level": { type: "string" },
+          "drain-timeout": { type: "string" },
+          "state-dir": { type: "string" },
+          watch: { type: "boolean" },
+          workers: { type: "string" },
+          help: { type: "boolean", short: "h" },
+          version: { type: "boolean", short: "v" },
+        },
+      });
+    } catch (err) {
+      throw new UsageError((err as Error).message);
+    }
+  })();
+  let command: Command;
+  if (values.help) command = "help";
+  else if (values.version) command = "version";
+  else {
+    const word = positionals[0];
+    if (word === undefined) throw new UsageError("a command is required: run, validate or demo");
+    if (word !== "run" && word !== "validate" && word !== "demo" && word !== "help" && word !== "version") {
+      throw new UsageError(`unknown command "${word}" (accepted: run, validate, demo, --help, --version)`);
+    }
+    command = word;
+    if (positionals.length > 1) throw new UsageError(`unexpected argument "${positionals[1]}"`);
+  }
+  const files = values.file ?? [];
+  const kubernetes = values.kubernetes ?? false;
+  if (command === "validate" && files.length === 0) throw new UsageError("validate needs at least one -f PATH");
+  if (command === "run" && files.length === 0 && !kubernetes) {
+    throw new UsageError("run needs -f PATH (one or more) or --kubernetes");
+  }
+  const logLevel = values["log-level"] ?? "info";
+  if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) {
+    throw new UsageError(`--log-level ${logLevel} is not accepted (one of ${LOG_LEVELS.join(", ")})`);
+  }
+  return {
+    command,
+    files,
+    kubernetes,
+    kubeconfig: values.kubeconfig,
+    namespace: values.namespace,
+    ingressClass: values["ingress-class"] ?? "stickylb",
+    listenAddress: values["listen-address"] ?? "0.0.0.0",
+    publishAddress: values["publish-address"],
+    admin: values.admin === undefined ? undefined : parseAdmin(values.admin),
+    adminTokenFile: values["admin-token-file"],
+    logLevel: logLevel as LogLevel,
+    drainTimeout: values["drain-timeout"] ?? "30s",
+    stateDir: values["state-dir"],
+    watch: values.watch ?? false,
+    workers: values.workers ?? "1",
+  };
+}
+
+function parseAdmin(text: string): { address: string; port: number } | "off" {
+  if (text === "off") return "off";
+  const colon = text.lastIndexOf(":");
+  const host = text.slice(0, colon).replace(/^\[(.*)\]$/, "$1");
+  const port = Number(text.slice(colon + 1));
+  if (colon <= 0 || !Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new UsageError(`--admin ${text} is not accepted (ADDRESS:PORT, e.g. 127.0.0.1:9901, or off)`);
+  }
+  return { address: host, port };
+}

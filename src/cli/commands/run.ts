@@ -1,0 +1,133 @@
+import { type FSWatcher, watch } from "node:fs";
+import type { Logger } from "../../core/log.js";
+import { type AdminServer, startAdminServer } from "../../admin/admin-server.js";
+import { defaultStateDir } from "../../data/affinity/cookie-key.js";
+import { parseDuration } from "../../control/config/duration.js";
+import { loadConfigFiles } from "../../control/config/load.js";
+import { Runtime } from "../../control/runtime.js";
+import { systemClock } from "../../core/clock.js";
+import { createLogger } from "../../core/log.js";
+import type { ConfigModel } from "../../core/model.js";
+import { StickyError } from "../../errors/codes.js";
+import { type CliOptions, UsageError } from "../args.js";
+
+const DEFAULT_ADMIN = { address: "127.0.0.1", port: 9901 };
+
+/**
+ * `stickylb run -f PATH…`: load, bind, serve; SIGHUP reloads, SIGTERM/SIGINT drain and exit 0.
+ * Resolves with the exit code: 0 clean stop, 2 invalid configuration at start, 1 other fatal error.
+ */
+export async function runCommand(options: CliOptions, err: NodeJS.WritableStream): Promise<number> {
+  const drainTimeoutMs = parseDuration(options.drainTimeout);
+  if (drainTimeoutMs === undefined) {
+    throw new UsageError(`--drain-timeout ${options.drainTimeout} is not accepted (a duration such as 30s or 1m)`);
+  }
+  if (options.kubernetes) throw new UsageError("--kubernetes is not available in this version yet");
+  const log = createLogger(options.logLevel);
+  const load = (): { model?: ConfigModel; problems: string[] } => {
+    const result = loadConfigFiles(options.files, { listenAddress: options.listenAddress });
+    for (const w of result.warnings) log.warn({ warning: w.format() }, "configuration warning");
+    const problems = result.errors.map((e) => e.format());
+    return result.errors.length === 0 && result.model !== undefined ? { model: result.model, problems } : { problems };
+  };
+
+  const initial = load();
+  if (initial.model === undefined) {
+    for (const p of initial.problems) err.write(`${p}\n`);
+    err.write(`${initial.problems.length} problem(s) found; the configuration is invalid\n`);
+    return 2;
+  }
+  const runtime = new Runtime({
+    clock: systemClock,
+    log,
+    drainTimeoutMs,
+    stateDir: options.stateDir ?? defaultStateDir(process.env),
+  });
+  try {
+    await runtime.apply(initial.model);
+  } catch (e) {
+    if (e instanceof StickyError) {
+      err.write(`${e.code}: ${e.message}\n`);
+      await runtime.stop();
+      return 2;
+    }
+    log.fatal({ err: e }, "could not start");
+    err.write(`stickylb: ${(e as Error).message}\n`);
+    await runtime.stop();
+    return 1;
+  }
+
+  let admin: AdminServer | undefined;
+  const adminAt = options.admin ?? initial.model.admin ?? DEFAULT_ADMIN;
+  if (adminAt !== "off") {
+    try {
+      admin = await startAdminServer(adminAt.address, adminAt.port, { ready: () => runtime.isReady() }, log);
+    } catch (e) {
+      // The data path is up; an admin port in use must not take the load balancer down with it.
+      log.error({ err: e, address: adminAt.address, port: adminAt.port }, "admin listener could not bind");
+    }
+  }
+
+  let reloading = Promise.resolve();
+  const reload = (): void => {
+    reloading = reloading.then(async () => {
+      const next = load();
+      if (next.model === undefined) {
+        runtime.reloads.error++;
+        log.error({ problems: next.problems }, "configuration reload refused; the running configuration stays");
+        return;
+      }
+      try {
+        await runtime.apply(next.model);
+        runtime.reloads.ok++;
+        log.info({ version: runtime.current.version }, "configuration reloaded");
+      } catch (e) {
+        runtime.reloads.error++;
+        log.error({ err: e }, "configuration reload failed");
+      }
+    });
+  };
+  process.on("SIGHUP", reload);
+  const watchers = options.watch ? watchFiles(options.files, reload, log) : [];
+  log.info({ listeners: initial.model.listeners.length, pools: initial.model.pools.length }, "stickylb started");
+
+  return new Promise<number>((resolve) => {
+    let stopping = false;
+    const stop = (signal: string): void => {
+      if (stopping) return;
+      stopping = true;
+      log.info({ signal, open: runtime.listeners.openCount() }, "stopping: draining open connections");
+      void (async () => {
+        await runtime.stop();
+        await admin?.close();
+        process.off("SIGHUP", reload);
+        for (const w of watchers) w.close();
+        log.info("stopped");
+        resolve(0);
+      })();
+    };
+    process.once("SIGTERM", () => stop("SIGTERM"));
+    process.once("SIGINT", () => stop("SIGINT"));
+  });
+}
+
+/**
+ * `--watch`: reloads when a configuration file or folder changes. Editors write files in several
+ * steps (truncate, write, rename), so changes are debounced into one reload.
+ */
+function watchFiles(paths: readonly string[], reload: () => void, log: Logger): FSWatcher[] {
+  let timer: NodeJS.Timeout | undefined;
+  const changed = (): void => {
+    if (timer !== undefined) clearTimeout(timer);
+    timer = setTimeout(reload, 250);
+  };
+  const watchers: FSWatcher[] = [];
+  for (const path of paths) {
+    try {
+      watchers.push(watch(path, changed));
+    } catch (err) {
+      log.warn({ err, path }, "cannot watch configuration path; SIGHUP still reloads");
+    }
+  }
+  return watchers;
+}

@@ -1,0 +1,251 @@
+/** Validation of one `spec.pools[]` entry of a native document (SPEC 4). */
+import type {
+  Algorithm,
+  CookieAttributes,
+  HealthMonitor,
+  MemberModel,
+  MonitorType,
+  PersistenceType,
+  PoolModel,
+  SessionPersistence,
+} from "../../core/model.js";
+import { DEFAULT_HTTP_COOKIE_NAME, DEFAULT_MAX_BINDINGS } from "../../core/model.js";
+import { endpointOf } from "../../core/member.js";
+import type { FieldPath } from "./config-error.js";
+import { type PoolEntry, nativeLocator } from "./entries.js";
+import {
+  bad,
+  boolean,
+  duration,
+  type FieldKind,
+  integer,
+  ipAddress,
+  isPresent,
+  name,
+  type Obj,
+  ok,
+  oneOf,
+  optional,
+  port,
+  type Reporter,
+  readList,
+  readMap,
+  required,
+  show,
+  text,
+} from "./fields.js";
+
+const POOL_FIELDS = ["name", "algorithm", "sessionPersistence", "healthMonitor", "members"];
+const MEMBER_FIELDS = ["address", "port", "weight"];
+const PERSISTENCE_FIELDS = ["type", "persistenceTimeout", "cookieName", "cookie", "maxBindings"];
+const COOKIE_FIELDS = ["path", "domain", "sameSite", "secure", "httpOnly"];
+const MONITOR_FIELDS = ["type", "delay", "timeout", "maxRetries", "maxRetriesDown", "urlPath", "expectedCodes"];
+
+const MINUTE = 60_000;
+const DAY = 1_440 * MINUTE;
+/** Defaults match the Kubernetes annotation defaults of SPEC 5.2: 60 min and 1440 min. */
+export const DEFAULT_PERSISTENCE_TIMEOUT_MS: Readonly<Record<PersistenceType, number>> = {
+  SOURCE_IP: 60 * MINUTE,
+  HTTP_COOKIE: 1_440 * MINUTE,
+  APP_COOKIE: 1_440 * MINUTE,
+};
+export const DEFAULT_COOKIE: CookieAttributes = {
+  path: "/",
+  domain: "",
+  sameSite: "Lax",
+  secure: "auto",
+  httpOnly: true,
+};
+
+const weight = integer(0, 100);
+const maxBindings = integer(1);
+const retries = integer(1, 10);
+/** A probe every millisecond is pointless but harmless; a week is the longest any timer here runs. */
+const probeDuration = duration(1, 7 * DAY);
+
+/** RFC 6265 cookie-name = token (RFC 7230): visible ASCII but separators; 255 at most, as CCE allows. */
+const cookieToken = text("a cookie name: 1–255 letters, digits or !#$%&'*+-.^_`|~", (value) =>
+  /^[!#$%&'*+\-.^_`|~0-9A-Za-z]{1,255}$/.test(value) ? undefined : "is not a valid cookie name",
+);
+const cookiePath = text("a path starting with /, without ';' or control characters", (value) =>
+  value.startsWith("/") && !/[;\p{Cc}]/u.test(value) ? undefined : "is not a valid cookie path",
+);
+const DOMAIN = /^\.?[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*$/;
+const cookieDomain = text('a domain name like example.com, or "" for none', (value) =>
+  value === "" || DOMAIN.test(value) ? undefined : "is not a valid cookie domain",
+);
+const urlPath = text("a path starting with /", (value) =>
+  value.startsWith("/") && !/[\s#]/.test(value) ? undefined : "is not a valid URL path",
+);
+
+const CODES_DESCRIBE = 'status codes 100–599 written "200", "200,202" or "200-299"';
+/** `"200"`, `"200,202"`, `"200-299"` (or a mix, or a bare integer) → inclusive ranges. */
+export const expectedCodes: FieldKind<(readonly [number, number])[]> = {
+  describe: CODES_DESCRIBE,
+  check(value) {
+    const textValue = typeof value === "number" && Number.isInteger(value) ? String(value) : value;
+    const refuse = bad<(readonly [number, number])[]>(`${show(value)} is not valid (${CODES_DESCRIBE})`);
+    if (typeof textValue !== "string") return refuse;
+    const ranges: (readonly [number, number])[] = [];
+    for (const part of textValue.split(",")) {
+      const match = /^\s*(\d{3})(?:\s*-\s*(\d{3}))?\s*$/.exec(part);
+      if (match === null) return refuse;
+      const low = Number(match[1]);
+      const high = match[2] === undefined ? low : Number(match[2]);
+      if (low < 100 || high > 599 || low > high) return refuse;
+      ranges.push([low, high]);
+    }
+    return ok(ranges);
+  },
+};
+
+function readCookie(r: Reporter, path: FieldPath, value: unknown): CookieAttributes {
+  const obj = readMap(r, path, value, COOKIE_FIELDS);
+  if (obj === undefined) return DEFAULT_COOKIE;
+  const cookie: CookieAttributes = {
+    path: optional(r, obj, path, "path", cookiePath, DEFAULT_COOKIE.path) ?? DEFAULT_COOKIE.path,
+    domain: optional(r, obj, path, "domain", cookieDomain, DEFAULT_COOKIE.domain) ?? DEFAULT_COOKIE.domain,
+    sameSite:
+      optional(r, obj, path, "sameSite", oneOf(["Strict", "Lax", "None"] as const), DEFAULT_COOKIE.sameSite) ??
+      DEFAULT_COOKIE.sameSite,
+    secure:
+      optional(r, obj, path, "secure", oneOf(["auto", "always", "never"] as const), DEFAULT_COOKIE.secure) ??
+      DEFAULT_COOKIE.secure,
+    httpOnly: optional(r, obj, path, "httpOnly", boolean, DEFAULT_COOKIE.httpOnly) ?? DEFAULT_COOKIE.httpOnly,
+  };
+  // Browsers drop a SameSite=None cookie that is not Secure, so stickiness would silently fail.
+  if (cookie.sameSite === "None" && cookie.secure === "never") {
+    r.error([...path, "sameSite"], '"None" needs secure auto or always (browsers refuse SameSite=None without Secure)');
+  }
+  return cookie;
+}
+
+function readPersistence(
+  r: Reporter,
+  path: FieldPath,
+  value: unknown,
+  algorithm: Algorithm | undefined,
+): { model: SessionPersistence; type: PersistenceType | undefined } | undefined {
+  if (algorithm === "SOURCE_IP") {
+    r.error(
+      path,
+      "not allowed with algorithm SOURCE_IP (the hash already keeps each client on its member); " +
+        "use ROUND_ROBIN or LEAST_CONNECTIONS, or remove sessionPersistence",
+    );
+  }
+  const obj = readMap(r, path, value, PERSISTENCE_FIELDS);
+  if (obj === undefined) return undefined;
+  const type = required(r, obj, path, "type", oneOf(["SOURCE_IP", "HTTP_COOKIE", "APP_COOKIE"] as const));
+  const timeoutDefault = DEFAULT_PERSISTENCE_TIMEOUT_MS[type ?? "SOURCE_IP"];
+  const persistenceTimeoutMs =
+    optional(r, obj, path, "persistenceTimeout", duration(1_000, 7 * DAY), timeoutDefault) ?? timeoutDefault;
+
+  let cookieName = "";
+  if (type === "APP_COOKIE") cookieName = required(r, obj, path, "cookieName", cookieToken) ?? "";
+  else if (type === "HTTP_COOKIE")
+    cookieName = optional(r, obj, path, "cookieName", cookieToken, DEFAULT_HTTP_COOKIE_NAME) ?? "";
+  else if (type === "SOURCE_IP" && isPresent(obj, "cookieName"))
+    r.error([...path, "cookieName"], "only HTTP_COOKIE and APP_COOKIE take cookieName (this type is SOURCE_IP)");
+
+  let cookie = DEFAULT_COOKIE;
+  if (isPresent(obj, "cookie")) {
+    if (type === "HTTP_COOKIE" || type === undefined) cookie = readCookie(r, [...path, "cookie"], obj.cookie);
+    else r.error([...path, "cookie"], `only HTTP_COOKIE takes cookie attributes (this type is ${type})`);
+  }
+
+  let bindings = DEFAULT_MAX_BINDINGS;
+  if (isPresent(obj, "maxBindings")) {
+    // HTTP_COOKIE keeps no table: the cookie itself carries the binding.
+    if (type === "HTTP_COOKIE")
+      r.error([...path, "maxBindings"], "only SOURCE_IP and APP_COOKIE keep a binding table (this type is HTTP_COOKIE)");
+    else bindings = optional(r, obj, path, "maxBindings", maxBindings) ?? DEFAULT_MAX_BINDINGS;
+  }
+  return {
+    type,
+    model: { type: type ?? "SOURCE_IP", persistenceTimeoutMs, cookieName, cookie, maxBindings: bindings },
+  };
+}
+
+function readMonitor(r: Reporter, path: FieldPath, value: unknown): HealthMonitor | undefined {
+  const obj = readMap(r, path, value, MONITOR_FIELDS);
+  if (obj === undefined) return undefined;
+  const type = required(r, obj, path, "type", oneOf<MonitorType>(["TCP", "HTTP", "HTTPS", "UDP_CONNECT"]));
+  const maxRetries = optional(r, obj, path, "maxRetries", retries, 3) ?? 3;
+  const isHttp = type === "HTTP" || type === "HTTPS";
+  for (const httpOnly of ["urlPath", "expectedCodes"]) {
+    if (type !== undefined && !isHttp && isPresent(obj, httpOnly))
+      r.error([...path, httpOnly], `only HTTP and HTTPS monitors take ${httpOnly} (this monitor is ${type})`);
+  }
+  return {
+    type: type ?? "TCP",
+    delayMs: optional(r, obj, path, "delay", probeDuration, 5_000) ?? 5_000,
+    timeoutMs: optional(r, obj, path, "timeout", probeDuration, 3_000) ?? 3_000,
+    maxRetries,
+    maxRetriesDown: optional(r, obj, path, "maxRetriesDown", retries, maxRetries) ?? maxRetries,
+    urlPath: (isHttp ? optional(r, obj, path, "urlPath", urlPath, "/") : undefined) ?? "/",
+    expectedCodes: (isHttp ? optional(r, obj, path, "expectedCodes", expectedCodes) : undefined) ?? [[200, 200]],
+  };
+}
+
+function readMembers(r: Reporter, path: FieldPath, value: unknown): MemberModel[] {
+  const list = readList(r, path, value, "{address, port, weight}");
+  if (list === undefined) return [];
+  const members: MemberModel[] = [];
+  const seen = new Set<string>();
+  list.forEach((item, i) => {
+    const at = [...path, i];
+    const obj = readMap(r, at, item, MEMBER_FIELDS);
+    if (obj === undefined) return;
+    const address = required(r, obj, at, "address", ipAddress);
+    const memberPort = required(r, obj, at, "port", port);
+    const memberWeight = optional(r, obj, at, "weight", weight, 1) ?? 1;
+    if (address === undefined || memberPort === undefined) return;
+    // Runtime state is keyed by pool + address + port (STYLE 3), so a member may appear once.
+    const endpoint = endpointOf(address, memberPort);
+    if (seen.has(endpoint)) {
+      r.error([...at, "address"], `${endpoint} is already a member of this pool; list each member once`, "SLB_ERR_CONFIG_CLASH");
+      return;
+    }
+    seen.add(endpoint);
+    members.push({ address, port: memberPort, weight: memberWeight, draining: false });
+  });
+  return members;
+}
+
+/** Validates `spec.pools[index]`; returns undefined only when the entry is not even a mapping. */
+export function readPool(r: Reporter, path: FieldPath, value: unknown): PoolEntry | undefined {
+  const obj = readMap(r, path, value, POOL_FIELDS);
+  if (obj === undefined) return undefined;
+  const poolName = required(r, obj, path, "name", name);
+  const algorithm = optional(
+    r,
+    obj,
+    path,
+    "algorithm",
+    oneOf<Algorithm>(["ROUND_ROBIN", "LEAST_CONNECTIONS", "SOURCE_IP"]),
+    "ROUND_ROBIN",
+  );
+  const persistence = isPresent(obj, "sessionPersistence")
+    ? readPersistence(r, [...path, "sessionPersistence"], obj.sessionPersistence, algorithm)
+    : undefined;
+  const healthMonitor = isPresent(obj, "healthMonitor")
+    ? readMonitor(r, [...path, "healthMonitor"], obj.healthMonitor)
+    : undefined;
+  const members = isPresent(obj, "members") ? readMembers(r, [...path, "members"], obj.members) : [];
+
+  const model: PoolModel = {
+    name: poolName ?? "",
+    algorithm: algorithm ?? "ROUND_ROBIN",
+    ...(persistence === undefined ? {} : { sessionPersistence: persistence.model }),
+    ...(healthMonitor === undefined ? {} : { healthMonitor }),
+    members,
+    source: { file: r.file, object: r.object },
+  };
+  return {
+    model,
+    name: poolName,
+    persistence: persistence?.type,
+    at: nativeLocator(r.file, () => r.object, r.lineOf, path),
+  };
+}
+

@@ -1,0 +1,125 @@
+import type { Clock } from "../core/clock.js";
+import type { Logger } from "../core/log.js";
+import type { ConfigModel } from "../core/model.js";
+import { SnapshotHolder } from "../core/snapshot-holder.js";
+import { resolveCookieKey } from "../data/affinity/cookie-key.js";
+import type { DataPathContext } from "../data/context.js";
+import { LISTENER_FACTORIES } from "../data/listener/factories.js";
+import { ListenerSet } from "../data/listener/listener-set.js";
+import type { Snapshot } from "../data/snapshot.js";
+import { IGNORE_CONNECT_OUTCOMES, type ConnectOutcomeSink } from "../data/upstream/failure-sink.js";
+import { MemberRegistry } from "../data/upstream/member-registry.js";
+import { buildSnapshot } from "./snapshot/build-snapshot.js";
+import { PoolStates } from "./snapshot/pool-states.js";
+
+export interface RuntimeOptions {
+  readonly clock: Clock;
+  readonly log: Logger;
+  readonly drainTimeoutMs: number;
+  readonly stateDir: string;
+  readonly env?: NodeJS.ProcessEnv;
+}
+
+/** Counts of configuration reloads by result (stickylb_config_reloads_total). */
+export interface ReloadCounters {
+  ok: number;
+  error: number;
+}
+
+const EMPTY_MODEL: ConfigModel = { listeners: [], pools: [] };
+
+/**
+ * The running load balancer: member registry, pool states, the snapshot holder and the bound
+ * listeners. `apply` is the one way a configuration enters (start, SIGHUP, a Kubernetes change):
+ * build a whole snapshot, swap one reference, then reconcile listeners.
+ */
+export class Runtime {
+  readonly registry: MemberRegistry;
+  readonly poolStates: PoolStates;
+  readonly holder: SnapshotHolder<Snapshot>;
+  readonly listeners: ListenerSet;
+  readonly reloads: ReloadCounters = { ok: 0, error: 0 };
+  private version = 0;
+  private ready = false;
+  private timer: NodeJS.Timeout | undefined;
+  private cookieKey: Buffer | undefined;
+  private outcomes: ConnectOutcomeSink = IGNORE_CONNECT_OUTCOMES;
+
+  constructor(private readonly options: RuntimeOptions) {
+    this.registry = new MemberRegistry(options.clock);
+    this.poolStates = new PoolStates(options.clock);
+    this.holder = new SnapshotHolder<Snapshot>({
+      version: 0,
+      model: EMPTY_MODEL,
+      listeners: new Map(),
+      pools: new Map(),
+      cookieKey: undefined,
+    });
+    const ctx: DataPathContext = {
+      holder: this.holder,
+      clock: options.clock,
+      log: options.log,
+      // Read through a getter so that the health module can be attached after construction.
+      outcomes: {
+        connectFailed: (m, reason) => this.outcomes.connectFailed(m, reason),
+        connectSucceeded: (m) => this.outcomes.connectSucceeded(m),
+      },
+    };
+    this.listeners = new ListenerSet(LISTENER_FACTORIES, ctx);
+  }
+
+  get current(): Snapshot {
+    return this.holder.current;
+  }
+
+  isReady(): boolean {
+    return this.ready;
+  }
+
+  setConnectOutcomeSink(sink: ConnectOutcomeSink): void {
+    this.outcomes = sink;
+  }
+
+  /**
+   * Applies a validated configuration. Throws (and changes nothing) when the cookie key cannot be
+   * resolved; a listener that cannot bind is reported after the others are bound.
+   */
+  async apply(model: ConfigModel): Promise<void> {
+    const needsKey = model.pools.some((p) => p.sessionPersistence?.type === "HTTP_COOKIE");
+    // An explicit secret is read at every apply (it may change on reload); a generated key once.
+    if (needsKey && (model.cookieSecret !== undefined || this.cookieKey === undefined)) {
+      this.cookieKey = resolveCookieKey(model.cookieSecret, this.options.stateDir, this.options.env);
+    }
+    this.version++;
+    const snapshot = buildSnapshot(
+      model,
+      this.version,
+      this.registry,
+      this.poolStates,
+      this.cookieKey,
+      this.options.drainTimeoutMs,
+    );
+    this.holder.swap(snapshot);
+    this.ready = false;
+    await this.listeners.reconcile(snapshot, this.options.drainTimeoutMs);
+    this.ready = true;
+    this.startHousekeeping();
+  }
+
+  private startHousekeeping(): void {
+    if (this.timer !== undefined) return;
+    // Expiry is driven by deadlines, so one sweep a second costs only what has expired.
+    this.timer = setInterval(() => {
+      this.registry.collect();
+      this.listeners.collect();
+      for (const [, state] of this.poolStates.all()) state.bindings?.sweep();
+    }, 1000);
+    this.timer.unref();
+  }
+
+  async stop(): Promise<void> {
+    if (this.timer !== undefined) clearInterval(this.timer);
+    this.timer = undefined;
+    await this.listeners.shutdown(this.options.drainTimeoutMs);
+  }
+}

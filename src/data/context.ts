@@ -1,0 +1,13 @@
+import type { Logger } from "pino";
+import type { Clock } from "../core/clock.js";
+import type { SnapshotHolder } from "../core/snapshot-holder.js";
+import type { Snapshot } from "./snapshot.js";
+import type { ConnectOutcomeSink } from "./upstream/failure-sink.js";
+
+/** What every listener of the data path is given by the runtime. */
+export interface DataPathContext {
+  readonly holder: SnapshotHolder<Snapshot>;
+  readonly clock: Clock;
+  readonly log: Logger;
+  readonly outcomes: ConnectOutcomeSink;
+}

@@ -1,0 +1,64 @@
+import * as net from "node:net";
+import { clientIpKey } from "../../core/member.js";
+import type { ListenerModel } from "../../core/model.js";
+import type { DataPathContext } from "../context.js";
+import { relayTcp, TcpListenerCounters } from "../proxy/tcp-proxy.js";
+import { bindKeyOf } from "../snapshot.js";
+import type { RunningListener } from "./running-listener.js";
+
+/** Binds a TCP listener; each accepted connection is relayed with the snapshot current at accept time. */
+export async function startTcpListener(
+  model: ListenerModel,
+  ctx: DataPathContext,
+  counters: TcpListenerCounters = new TcpListenerCounters(),
+): Promise<RunningListener & { counters: TcpListenerCounters }> {
+  const bindKey = bindKeyOf(model);
+  const open = new Set<net.Socket>();
+  const server = net.createServer({ allowHalfOpen: true, noDelay: true }, (client) => {
+    open.add(client);
+    client.once("close", () => open.delete(client));
+    counters.connections++;
+    try {
+      const snapshot = ctx.holder.current;
+      const current = snapshot.listeners.get(bindKey);
+      const pool = current?.defaultPool === undefined ? undefined : snapshot.pools.get(current.defaultPool);
+      if (current === undefined || pool === undefined) {
+        client.destroy();
+        return;
+      }
+      relayTcp(client, clientIpKey(client.remoteAddress), current, pool, counters, ctx);
+    } catch (err) {
+      // The data path never throws past a connection (STYLE point 6).
+      ctx.log.error({ err, listener: model.name }, "unexpected error relaying a TCP connection");
+      client.destroy();
+    }
+  });
+  server.on("error", (err) => ctx.log.error({ err, listener: model.name }, "TCP listener error"));
+  await listen(server, model.address, model.port);
+  const address = server.address() as net.AddressInfo;
+  return {
+    bindKey,
+    port: address.port,
+    counters,
+    // server.close() stops accepting at once; its callback would wait for every open connection.
+    stopAccepting: async () => {
+      server.close();
+    },
+    openCount: () => open.size,
+    closeAll: () => {
+      for (const s of open) s.destroy();
+    },
+  };
+}
+
+/** `server.listen` as a promise that rejects on EADDRINUSE and the like instead of emitting. */
+export function listen(server: net.Server, host: string, port: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onError = (err: Error): void => reject(err);
+    server.once("error", onError);
+    server.listen({ host, port }, () => {
+      server.off("error", onError);
+      resolve();
+    });
+  });
+}

@@ -1,0 +1,122 @@
+import * as net from "node:net";
+import type { ListenerModel } from "../../core/model.js";
+import type { DataPathContext } from "../context.js";
+import type { MemberRuntime } from "../upstream/member-runtime.js";
+import type { PoolRuntime } from "../upstream/pool-runtime.js";
+
+/** Per-listener counters of the TCP data path. */
+export class TcpListenerCounters {
+  connections = 0;
+  noMember = 0;
+  connectFailures = 0;
+  retries = 0;
+  idleTimeouts = 0;
+  bytesIn = 0;
+  bytesOut = 0;
+}
+
+/**
+ * Relays one accepted client connection to a member of `pool`: place by source IP (binding table
+ * or consistent hash), connect with a timeout, on a connect failure report it and try one other
+ * eligible member, then pipe both ways with back-pressure and half-close. Never throws: every
+ * failure ends in closing the client and a counter.
+ */
+export function relayTcp(
+  client: net.Socket,
+  clientIp: string,
+  listener: ListenerModel,
+  pool: PoolRuntime,
+  counters: TcpListenerCounters,
+  ctx: DataPathContext,
+): void {
+  const placement = pool.placeBySourceIp(clientIp);
+  const member = placement.member;
+  if (member === undefined) {
+    counters.noMember++;
+    client.destroy();
+    return;
+  }
+  // SPEC 6.2: an open connection counts as traffic, so its binding cannot lapse while it lasts.
+  const table = pool.model.sessionPersistence?.type === "SOURCE_IP" ? pool.bindings : undefined;
+  table?.hold(clientIp);
+  let released = false;
+  const release = (): void => {
+    if (released) return;
+    released = true;
+    table?.release(clientIp);
+  };
+  client.once("close", release);
+  client.on("error", () => {});
+
+  const attempt = (target: MemberRuntime, retried: boolean): void => {
+    const upstream = net.connect({ host: target.address, port: target.port, allowHalfOpen: true });
+    upstream.setNoDelay(true);
+    target.active++;
+    target.total++;
+    target.open.add(client);
+    let connected = false;
+    let finished = false;
+    const finish = (): void => {
+      if (finished) return;
+      finished = true;
+      target.active--;
+      target.open.delete(client);
+    };
+    const connectTimer = setTimeout(() => {
+      upstream.destroy(new Error("connect timeout"));
+    }, listener.timeouts.connectMs);
+
+    upstream.once("connect", () => {
+      connected = true;
+      clearTimeout(connectTimer);
+      ctx.outcomes.connectSucceeded(target);
+      if (client.destroyed) {
+        upstream.destroy();
+        return;
+      }
+      client.setTimeout(listener.timeouts.idleMs);
+      client.on("timeout", () => {
+        counters.idleTimeouts++;
+        client.destroy();
+        upstream.destroy();
+      });
+      client.pipe(upstream);
+      upstream.pipe(client);
+    });
+
+    upstream.on("error", (err: NodeJS.ErrnoException) => {
+      clearTimeout(connectTimer);
+      if (connected) return;
+      counters.connectFailures++;
+      ctx.outcomes.connectFailed(target, err.code ?? err.message);
+      finish();
+      if (client.destroyed) return;
+      // SPEC 6.3: one more try on another eligible member, for TCP as for HTTP.
+      const next = retried ? undefined : pool.pick(clientIp, target);
+      if (next === undefined) {
+        ctx.log.debug({ listener: listener.name, member: target.endpoint, err: err.code }, "connect failed");
+        client.destroy();
+        return;
+      }
+      counters.retries++;
+      if (table !== undefined) table.bind(clientIp, next.id);
+      attempt(next, true);
+    });
+
+    // A side that closed before both of its directions ended (reset, timeout, drain) takes the
+    // other side down; a clean close leaves the other side to flush and close on its own.
+    upstream.once("close", () => {
+      clearTimeout(connectTimer);
+      if (connected) {
+        counters.bytesIn += upstream.bytesWritten;
+        counters.bytesOut += upstream.bytesRead;
+        if (!(upstream.readableEnded && upstream.writableFinished)) client.destroy();
+      }
+      finish();
+    });
+    client.once("close", () => {
+      if (!connected || !(client.readableEnded && client.writableFinished)) upstream.destroy();
+    });
+  };
+  attempt(member, false);
+}

@@ -1,0 +1,58 @@
+import type { Candidate, MemberId } from "../../core/member.js";
+import { endpointOf, memberIdOf } from "../../core/member.js";
+
+/** Something open towards or on behalf of a member that a drain may have to close. */
+export interface Closable {
+  destroy(): void;
+}
+
+/**
+ * The runtime state of one member: health, weight, drain state and counters. It is keyed by
+ * {@link MemberId} in the {@link MemberRegistry} and outlives configuration snapshots, so a reload
+ * keeps health, counters and open connections of members that stay (SPEC 6.8).
+ */
+export class MemberRuntime implements Candidate {
+  readonly id: MemberId;
+  readonly endpoint: string;
+  weight: number;
+  /** Written only through the registry's health status port. */
+  healthy = true;
+  /** Kubernetes terminating-but-serving: existing bindings stay, no new clients. */
+  draining = false;
+  /** No longer in the configuration: existing connections drain, bindings are redispatched. */
+  removed = false;
+  /** When a removed member's open connections are closed (ms since epoch). */
+  drainDeadline = Number.POSITIVE_INFINITY;
+  /** Open connections (L4) or in-flight requests (L7). */
+  active = 0;
+  /** Connections (L4) or requests (L7) ever sent to this member. */
+  total = 0;
+  /** Consecutive passive or active failures, for the health state machine. */
+  consecutiveFailures = 0;
+  /** Open client-side connections to close when the drain timeout ends. */
+  readonly open = new Set<Closable>();
+
+  constructor(
+    readonly pool: string,
+    readonly address: string,
+    readonly port: number,
+    weight: number,
+  ) {
+    this.id = memberIdOf(pool, address, port);
+    this.endpoint = endpointOf(address, port);
+    this.weight = weight;
+  }
+
+  /** May take new clients: healthy, weight > 0, not draining, not removed (SPEC 2). */
+  get eligible(): boolean {
+    return this.healthy && this.weight > 0 && !this.draining && !this.removed;
+  }
+
+  /**
+   * May keep a client already bound to it (SPEC 6.3): a draining member keeps its bindings; an
+   * unhealthy, removed or weight-0 member does not.
+   */
+  get keepsBindings(): boolean {
+    return this.healthy && this.weight > 0 && !this.removed;
+  }
+}
