@@ -8,11 +8,21 @@ export const ERROR_CODES = {
   SLB_ERR_CONFIG_READ: "A configuration file or folder could not be read.",
   SLB_ERR_CONFIG_YAML: "A configuration file is not well-formed YAML.",
   SLB_ERR_CONFIG_UNKNOWN_KIND: "A document's apiVersion and kind are not one that stickylb reads.",
-  SLB_ERR_CONFIG_UNKNOWN_FIELD: "A field that the format does not have (often a typo); the message lists the accepted ones.",
+  SLB_ERR_CONFIG_UNKNOWN_FIELD:
+    "A field that the format does not have (often a typo); the message lists the accepted ones.",
   SLB_ERR_CONFIG_CLASH:
     "Two entries clash: a duplicate name, a duplicate member, or two listeners on one protocol family, address and port.",
-  SLB_ERR_CONFIG_REFERENCE: "A reference to a pool that does not exist, or to a pool that the listener cannot use.",
+  SLB_ERR_CONFIG_REFERENCE:
+    "A reference to a pool that does not exist, or to a pool that the listener cannot use.",
   SLB_ERR_CONFIG_TLS_FILE: "A certificate or key file named by the configuration cannot be read.",
+  SLB_ERR_COOKIE_SECRET:
+    "The cookie key is unusable: cookieSecret is too short or its variable unset, or the key file in the state folder is damaged or cannot be written.",
+  SLB_ERR_K8S_ANNOTATION:
+    "A kubernetes.io/elb.* annotation has an unknown value, bad JSON or a number out of range.",
+  SLB_ERR_K8S_OBJECT: "A Kubernetes Service or Ingress field that stickylb cannot serve (port, path, host, name).",
+  SLB_ERR_K8S_REFERENCE: "A Kubernetes object names a Secret or Service that is missing or unusable.",
+  SLB_ERR_K8S_NO_EFFECT: "A warning: an annotation or option that has no effect here (cloud-only, or not read on this object).",
+  SLB_ERR_K8S_API: "The Kubernetes API could not be listed, watched or patched; the controller retries with backoff.",
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -56,7 +56,11 @@ function checkReference(
     const known = [...pools.keys()].map((n) => JSON.stringify(n));
     const accepted = known.length === 0 ? "no pool is defined" : `pools: ${known.join(", ")}`;
     errors.push(
-      errorAt("SLB_ERR_CONFIG_REFERENCE", listener.at(field), `${JSON.stringify(poolName)} is not a pool (${accepted})`),
+      errorAt(
+        "SLB_ERR_CONFIG_REFERENCE",
+        listener.at(field),
+        `${JSON.stringify(poolName)} is not a pool (${accepted})`,
+      ),
     );
     return;
   }
@@ -80,7 +84,9 @@ function checkSockets(listeners: readonly ListenerEntry[], errors: ConfigError[]
     if (protocol === undefined || address === undefined || port === undefined) continue;
     const clash = seen.find(
       (other) =>
-        other.port === port && family(other.protocol!) === family(protocol) && addressesOverlap(other.address!, address),
+        other.port === port &&
+        family(other.protocol!) === family(protocol) &&
+        addressesOverlap(other.address!, address),
     );
     if (clash !== undefined) {
       errors.push(
@@ -122,7 +128,11 @@ export function crossCheck(
   for (const [name, pool] of poolsByName) {
     if (!used.has(name))
       warnings.push(
-        errorAt("SLB_ERR_CONFIG_REFERENCE", pool.at(["name"]), `pool ${JSON.stringify(name)} is used by no listener`),
+        errorAt(
+          "SLB_ERR_CONFIG_REFERENCE",
+          pool.at(["name"]),
+          `pool ${JSON.stringify(name)} is used by no listener`,
+        ),
       );
   }
 }

@@ -13,7 +13,8 @@ export const KUBERNETES_KINDS = ["Service", "Ingress", "EndpointSlice", "Endpoin
 export type KubernetesKind = (typeof KUBERNETES_KINDS)[number];
 
 const ACCEPTED =
-  `${NATIVE_KIND} with apiVersion ${NATIVE_API_VERSION}, or a Kubernetes ` + `${KUBERNETES_KINDS.join(", ")} or List`;
+  `${NATIVE_KIND} with apiVersion ${NATIVE_API_VERSION}, or a Kubernetes ` +
+  `${KUBERNETES_KINDS.join(", ")} or List`;
 
 /** A Kubernetes object read from a file, handed unvalidated to the Kubernetes converter. */
 export interface KubeObjectDoc {
@@ -81,11 +82,17 @@ function classifyValue(
   if (apiVersion === NATIVE_API_VERSION) {
     if (kind === NATIVE_KIND) out.native.push({ file: document.file, value, lineOf });
     else if (kind === undefined) refuse(object, ["kind"], `a required field is missing (${NATIVE_KIND})`);
-    else refuse(object, ["kind"], `${show(kind)} is not valid (${NATIVE_API_VERSION} has only kind ${NATIVE_KIND})`);
+    else
+      refuse(
+        object,
+        ["kind"],
+        `${show(kind)} is not valid (${NATIVE_API_VERSION} has only kind ${NATIVE_KIND})`,
+      );
     return;
   }
   if (kind === NATIVE_KIND) {
-    const found = apiVersion === undefined ? "a required field is missing" : `${show(apiVersion)} is not valid`;
+    const found =
+      apiVersion === undefined ? "a required field is missing" : `${show(apiVersion)} is not valid`;
     refuse(object, ["apiVersion"], `${found} (${NATIVE_KIND} needs apiVersion ${NATIVE_API_VERSION})`);
     return;
   }

@@ -3,8 +3,9 @@
  * were valid (undefined where a field was bad, so one bad field causes no second, false error)
  * and where each field was written.
  */
-import type { ErrorCode } from "../../errors/codes.js";
+
 import type { ListenerModel, PersistenceType, PoolModel, Protocol } from "../../core/model.js";
+import type { ErrorCode } from "../../errors/codes.js";
 import { ConfigError, type FieldPath, formatPath, type Position } from "./config-error.js";
 
 /** Where an entry or one of its fields was written. */

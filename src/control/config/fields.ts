@@ -79,7 +79,12 @@ function suggestion(key: string, accepted: readonly string[]): string {
  * The value at `path` as a mapping whose keys are all in `accepted`; each unknown key is an
  * error at that key (typos are the usual cause, so a close accepted name is suggested).
  */
-export function readMap(r: Reporter, path: FieldPath, value: unknown, accepted: readonly string[]): Obj | undefined {
+export function readMap(
+  r: Reporter,
+  path: FieldPath,
+  value: unknown,
+  accepted: readonly string[],
+): Obj | undefined {
   if (!isObj(value)) {
     r.error(path, `${show(value)} is not valid (a mapping with the fields ${accepted.join(", ")})`);
     return undefined;
@@ -97,7 +102,12 @@ export function readMap(r: Reporter, path: FieldPath, value: unknown, accepted: 
 }
 
 /** The list at `path`, or undefined (reported) when it is something else. */
-export function readList(r: Reporter, path: FieldPath, value: unknown, describe: string): unknown[] | undefined {
+export function readList(
+  r: Reporter,
+  path: FieldPath,
+  value: unknown,
+  describe: string,
+): unknown[] | undefined {
   if (Array.isArray(value)) return value;
   r.error(path, `${show(value)} is not valid (a list of ${describe})`);
   return undefined;
@@ -118,8 +128,21 @@ export const bad = <T>(message: string): Checked<T> => ({ ok: false, message });
  * Reads an optional field: absent (or null) gives `fallback`, a bad value is reported and
  * gives undefined.
  */
-export function optional<T>(r: Reporter, obj: Obj, path: FieldPath, key: string, kind: FieldKind<T>, fallback: T): T | undefined;
-export function optional<T>(r: Reporter, obj: Obj, path: FieldPath, key: string, kind: FieldKind<T>): T | undefined;
+export function optional<T>(
+  r: Reporter,
+  obj: Obj,
+  path: FieldPath,
+  key: string,
+  kind: FieldKind<T>,
+  fallback: T,
+): T | undefined;
+export function optional<T>(
+  r: Reporter,
+  obj: Obj,
+  path: FieldPath,
+  key: string,
+  kind: FieldKind<T>,
+): T | undefined;
 export function optional<T>(
   r: Reporter,
   obj: Obj,
@@ -136,7 +159,13 @@ export function optional<T>(
 }
 
 /** Reads a required field: absent is reported at the object that lacks it. */
-export function required<T>(r: Reporter, obj: Obj, path: FieldPath, key: string, kind: FieldKind<T>): T | undefined {
+export function required<T>(
+  r: Reporter,
+  obj: Obj,
+  path: FieldPath,
+  key: string,
+  kind: FieldKind<T>,
+): T | undefined {
   if (!isPresent(obj, key)) {
     r.error([...path, key], `a required field is missing (${kind.describe})`);
     return undefined;
@@ -149,8 +178,10 @@ export function integer(min: number, max?: number): FieldKind<number> {
   return {
     describe,
     check(value) {
-      if (typeof value !== "number" || !Number.isInteger(value)) return bad(`${show(value)} is not valid (${describe})`);
-      if (value < min || (max !== undefined && value > max)) return bad(`${value} is out of range (${describe})`);
+      if (typeof value !== "number" || !Number.isInteger(value))
+        return bad(`${show(value)} is not valid (${describe})`);
+      if (value < min || (max !== undefined && value > max))
+        return bad(`${value} is out of range (${describe})`);
       return ok(value);
     },
   };
@@ -160,7 +191,8 @@ export const port: FieldKind<number> = integer(1, 65535);
 
 export const boolean: FieldKind<boolean> = {
   describe: "true or false",
-  check: (value) => (typeof value === "boolean" ? ok(value) : bad(`${show(value)} is not valid (true or false)`)),
+  check: (value) =>
+    typeof value === "boolean" ? ok(value) : bad(`${show(value)} is not valid (true or false)`),
 };
 
 export function oneOf<T extends string>(values: readonly T[]): FieldKind<T> {
@@ -194,7 +226,10 @@ export function duration(minMs: number, maxMs: number): FieldKind<number> {
 }
 
 /** A string that `test` accepts; `test` returns a reason to refuse, or undefined. */
-export function text(describe: string, test: (value: string) => string | undefined = () => undefined): FieldKind<string> {
+export function text(
+  describe: string,
+  test: (value: string) => string | undefined = () => undefined,
+): FieldKind<string> {
   return {
     describe,
     check(value) {

@@ -1,5 +1,11 @@
 /** The configuration loader's public surface: what `stickylb validate` and `run` use. */
-export { ConfigError, type ConfigErrorInit, type FieldPath, formatPath, type Position } from "./config-error.js";
+export {
+  ConfigError,
+  type ConfigErrorInit,
+  type FieldPath,
+  formatPath,
+  type Position,
+} from "./config-error.js";
 export {
   KUBERNETES_KINDS,
   type KubeObjectDoc,

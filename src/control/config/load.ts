@@ -31,6 +31,7 @@ export interface KubernetesConversion {
   readonly origins?: ReadonlyMap<ListenerModel | PoolModel, Origin>;
 }
 
+/** Called once per load, also when no Kubernetes object was found (then with an empty list). */
 export type KubernetesConverter = (objects: readonly KubeObjectDoc[]) => KubernetesConversion;
 
 export interface LoadOptions {
@@ -126,7 +127,9 @@ export function loadConfigFiles(paths: readonly string[], opts: LoadOptions = {}
       errors.push(fileProblem("SLB_ERR_CONFIG_READ", path, `cannot be read (${describeFsError(error)})`));
       continue;
     }
-    const inside = names.map((name) => join(path, name)).filter((file) => !safeIsDirectory(isDirectory, file));
+    const inside = names
+      .map((name) => join(path, name))
+      .filter((file) => !safeIsDirectory(isDirectory, file));
     if (inside.length === 0)
       warnings.push(fileProblem("SLB_ERR_CONFIG_READ", path, "the folder has no .yaml or .yml file"));
     files.push(...inside);
@@ -149,11 +152,12 @@ export function loadConfigFiles(paths: readonly string[], opts: LoadOptions = {}
   paths.forEach((path, i) => {
     if (!order.has(path)) order.set(path, files.length + i);
   });
-  return {
-    ...result,
-    errors: [...errors, ...result.errors].sort(compareErrors(order)),
-    warnings: [...warnings, ...result.warnings].sort(compareErrors(order)),
-  };
+  const allErrors = [...errors, ...result.errors].sort(compareErrors(order));
+  const allWarnings = [...warnings, ...result.warnings].sort(compareErrors(order));
+  const { kubernetesObjects, model } = result;
+  return allErrors.length === 0 && model !== undefined
+    ? { model, errors: allErrors, warnings: allWarnings, kubernetesObjects }
+    : { errors: allErrors, warnings: allWarnings, kubernetesObjects };
 }
 
 function safeIsDirectory(isDirectory: (path: string) => boolean, path: string): boolean {
@@ -222,7 +226,11 @@ export function loadConfigSources(sources: readonly ConfigSource[], opts: LoadOp
     const { native, kubernetes } = classify(parsed.documents, errors);
     kubernetesObjects.push(...kubernetes);
     for (const doc of native) {
-      const read = readNativeDocument({ ...doc, baseDir: dirname(source.file), checkReadable }, errors, warnings);
+      const read = readNativeDocument(
+        { ...doc, baseDir: dirname(source.file), checkReadable },
+        errors,
+        warnings,
+      );
       listeners.push(...read.listeners);
       pools.push(...read.pools);
       admins.push(read.admin);
@@ -263,5 +271,7 @@ export function loadConfigSources(sources: readonly ConfigSource[], opts: LoadOp
     ...(admin === undefined ? {} : { admin }),
     ...(cookieSecret === undefined ? {} : { cookieSecret }),
   };
-  return errors.length === 0 ? { model, errors, warnings, kubernetesObjects } : { errors, warnings, kubernetesObjects };
+  return errors.length === 0
+    ? { model, errors, warnings, kubernetesObjects }
+    : { errors, warnings, kubernetesObjects };
 }

@@ -2,7 +2,18 @@
 import type { AdminModel, CookieSecretModel } from "../../core/model.js";
 import type { ConfigError, FieldPath, Position } from "./config-error.js";
 import { type ListenerEntry, type Locate, nativeLocator, type PoolEntry } from "./entries.js";
-import { ipAddress, isPresent, name, optional, port, Reporter, readList, readMap, required, text } from "./fields.js";
+import {
+  ipAddress,
+  isPresent,
+  name,
+  optional,
+  port,
+  Reporter,
+  readList,
+  readMap,
+  required,
+  text,
+} from "./fields.js";
 import { readListener } from "./native-listener.js";
 import { readPool } from "./native-pool.js";
 
@@ -15,8 +26,10 @@ const SECRET_FIELDS = ["env", "value"];
 /** HMAC-SHA256 keys shorter than the hash output weaken it (RFC 2104 section 3). */
 export const MIN_COOKIE_SECRET_BYTES = 32;
 
-const envName = text("an environment variable name (letters, digits and _, not starting with a digit)", (value) =>
-  /^[A-Za-z_][A-Za-z0-9_]*$/.test(value) ? undefined : "is not a valid environment variable name",
+const envName = text(
+  "an environment variable name (letters, digits and _, not starting with a digit)",
+  (value) =>
+    /^[A-Za-z_][A-Za-z0-9_]*$/.test(value) ? undefined : "is not a valid environment variable name",
 );
 
 export interface Located<T> {
@@ -64,7 +77,10 @@ function readCookieSecret(r: Reporter, path: FieldPath, value: unknown): CookieS
   const bytes = Buffer.byteLength(secret, "utf8");
   if (bytes < MIN_COOKIE_SECRET_BYTES) {
     // The secret itself is never echoed into logs.
-    r.error([...path, "value"], `a secret of ${bytes} bytes is too short (at least ${MIN_COOKIE_SECRET_BYTES} bytes)`);
+    r.error(
+      [...path, "value"],
+      `a secret of ${bytes} bytes is too short (at least ${MIN_COOKIE_SECRET_BYTES} bytes)`,
+    );
     return undefined;
   }
   return { value: secret };
@@ -82,7 +98,11 @@ function readAdmin(r: Reporter, path: FieldPath, value: unknown): AdminModel | u
  * Validates one native document. Problems go to `errors`/`warnings`; the entries are returned
  * even when some fields were bad, so the cross-document checks see every name.
  */
-export function readNativeDocument(input: NativeInput, errors: ConfigError[], warnings: ConfigError[]): NativeDocument {
+export function readNativeDocument(
+  input: NativeInput,
+  errors: ConfigError[],
+  warnings: ConfigError[],
+): NativeDocument {
   const r = new Reporter(input.file, "LoadBalancer/?", input.lineOf, errors, warnings);
   const root = readMap(r, [], input.value, DOCUMENT_FIELDS) ?? {};
   const locate = (base: FieldPath): Locate => nativeLocator(input.file, () => r.object, input.lineOf, base);
@@ -133,6 +153,7 @@ export function readNativeDocument(input: NativeInput, errors: ConfigError[], wa
   return {
     ...result,
     admin: admin === undefined ? undefined : { value: admin, at: locate(["spec", "admin"]) },
-    cookieSecret: cookieSecret === undefined ? undefined : { value: cookieSecret, at: locate(["spec", "cookieSecret"]) },
+    cookieSecret:
+      cookieSecret === undefined ? undefined : { value: cookieSecret, at: locate(["spec", "cookieSecret"]) },
   };
 }

@@ -65,7 +65,11 @@ const rulePath = text("a path starting with /", (value) =>
 const fileName = text("a file path", (value) => (value === "" ? "is empty" : undefined));
 const poolRef = text("the name of a pool");
 
-function readRules(r: Reporter, path: FieldPath, value: unknown): { rules: Rule[]; pools: (string | undefined)[] } {
+function readRules(
+  r: Reporter,
+  path: FieldPath,
+  value: unknown,
+): { rules: Rule[]; pools: (string | undefined)[] } {
   const list = readList(r, path, value, "{host, path, pathType, pool}") ?? [];
   const rules: Rule[] = [];
   const pools: (string | undefined)[] = [];
@@ -78,7 +82,8 @@ function readRules(r: Reporter, path: FieldPath, value: unknown): { rules: Rule[
     }
     const ruleHost = optional(r, obj, at, "host", host)?.toLowerCase();
     const path_ = optional(r, obj, at, "path", rulePath);
-    const pathType = optional(r, obj, at, "pathType", oneOf<PathType>(["Prefix", "Exact"]), "Prefix") ?? "Prefix";
+    const pathType =
+      optional(r, obj, at, "pathType", oneOf<PathType>(["Prefix", "Exact"]), "Prefix") ?? "Prefix";
     const pool = required(r, obj, at, "pool", poolRef);
     pools.push(pool);
     rules.push({
@@ -111,7 +116,11 @@ function readTls(
       const full = isAbsolute(given) ? given : resolve(baseDir, given);
       const problem = checkReadable(full);
       if (problem !== undefined)
-        r.error([...at, key], `${JSON.stringify(given)} cannot be read (${problem})`, "SLB_ERR_CONFIG_TLS_FILE");
+        r.error(
+          [...at, key],
+          `${JSON.stringify(given)} cannot be read (${problem})`,
+          "SLB_ERR_CONFIG_TLS_FILE",
+        );
       return full;
     });
     certificates.push({ certFile: files[0] ?? "", keyFile: files[1] ?? "" });
@@ -126,7 +135,9 @@ function readTimeouts(r: Reporter, path: FieldPath, obj: Obj, protocol: Protocol
   const t = readMap(r, at, obj.timeouts, TIMEOUT_FIELDS);
   if (t === undefined) return defaults;
   return {
-    idleMs: optional(r, t, at, "idle", protocol === "UDP" ? udpIdle : anyTimeout, defaults.idleMs) ?? defaults.idleMs,
+    idleMs:
+      optional(r, t, at, "idle", protocol === "UDP" ? udpIdle : anyTimeout, defaults.idleMs) ??
+      defaults.idleMs,
     clientMs: optional(r, t, at, "client", anyTimeout, defaults.clientMs) ?? defaults.clientMs,
     memberMs: optional(r, t, at, "member", anyTimeout, defaults.memberMs) ?? defaults.memberMs,
     connectMs: optional(r, t, at, "connect", anyTimeout, defaults.connectMs) ?? defaults.connectMs,
@@ -154,19 +165,29 @@ export function readListener(
   let rules: Rule[] = [];
   let rulePools: (string | undefined)[] = [];
   if (isPresent(obj, "rules")) {
-    if (known && !isHttp) r.error([...path, "rules"], `only HTTP and HTTPS listeners take rules (this listener is ${protocol})`);
+    if (known && !isHttp)
+      r.error([...path, "rules"], `only HTTP and HTTPS listeners take rules (this listener is ${protocol})`);
     else ({ rules, pools: rulePools } = readRules(r, [...path, "rules"], obj.rules));
   }
   if (known && !isHttp && !isPresent(obj, "defaultPool"))
-    r.error([...path, "defaultPool"], `a required field is missing (${protocol} listeners need the name of a pool)`);
+    r.error(
+      [...path, "defaultPool"],
+      `a required field is missing (${protocol} listeners need the name of a pool)`,
+    );
   const noRules = !isPresent(obj, "rules") || (Array.isArray(obj.rules) && obj.rules.length === 0);
   if (isHttp && !isPresent(obj, "defaultPool") && noRules)
-    r.error([...path, "defaultPool"], `a required field is missing (${protocol} listeners need defaultPool or at least one rule)`);
+    r.error(
+      [...path, "defaultPool"],
+      `a required field is missing (${protocol} listeners need defaultPool or at least one rule)`,
+    );
 
   let tls: TlsCertificate[] = [];
   if (protocol === "HTTPS") {
     if (!isPresent(obj, "tls"))
-      r.error([...path, "tls"], "a required field is missing (HTTPS listeners need a list of {certFile, keyFile})");
+      r.error(
+        [...path, "tls"],
+        "a required field is missing (HTTPS listeners need a list of {certFile, keyFile})",
+      );
     else if (Array.isArray(obj.tls) && obj.tls.length === 0)
       r.error([...path, "tls"], "[] is empty (HTTPS listeners need at least one {certFile, keyFile})");
     else tls = readTls(r, [...path, "tls"], obj.tls, baseDir, checkReadable);
@@ -176,7 +197,10 @@ export function readListener(
 
   const proxyProtocol = optional(r, obj, path, "proxyProtocol", boolean, false) ?? false;
   if (protocol === "UDP" && proxyProtocol)
-    r.error([...path, "proxyProtocol"], "true is not valid for UDP (PROXY protocol is read on TCP, HTTP and HTTPS listeners)");
+    r.error(
+      [...path, "proxyProtocol"],
+      "true is not valid for UDP (PROXY protocol is read on TCP, HTTP and HTTPS listeners)",
+    );
 
   let maxFlows = DEFAULT_MAX_FLOWS;
   if (isPresent(obj, "maxFlows")) {

@@ -1,4 +1,6 @@
 /** Validation of one `spec.pools[]` entry of a native document (SPEC 4). */
+
+import { endpointOf } from "../../core/member.js";
 import type {
   Algorithm,
   CookieAttributes,
@@ -10,9 +12,8 @@ import type {
   SessionPersistence,
 } from "../../core/model.js";
 import { DEFAULT_HTTP_COOKIE_NAME, DEFAULT_MAX_BINDINGS } from "../../core/model.js";
-import { endpointOf } from "../../core/member.js";
 import type { FieldPath } from "./config-error.js";
-import { type PoolEntry, nativeLocator } from "./entries.js";
+import { nativeLocator, type PoolEntry } from "./entries.js";
 import {
   bad,
   boolean,
@@ -22,7 +23,6 @@ import {
   ipAddress,
   isPresent,
   name,
-  type Obj,
   ok,
   oneOf,
   optional,
@@ -39,7 +39,15 @@ const POOL_FIELDS = ["name", "algorithm", "sessionPersistence", "healthMonitor",
 const MEMBER_FIELDS = ["address", "port", "weight"];
 const PERSISTENCE_FIELDS = ["type", "persistenceTimeout", "cookieName", "cookie", "maxBindings"];
 const COOKIE_FIELDS = ["path", "domain", "sameSite", "secure", "httpOnly"];
-const MONITOR_FIELDS = ["type", "delay", "timeout", "maxRetries", "maxRetriesDown", "urlPath", "expectedCodes"];
+const MONITOR_FIELDS = [
+  "type",
+  "delay",
+  "timeout",
+  "maxRetries",
+  "maxRetriesDown",
+  "urlPath",
+  "expectedCodes",
+];
 
 const MINUTE = 60_000;
 const DAY = 1_440 * MINUTE;
@@ -106,8 +114,14 @@ function readCookie(r: Reporter, path: FieldPath, value: unknown): CookieAttribu
     path: optional(r, obj, path, "path", cookiePath, DEFAULT_COOKIE.path) ?? DEFAULT_COOKIE.path,
     domain: optional(r, obj, path, "domain", cookieDomain, DEFAULT_COOKIE.domain) ?? DEFAULT_COOKIE.domain,
     sameSite:
-      optional(r, obj, path, "sameSite", oneOf(["Strict", "Lax", "None"] as const), DEFAULT_COOKIE.sameSite) ??
-      DEFAULT_COOKIE.sameSite,
+      optional(
+        r,
+        obj,
+        path,
+        "sameSite",
+        oneOf(["Strict", "Lax", "None"] as const),
+        DEFAULT_COOKIE.sameSite,
+      ) ?? DEFAULT_COOKIE.sameSite,
     secure:
       optional(r, obj, path, "secure", oneOf(["auto", "always", "never"] as const), DEFAULT_COOKIE.secure) ??
       DEFAULT_COOKIE.secure,
@@ -115,7 +129,10 @@ function readCookie(r: Reporter, path: FieldPath, value: unknown): CookieAttribu
   };
   // Browsers drop a SameSite=None cookie that is not Secure, so stickiness would silently fail.
   if (cookie.sameSite === "None" && cookie.secure === "never") {
-    r.error([...path, "sameSite"], '"None" needs secure auto or always (browsers refuse SameSite=None without Secure)');
+    r.error(
+      [...path, "sameSite"],
+      '"None" needs secure auto or always (browsers refuse SameSite=None without Secure)',
+    );
   }
   return cookie;
 }
@@ -145,7 +162,10 @@ function readPersistence(
   else if (type === "HTTP_COOKIE")
     cookieName = optional(r, obj, path, "cookieName", cookieToken, DEFAULT_HTTP_COOKIE_NAME) ?? "";
   else if (type === "SOURCE_IP" && isPresent(obj, "cookieName"))
-    r.error([...path, "cookieName"], "only HTTP_COOKIE and APP_COOKIE take cookieName (this type is SOURCE_IP)");
+    r.error(
+      [...path, "cookieName"],
+      "only HTTP_COOKIE and APP_COOKIE take cookieName (this type is SOURCE_IP)",
+    );
 
   let cookie = DEFAULT_COOKIE;
   if (isPresent(obj, "cookie")) {
@@ -157,7 +177,10 @@ function readPersistence(
   if (isPresent(obj, "maxBindings")) {
     // HTTP_COOKIE keeps no table: the cookie itself carries the binding.
     if (type === "HTTP_COOKIE")
-      r.error([...path, "maxBindings"], "only SOURCE_IP and APP_COOKIE keep a binding table (this type is HTTP_COOKIE)");
+      r.error(
+        [...path, "maxBindings"],
+        "only SOURCE_IP and APP_COOKIE keep a binding table (this type is HTTP_COOKIE)",
+      );
     else bindings = optional(r, obj, path, "maxBindings", maxBindings) ?? DEFAULT_MAX_BINDINGS;
   }
   return {
@@ -183,7 +206,9 @@ function readMonitor(r: Reporter, path: FieldPath, value: unknown): HealthMonito
     maxRetries,
     maxRetriesDown: optional(r, obj, path, "maxRetriesDown", retries, maxRetries) ?? maxRetries,
     urlPath: (isHttp ? optional(r, obj, path, "urlPath", urlPath, "/") : undefined) ?? "/",
-    expectedCodes: (isHttp ? optional(r, obj, path, "expectedCodes", expectedCodes) : undefined) ?? [[200, 200]],
+    expectedCodes: (isHttp ? optional(r, obj, path, "expectedCodes", expectedCodes) : undefined) ?? [
+      [200, 200],
+    ],
   };
 }
 
@@ -203,7 +228,11 @@ function readMembers(r: Reporter, path: FieldPath, value: unknown): MemberModel[
     // Runtime state is keyed by pool + address + port (STYLE 3), so a member may appear once.
     const endpoint = endpointOf(address, memberPort);
     if (seen.has(endpoint)) {
-      r.error([...at, "address"], `${endpoint} is already a member of this pool; list each member once`, "SLB_ERR_CONFIG_CLASH");
+      r.error(
+        [...at, "address"],
+        `${endpoint} is already a member of this pool; list each member once`,
+        "SLB_ERR_CONFIG_CLASH",
+      );
       return;
     }
     seen.add(endpoint);
@@ -248,4 +277,3 @@ export function readPool(r: Reporter, path: FieldPath, value: unknown): PoolEntr
     at: nativeLocator(r.file, () => r.object, r.lineOf, path),
   };
 }
-

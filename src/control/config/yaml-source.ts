@@ -96,7 +96,7 @@ export function parseYamlText(file: string, text: string): ParsedText {
     try {
       value = doc.toJS({ maxAliasCount: 1000 });
     } catch (error) {
-      errors.push(yamlProblem(contents.range ?? [0, 0], (error as Error).message));
+      errors.push(yamlProblem([contents.range?.[0] ?? 0, 0], (error as Error).message));
       return;
     }
     const index = new Map<string, Position>();

@@ -18,36 +18,58 @@ import type { BalancingPolicy, PickContext } from "./policy.js";
  * instances with the same members agree without talking. Weights are ignored except that weight 0
  * excludes (SPEC 6.1).
  *
- * Cost is one string hash per pick plus, per member, a cached endpoint hash and one `fmix32`.
+ * Cost per pick: one hash of the IP, then per member a cached endpoint hash and one `fmix32`.
  */
 export class ConsistentHashPolicy implements BalancingPolicy {
   readonly algorithm: Algorithm = "SOURCE_IP";
   /** `hash(endpoint)` by endpoint; cleared when it grows far beyond the pool (members that left). */
   private readonly endpointHashes = new Map<string, number>();
+  /**
+   * The candidate objects seen at each position on the last pick and their endpoint hashes. A
+   * candidate's endpoint never changes, so when the caller passes the same objects again (the
+   * member registry does) a pointer comparison replaces the map lookup. Only a cache: the
+   * position never decides the pick.
+   */
+  private seen: (Candidate | undefined)[] = [];
+  private seenHashes = new Uint32Array(0);
 
   pick<C extends Candidate>(candidates: readonly C[], ctx: PickContext): C | undefined {
+    if (this.seenHashes.length < candidates.length) this.growSeen(candidates.length);
     const key = hashKey(ctx.clientIp);
     let best: C | undefined;
     let bestScore = -1;
-    for (const candidate of candidates) {
+    for (let i = 0; i < candidates.length; i++) {
+      const candidate = candidates[i]!;
       if (!takesNewClients(candidate)) continue;
-      const score = fmix32(key ^ this.endpointHash(candidate.endpoint));
+      const score = fmix32(key ^ this.endpointHashAt(i, candidate));
       if (score > bestScore || (score === bestScore && best !== undefined && outranks(candidate, best))) {
         best = candidate;
         bestScore = score;
       }
     }
-    if (this.endpointHashes.size > 4 * candidates.length + 64) this.endpointHashes.clear();
+    if (this.endpointHashes.size > 4 * candidates.length + 64) {
+      this.endpointHashes.clear();
+      this.seen.length = candidates.length;
+    }
     return best;
   }
 
-  private endpointHash(endpoint: string): number {
-    let h = this.endpointHashes.get(endpoint);
+  private endpointHashAt(index: number, candidate: Candidate): number {
+    if (this.seen[index] === candidate) return this.seenHashes[index]!;
+    let h = this.endpointHashes.get(candidate.endpoint);
     if (h === undefined) {
-      h = hashKey(endpoint);
-      this.endpointHashes.set(endpoint, h);
+      h = hashKey(candidate.endpoint);
+      this.endpointHashes.set(candidate.endpoint, h);
     }
+    this.seen[index] = candidate;
+    this.seenHashes[index] = h;
     return h;
+  }
+
+  private growSeen(length: number): void {
+    const hashes = new Uint32Array(Math.max(length, 2 * this.seenHashes.length));
+    hashes.set(this.seenHashes);
+    this.seenHashes = hashes;
   }
 }
 
