@@ -33,7 +33,9 @@ export async function startAdminServer(
       res.writeHead(200, { "content-type": "text/plain" }).end("ok\n");
     } else if (path === "/readyz") {
       const ready = source.ready();
-      res.writeHead(ready ? 200 : 503, { "content-type": "text/plain" }).end(ready ? "ready\n" : "not ready\n");
+      res
+        .writeHead(ready ? 200 : 503, { "content-type": "text/plain" })
+        .end(ready ? "ready\n" : "not ready\n");
     } else {
       res.writeHead(404, { "content-type": "text/plain" }).end("not found\n");
     }

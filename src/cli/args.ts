@@ -93,7 +93,8 @@ export function parseCli(argv: readonly string[]): CliOptions {
   }
   const files = values.file ?? [];
   const kubernetes = values.kubernetes ?? false;
-  if (command === "validate" && files.length === 0) throw new UsageError("validate needs at least one -f PATH");
+  if (command === "validate" && files.length === 0)
+    throw new UsageError("validate needs at least one -f PATH");
   if (command === "run" && files.length === 0 && !kubernetes) {
     throw new UsageError("run needs -f PATH (one or more) or --kubernetes");
   }

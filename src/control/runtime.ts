@@ -7,8 +7,9 @@ import type { DataPathContext } from "../data/context.js";
 import { LISTENER_FACTORIES } from "../data/listener/factories.js";
 import { ListenerSet } from "../data/listener/listener-set.js";
 import type { Snapshot } from "../data/snapshot.js";
-import { IGNORE_CONNECT_OUTCOMES, type ConnectOutcomeSink } from "../data/upstream/failure-sink.js";
+import { type ConnectOutcomeSink, IGNORE_CONNECT_OUTCOMES } from "../data/upstream/failure-sink.js";
 import { MemberRegistry } from "../data/upstream/member-registry.js";
+import { HealthManager } from "../health/health-manager.js";
 import { buildSnapshot } from "./snapshot/build-snapshot.js";
 import { PoolStates } from "./snapshot/pool-states.js";
 
@@ -39,6 +40,8 @@ export class Runtime {
   readonly holder: SnapshotHolder<Snapshot>;
   readonly listeners: ListenerSet;
   readonly reloads: ReloadCounters = { ok: 0, error: 0 };
+  /** Active and passive health checks; the data path reports connect outcomes to it. */
+  readonly health: HealthManager;
   private version = 0;
   private ready = false;
   private timer: NodeJS.Timeout | undefined;
@@ -66,6 +69,8 @@ export class Runtime {
       },
     };
     this.listeners = new ListenerSet(LISTENER_FACTORIES, ctx);
+    this.health = new HealthManager({ status: this.registry, log: options.log, clock: options.clock });
+    this.outcomes = this.health;
   }
 
   get current(): Snapshot {
@@ -100,6 +105,7 @@ export class Runtime {
       this.options.drainTimeoutMs,
     );
     this.holder.swap(snapshot);
+    this.health.sync(snapshot);
     this.ready = false;
     await this.listeners.reconcile(snapshot, this.options.drainTimeoutMs);
     this.ready = true;
@@ -120,6 +126,7 @@ export class Runtime {
   async stop(): Promise<void> {
     if (this.timer !== undefined) clearInterval(this.timer);
     this.timer = undefined;
+    this.health.stop();
     await this.listeners.shutdown(this.options.drainTimeoutMs);
   }
 }

@@ -39,7 +39,7 @@ describe("the stickylb command", () => {
 
   it("validate and run exit 2 on an invalid file and name file, line, column, object and field", () => {
     const file = writeConfig(tempDir(), "lb.yaml", INVALID);
-    const expected = `${file}:11:45: LoadBalancer/shop: spec.pools[0].members[1].weight: 101 is out of range (an integer 0–100)`;
+    const expected = `${file}:11:44: LoadBalancer/shop: spec.pools[0].members[1].weight: 101 is out of range (an integer 0–100)`;
     const validate = stickylb(["validate", "-f", file]);
     expect(validate.status).toBe(2);
     expect(validate.stderr).toContain(expected);

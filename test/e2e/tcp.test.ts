@@ -94,7 +94,13 @@ describe("TCP load balancing end to end", () => {
     for (let i = 0; i < 6; i++) open.push(await connectAndReadName(port, "127.0.0.30"));
     const counts = (list: { name: string }[]) =>
       list.reduce((m, x) => m.set(x.name, (m.get(x.name) ?? 0) + 1), new Map<string, number>());
-    expect(counts(open)).toEqual(new Map([["b1", 2], ["b2", 2], ["b3", 2]]));
+    expect(counts(open)).toEqual(
+      new Map([
+        ["b1", 2],
+        ["b2", 2],
+        ["b3", 2],
+      ]),
+    );
     // Close both connections of one backend: the next two connections go there.
     const target = open[0]!.name;
     for (const x of open.filter((o) => o.name === target)) x.socket.destroy();

@@ -12,7 +12,10 @@ export interface StickylbProcess {
   stdout(): string;
   stderr(): string;
   /** Resolves when a log line satisfies `predicate`, rejects after `timeoutMs`. */
-  waitForLog(predicate: (entry: Record<string, unknown>) => boolean, timeoutMs?: number): Promise<Record<string, unknown>>;
+  waitForLog(
+    predicate: (entry: Record<string, unknown>) => boolean,
+    timeoutMs?: number,
+  ): Promise<Record<string, unknown>>;
   /** Port of the admin listener (the process is started with `--admin 127.0.0.1:0`). */
   adminPort(): Promise<number>;
   /** Sends SIGTERM and resolves with the exit code. */
@@ -49,8 +52,10 @@ export function startStickylb(args: string[], env: NodeJS.ProcessEnv = {}): Stic
   });
   let out = "";
   let err = "";
-  const waiters: { predicate: (e: Record<string, unknown>) => boolean; resolve: (e: Record<string, unknown>) => void }[] =
-    [];
+  const waiters: {
+    predicate: (e: Record<string, unknown>) => boolean;
+    resolve: (e: Record<string, unknown>) => void;
+  }[] = [];
   const entries: Record<string, unknown>[] = [];
   let partial = "";
   child.stdout?.setEncoding("utf8");

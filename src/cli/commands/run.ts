@@ -1,13 +1,15 @@
 import { type FSWatcher, watch } from "node:fs";
-import type { Logger } from "../../core/log.js";
 import { type AdminServer, startAdminServer } from "../../admin/admin-server.js";
-import { defaultStateDir } from "../../data/affinity/cookie-key.js";
 import { parseDuration } from "../../control/config/duration.js";
 import { loadConfigFiles } from "../../control/config/load.js";
+import { runController } from "../../control/k8s/controller-main.js";
+import { createKubernetesConverter } from "../../control/k8s/index.js";
 import { Runtime } from "../../control/runtime.js";
 import { systemClock } from "../../core/clock.js";
+import type { Logger } from "../../core/log.js";
 import { createLogger } from "../../core/log.js";
 import type { ConfigModel } from "../../core/model.js";
+import { defaultStateDir } from "../../data/affinity/cookie-key.js";
 import { StickyError } from "../../errors/codes.js";
 import { type CliOptions, UsageError } from "../args.js";
 
@@ -20,15 +22,36 @@ const DEFAULT_ADMIN = { address: "127.0.0.1", port: 9901 };
 export async function runCommand(options: CliOptions, err: NodeJS.WritableStream): Promise<number> {
   const drainTimeoutMs = parseDuration(options.drainTimeout);
   if (drainTimeoutMs === undefined) {
-    throw new UsageError(`--drain-timeout ${options.drainTimeout} is not accepted (a duration such as 30s or 1m)`);
+    throw new UsageError(
+      `--drain-timeout ${options.drainTimeout} is not accepted (a duration such as 30s or 1m)`,
+    );
   }
-  if (options.kubernetes) throw new UsageError("--kubernetes is not available in this version yet");
   const log = createLogger(options.logLevel);
+  if (options.kubernetes) {
+    return runController(
+      {
+        ...options,
+        admin: options.admin ?? DEFAULT_ADMIN,
+        drainTimeoutMs,
+        stateDir: options.stateDir ?? defaultStateDir(process.env),
+        clock: systemClock,
+        log,
+      },
+      err,
+    );
+  }
   const load = (): { model?: ConfigModel; problems: string[] } => {
-    const result = loadConfigFiles(options.files, { listenAddress: options.listenAddress });
+    const result = loadConfigFiles(options.files, {
+      convertKubernetes: createKubernetesConverter({
+        listenAddress: options.listenAddress,
+        ingressClass: options.ingressClass,
+      }),
+    });
     for (const w of result.warnings) log.warn({ warning: w.format() }, "configuration warning");
     const problems = result.errors.map((e) => e.format());
-    return result.errors.length === 0 && result.model !== undefined ? { model: result.model, problems } : { problems };
+    return result.errors.length === 0 && result.model !== undefined
+      ? { model: result.model, problems }
+      : { problems };
   };
 
   const initial = load();
@@ -74,7 +97,10 @@ export async function runCommand(options: CliOptions, err: NodeJS.WritableStream
       const next = load();
       if (next.model === undefined) {
         runtime.reloads.error++;
-        log.error({ problems: next.problems }, "configuration reload refused; the running configuration stays");
+        log.error(
+          { problems: next.problems },
+          "configuration reload refused; the running configuration stays",
+        );
         return;
       }
       try {
@@ -89,7 +115,10 @@ export async function runCommand(options: CliOptions, err: NodeJS.WritableStream
   };
   process.on("SIGHUP", reload);
   const watchers = options.watch ? watchFiles(options.files, reload, log) : [];
-  log.info({ listeners: initial.model.listeners.length, pools: initial.model.pools.length }, "stickylb started");
+  log.info(
+    { listeners: initial.model.listeners.length, pools: initial.model.pools.length },
+    "stickylb started",
+  );
 
   return new Promise<number>((resolve) => {
     let stopping = false;

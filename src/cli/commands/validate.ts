@@ -1,9 +1,19 @@
 import { loadConfigFiles } from "../../control/config/load.js";
+import { createKubernetesConverter } from "../../control/k8s/index.js";
 import type { CliOptions } from "../args.js";
 
 /** `stickylb validate -f PATH…`: prints every problem, one per line; exit 0 valid, 2 invalid. */
-export function validateCommand(options: CliOptions, out: NodeJS.WritableStream, err: NodeJS.WritableStream): number {
-  const result = loadConfigFiles(options.files, { listenAddress: options.listenAddress });
+export function validateCommand(
+  options: CliOptions,
+  out: NodeJS.WritableStream,
+  err: NodeJS.WritableStream,
+): number {
+  const result = loadConfigFiles(options.files, {
+    convertKubernetes: createKubernetesConverter({
+      listenAddress: options.listenAddress,
+      ingressClass: options.ingressClass,
+    }),
+  });
   for (const w of result.warnings) err.write(`warning: ${w.format()}\n`);
   for (const e of result.errors) err.write(`${e.format()}\n`);
   if (result.errors.length > 0 || result.model === undefined) {

@@ -7,7 +7,8 @@ import type { PoolStates } from "./pool-states.js";
 /**
  * Turns a validated model into a snapshot: runtime members from the registry (state kept by
  * identity), pool state kept by name, listeners by bind key. Members that left the model are
- * marked removed in the registry and drain from here on.
+ * marked removed in the registry and drain from here on; their bindings are redispatched by the
+ * resolver at the client's next lookup (the pool no longer knows the member).
  */
 export function buildSnapshot(
   model: ConfigModel,
@@ -20,13 +21,12 @@ export function buildSnapshot(
   const membersByPool = registry.sync(model, drainTimeoutMs);
   const pools = new Map<string, PoolRuntime>();
   for (const pool of model.pools) {
-    pools.set(pool.name, new PoolRuntime(pool, membersByPool.get(pool.name) ?? [], poolStates.stateFor(pool)));
+    pools.set(
+      pool.name,
+      new PoolRuntime(pool, membersByPool.get(pool.name) ?? [], poolStates.stateFor(pool)),
+    );
   }
   poolStates.retain(new Set(pools.keys()));
-  // A removed member's bindings are dropped now, so a returning client is placed afresh (SPEC 6.3).
-  for (const member of registry.all()) {
-    if (member.removed) poolStates.get(member.pool)?.bindings?.deleteMember(member.id);
-  }
   const listeners = new Map(model.listeners.map((l) => [bindKeyOf(l), l] as const));
   return { version, model, listeners, pools, cookieKey };
 }

@@ -42,7 +42,9 @@ export class ListenerSet {
           "listener bound",
         );
       } catch (err) {
-        errors.push(new Error(`listener ${model.name} (${model.address}:${model.port}): ${(err as Error).message}`));
+        errors.push(
+          new Error(`listener ${model.name} (${model.address}:${model.port}): ${(err as Error).message}`),
+        );
       }
     }
     const now = this.ctx.clock.now();

@@ -4,6 +4,7 @@ import type { ListenerModel } from "../../core/model.js";
 import type { DataPathContext } from "../context.js";
 import { relayTcp, TcpListenerCounters } from "../proxy/tcp-proxy.js";
 import { bindKeyOf } from "../snapshot.js";
+import { readProxyHeader } from "./proxy-protocol.js";
 import type { RunningListener } from "./running-listener.js";
 
 /** Binds a TCP listener; each accepted connection is relayed with the snapshot current at accept time. */
@@ -18,6 +19,26 @@ export async function startTcpListener(
     open.add(client);
     client.once("close", () => open.delete(client));
     counters.connections++;
+    client.on("error", () => {});
+    if (!model.proxyProtocol) {
+      dispatch(client, clientIpKey(client.remoteAddress));
+      return;
+    }
+    readProxyHeader(client, model.timeouts.clientMs).then(
+      (header) =>
+        dispatch(client, clientIpKey(header.kind === "proxy" ? header.sourceAddress : client.remoteAddress)),
+      (err: Error) => {
+        counters.proxyHeaderRejected++;
+        ctx.log.warn(
+          { listener: model.name, client: client.remoteAddress, reason: err.message },
+          "PROXY header refused",
+        );
+        client.destroy();
+      },
+    );
+  });
+  /** Relays with the snapshot current now; the listener's model may have changed since the bind. */
+  const dispatch = (client: net.Socket, clientIp: string): void => {
     try {
       const snapshot = ctx.holder.current;
       const current = snapshot.listeners.get(bindKey);
@@ -26,13 +47,13 @@ export async function startTcpListener(
         client.destroy();
         return;
       }
-      relayTcp(client, clientIpKey(client.remoteAddress), current, pool, counters, ctx);
+      relayTcp(client, clientIp, current, pool, counters, ctx);
     } catch (err) {
       // The data path never throws past a connection (STYLE point 6).
       ctx.log.error({ err, listener: model.name }, "unexpected error relaying a TCP connection");
       client.destroy();
     }
-  });
+  };
   server.on("error", (err) => ctx.log.error({ err, listener: model.name }, "TCP listener error"));
   await listen(server, model.address, model.port);
   const address = server.address() as net.AddressInfo;

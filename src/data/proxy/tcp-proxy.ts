@@ -11,6 +11,7 @@ export class TcpListenerCounters {
   connectFailures = 0;
   retries = 0;
   idleTimeouts = 0;
+  proxyHeaderRejected = 0;
   bytesIn = 0;
   bytesOut = 0;
 }

@@ -85,10 +85,8 @@ export class PoolRuntime implements PlacementPool {
           : { kind: "bound", member: found.member };
     const placement = resolvePlacement(this, proposal, clientIp);
     this.record(placement);
-    if (placement.member !== undefined) {
-      if (placement.rebind) table.bind(clientIp, placement.member.id);
-      else table.touch(clientIp);
-    }
+    // A hit was already touched by the lookup; only a new placement is recorded.
+    if (placement.member !== undefined && placement.rebind) table.bind(clientIp, placement.member.id);
     return placement;
   }
 
