@@ -1,0 +1,59 @@
+/**
+ * The health state machine of one member (SPEC 6.7), free of sockets and timers so that it can be
+ * tested as exact sequences: a healthy member goes down after `maxRetriesDown` consecutive failures
+ * (active probes and passive connect failures alike), a down member comes back after `maxRetries`
+ * consecutive successful probes. Members start healthy.
+ */
+export interface Thresholds {
+  /** Consecutive successes to come back up. */
+  readonly maxRetries: number;
+  /** Consecutive failures to go down. */
+  readonly maxRetriesDown: number;
+}
+
+/** A change of health that the caller must write through the status port. */
+export interface Transition {
+  readonly healthy: boolean;
+  readonly reason: string;
+}
+
+export class HealthState {
+  healthy = true;
+  /** Consecutive failures while healthy. */
+  failures = 0;
+  /** Consecutive successes while down. */
+  successes = 0;
+
+  constructor(public thresholds: Thresholds) {}
+
+  /** Records a failure; returns the transition to down when the threshold is reached. */
+  fail(why: string): Transition | undefined {
+    if (!this.healthy) {
+      this.successes = 0;
+      return undefined;
+    }
+    this.failures++;
+    if (this.failures < this.thresholds.maxRetriesDown) return undefined;
+    this.healthy = false;
+    this.failures = 0;
+    this.successes = 0;
+    return {
+      healthy: false,
+      reason: `${this.thresholds.maxRetriesDown} consecutive failure(s), last: ${why}`,
+    };
+  }
+
+  /** Records a successful probe; returns the transition to up when the threshold is reached. */
+  succeed(): Transition | undefined {
+    if (this.healthy) {
+      this.failures = 0;
+      return undefined;
+    }
+    this.successes++;
+    if (this.successes < this.thresholds.maxRetries) return undefined;
+    this.healthy = true;
+    this.failures = 0;
+    this.successes = 0;
+    return { healthy: true, reason: `${this.thresholds.maxRetries} consecutive successful probe(s)` };
+  }
+}
