@@ -1,0 +1,74 @@
+/** Status classes of stickylb's own and forwarded responses. */
+export type StatusClass = "1xx" | "2xx" | "3xx" | "4xx" | "5xx";
+
+function classOf(status: number): StatusClass {
+  if (status < 200) return "1xx";
+  if (status < 300) return "2xx";
+  if (status < 400) return "3xx";
+  if (status < 500) return "4xx";
+  return "5xx";
+}
+
+/** One row of `stickylb_requests_total{listener,pool,member,code}`. */
+export interface RequestCount {
+  readonly pool: string;
+  /** `ADDRESS:PORT`, or empty when no member answered (404, 503, 502…). */
+  readonly member: string;
+  readonly code: number;
+  count: number;
+}
+
+/**
+ * Per-listener counters of the HTTP data path (the HTTP counterpart of TcpListenerCounters). Each
+ * error case of SPEC 6.6 has its own counter; `requests` keeps the labelled series of SPEC 7.
+ */
+export class HttpListenerCounters {
+  /** Client connections accepted. */
+  connections = 0;
+  /** Responses by status class, whoever produced them. */
+  readonly responses: Record<StatusClass, number> = { "1xx": 0, "2xx": 0, "3xx": 0, "4xx": 0, "5xx": 0 };
+  /** 404: no rule and no default pool. */
+  noRoute = 0;
+  /** 503: no eligible member. */
+  noMember = 0;
+  /** Connect failures (refused, timed out) towards members. */
+  connectFailures = 0;
+  /** Connections that broke after the request was sent and before any response byte. */
+  resets = 0;
+  /** Second attempts on another member. */
+  retries = 0;
+  /** 502 answers. */
+  badGateway = 0;
+  /** 504 answers: member silent past `timeouts.member`. */
+  memberTimeouts = 0;
+  /** Responses cut after their head (member broke mid-body). */
+  responseAborts = 0;
+  /** 400 answers to malformed requests (parser errors and ambiguous framing). */
+  malformed = 0;
+  /** 431 answers: request head over 64 KiB. */
+  headerTooLarge = 0;
+  /** Client connections closed for being too slow (`timeouts.client`). */
+  clientTimeouts = 0;
+  /** WebSocket (and other) upgrades relayed. */
+  upgrades = 0;
+  private readonly series = new Map<string, RequestCount>();
+
+  /** Counts a response sent to a client. */
+  countResponse(pool: string, member: string, code: number): void {
+    this.responses[classOf(code)]++;
+    const key = `${pool}\u0000${member}\u0000${code}`;
+    const row = this.series.get(key);
+    if (row !== undefined) row.count++;
+    else this.series.set(key, { pool, member, code, count: 1 });
+  }
+
+  /** The labelled request counts, for the metrics endpoint. */
+  requests(): Iterable<RequestCount> {
+    return this.series.values();
+  }
+
+  get totalResponses(): number {
+    const r = this.responses;
+    return r["1xx"] + r["2xx"] + r["3xx"] + r["4xx"] + r["5xx"];
+  }
+}
