@@ -19,10 +19,13 @@ export const ERROR_CODES = {
     "The cookie key is unusable: cookieSecret is too short or its variable unset, or the key file in the state folder is damaged or cannot be written.",
   SLB_ERR_K8S_ANNOTATION:
     "A kubernetes.io/elb.* annotation has an unknown value, bad JSON or a number out of range.",
-  SLB_ERR_K8S_OBJECT: "A Kubernetes Service or Ingress field that stickylb cannot serve (port, path, host, name).",
+  SLB_ERR_K8S_OBJECT:
+    "A Kubernetes Service or Ingress field that stickylb cannot serve (port, path, host, name).",
   SLB_ERR_K8S_REFERENCE: "A Kubernetes object names a Secret or Service that is missing or unusable.",
-  SLB_ERR_K8S_NO_EFFECT: "A warning: an annotation or option that has no effect here (cloud-only, or not read on this object).",
-  SLB_ERR_K8S_API: "The Kubernetes API could not be listed, watched or patched; the controller retries with backoff.",
+  SLB_ERR_K8S_NO_EFFECT:
+    "A warning: an annotation or option that has no effect here (cloud-only, or not read on this object).",
+  SLB_ERR_K8S_API:
+    "The Kubernetes API could not be listed, watched or patched; the controller retries with backoff.",
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

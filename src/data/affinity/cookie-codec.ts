@@ -1,0 +1,127 @@
+/**
+ * The value of the HTTP_COOKIE cookie (SPEC 6.4): `1.<token>.<issued>.<mac>`.
+ *
+ * - `1` is the format version, so the format can change without misreading old cookies.
+ * - `token` names the member without revealing it: the first 16 bytes of
+ *   HMAC-SHA256(key, "member:" + ADDRESS:PORT), base64url. It depends only on the key and the
+ *   endpoint, so it is the same after a restart and on every instance that shares the key, and it
+ *   never contains the address or port.
+ * - `issued` is the issue time in whole seconds since the epoch, base 36; the load balancer
+ *   refuses the cookie once `persistenceTimeout` has passed since, whatever the browser does.
+ * - `mac` is HMAC-SHA256(key, "1|" + token + "|" + issued) truncated to 16 bytes (128 bits,
+ *   as RFC 2104 §5 allows), base64url, compared in constant time.
+ *
+ * Every character is base64url, a digit, a lower-case letter or `.`: all RFC 6265 cookie-octets,
+ * and safe in URLs and logs. Token derivation and MAC inputs start differently (`member:` vs
+ * `1|`), so one can never stand in for the other.
+ */
+import { createHmac, timingSafeEqual } from "node:crypto";
+
+export const COOKIE_FORMAT_VERSION = 1;
+/** Longer values are refused before any parsing or crypto (a valid one is about 55 characters). */
+export const MAX_COOKIE_VALUE_LENGTH = 200;
+/**
+ * A cookie issued further than this in the future is treated as expired: only an instance with a
+ * badly wrong clock can make one, and it must not outlive `persistenceTimeout` by that error.
+ */
+export const MAX_CLOCK_SKEW_MS = 5 * 60_000;
+
+const TOKEN_BYTES = 16;
+const MAC_BYTES = 16;
+/** 16 bytes in unpadded base64url: 22 characters, the last carrying only 2 bits (so A, Q, g or w). */
+const B64_16 = "[A-Za-z0-9_-]{21}[AQgw]";
+const VALUE = new RegExp(`^1\\.(${B64_16})\\.(0|[1-9a-z][0-9a-z]{0,8})\\.(${B64_16})$`);
+const TOKEN = new RegExp(`^${B64_16}$`);
+const VERSION = /^[0-9]{1,4}$/;
+/** Distinct endpoints are few; the bound only guards against unbounded churn over months. */
+const MAX_CACHED_TOKENS = 10_000;
+
+export type DecodeResult =
+  | { readonly ok: true; readonly token: string; readonly issuedAtMs: number }
+  | { readonly ok: false; readonly reason: "malformed" | "forged" | "version" };
+
+const MALFORMED: DecodeResult = { ok: false, reason: "malformed" };
+const FORGED: DecodeResult = { ok: false, reason: "forged" };
+const VERSION_MISMATCH: DecodeResult = { ok: false, reason: "version" };
+
+export class CookieCodec {
+  private readonly tokens = new Map<string, string>();
+
+  /** `key`: at least 32 bytes (see cookie-key.ts); the codec keeps a copy. */
+  constructor(private readonly key: Buffer) {
+    if (key.length < 32) throw new RangeError(`cookie key must be at least 32 bytes, got ${key.length}`);
+    this.key = Buffer.from(key);
+  }
+
+  /** The opaque, stable name of a member endpoint (`ADDRESS:PORT`) inside cookies. */
+  memberToken(endpoint: string): string {
+    let token = this.tokens.get(endpoint);
+    if (token === undefined) {
+      token = this.hmac(`member:${endpoint}`, TOKEN_BYTES).toString("base64url");
+      if (this.tokens.size >= MAX_CACHED_TOKENS) this.tokens.clear();
+      this.tokens.set(endpoint, token);
+    }
+    return token;
+  }
+
+  /** The cookie value for a token (from {@link memberToken}) issued at `issuedAtMs` (whole seconds kept). */
+  encode(token: string, issuedAtMs: number): string {
+    if (!TOKEN.test(token)) throw new TypeError("not a member token");
+    if (!Number.isFinite(issuedAtMs) || issuedAtMs < 0) throw new RangeError(`bad issue time ${issuedAtMs}`);
+    const issued = Math.floor(issuedAtMs / 1000).toString(36);
+    return `${COOKIE_FORMAT_VERSION}.${token}.${issued}.${this.mac(token, issued).toString("base64url")}`;
+  }
+
+  /** Parses and authenticates a value; never throws. The caller checks expiry (it knows the timeout). */
+  decode(value: string): DecodeResult {
+    if (typeof value !== "string" || value.length > MAX_COOKIE_VALUE_LENGTH) return MALFORMED;
+    const match = VALUE.exec(value);
+    if (match === null) {
+      const dot = value.indexOf(".");
+      const version = dot > 0 ? value.slice(0, dot) : "";
+      return VERSION.test(version) && version !== String(COOKIE_FORMAT_VERSION)
+        ? VERSION_MISMATCH
+        : MALFORMED;
+    }
+    const token = match[1]!;
+    const issued = match[2]!;
+    const given = Buffer.from(match[3]!, "base64url");
+    const expected = this.mac(token, issued);
+    if (given.length !== expected.length || !timingSafeEqual(given, expected)) return FORGED;
+    return { ok: true, token, issuedAtMs: Number.parseInt(issued, 36) * 1000 };
+  }
+
+  isExpired(issuedAtMs: number, nowMs: number, ttlMs: number): boolean {
+    return isExpired(issuedAtMs, nowMs, ttlMs);
+  }
+
+  needsReissue(issuedAtMs: number, nowMs: number, ttlMs: number): boolean {
+    return needsReissue(issuedAtMs, nowMs, ttlMs);
+  }
+
+  private mac(token: string, issued: string): Buffer {
+    return this.hmac(`${COOKIE_FORMAT_VERSION}|${token}|${issued}`, MAC_BYTES);
+  }
+
+  private hmac(input: string, bytes: number): Buffer {
+    return createHmac("sha256", this.key).update(input, "utf8").digest().subarray(0, bytes);
+  }
+}
+
+/** The cookie is refused once `ttlMs` has passed since it was issued (or it claims a far future). */
+export function isExpired(issuedAtMs: number, nowMs: number, ttlMs: number): boolean {
+  return nowMs - issuedAtMs >= ttlMs || issuedAtMs - nowMs > MAX_CLOCK_SKEW_MS;
+}
+
+/**
+ * Sliding expiry without a `Set-Cookie` on every response: the issue time inside the cookie is
+ * what the load balancer enforces, so an active client needs a fresh cookie before `ttlMs` runs
+ * out. Re-issuing on every response would add a header to every response (and make responses
+ * uncacheable by shared caches); re-issuing once a quarter of the ttl has passed costs at most
+ * one `Set-Cookie` per ttl/4 per client, while any client that comes back within 3/4 of the ttl
+ * of its last re-issue keeps its binding. The idle time tolerated is therefore between 3/4 ttl and
+ * ttl, never more than ttl (SPEC 6.4).
+ */
+export function needsReissue(issuedAtMs: number, nowMs: number, ttlMs: number): boolean {
+  return nowMs - issuedAtMs >= ttlMs / 4;
+}

@@ -1,0 +1,166 @@
+import { createHmac } from "node:crypto";
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import {
+  CookieCodec,
+  isExpired,
+  MAX_CLOCK_SKEW_MS,
+  MAX_COOKIE_VALUE_LENGTH,
+  needsReissue,
+} from "../../../src/data/affinity/cookie-codec.js";
+
+const KEY = Buffer.alloc(32, 7);
+const OTHER_KEY = Buffer.alloc(32, 8);
+const NOW = 1_700_000_123_456;
+
+describe("CookieCodec", () => {
+  const codec = new CookieCodec(KEY);
+
+  it("round-trips a token and the issue time in whole seconds", () => {
+    const token = codec.memberToken("10.0.0.1:8080");
+    const value = codec.encode(token, NOW);
+    expect(codec.decode(value)).toEqual({ ok: true, token, issuedAtMs: 1_700_000_123_000 });
+  });
+
+  it("has the documented layout and only cookie- and URL-safe characters", () => {
+    const value = codec.encode(codec.memberToken("10.0.0.1:8080"), NOW);
+    expect(value).toMatch(/^1\.[A-Za-z0-9_-]{22}\.[0-9a-z]+\.[A-Za-z0-9_-]{22}$/);
+    expect(value.split(".")[2]).toBe(Math.floor(NOW / 1000).toString(36));
+    expect(value.length).toBeLessThan(64);
+  });
+
+  it("derives the token as HMAC-SHA256(key, 'member:' + endpoint)[0..16] and never shows the endpoint", () => {
+    const token = codec.memberToken("[2001:db8::7]:443");
+    const expected = createHmac("sha256", KEY).update("member:[2001:db8::7]:443").digest().subarray(0, 16);
+    expect(token).toBe(expected.toString("base64url"));
+    const value = codec.encode(token, NOW);
+    expect(value).not.toContain("2001");
+    expect(value).not.toContain("443");
+  });
+
+  it("gives the same token after a restart and on another instance with the same key, not with another key", () => {
+    const again = new CookieCodec(Buffer.from(KEY));
+    expect(again.memberToken("10.0.0.1:8080")).toBe(codec.memberToken("10.0.0.1:8080"));
+    expect(again.decode(codec.encode(codec.memberToken("10.0.0.1:8080"), NOW)).ok).toBe(true);
+    const other = new CookieCodec(OTHER_KEY);
+    expect(other.memberToken("10.0.0.1:8080")).not.toBe(codec.memberToken("10.0.0.1:8080"));
+    expect(other.decode(codec.encode(codec.memberToken("10.0.0.1:8080"), NOW))).toEqual({
+      ok: false,
+      reason: "forged",
+    });
+  });
+
+  it("gives different members different tokens", () => {
+    expect(codec.memberToken("10.0.0.1:8080")).not.toBe(codec.memberToken("10.0.0.1:8081"));
+  });
+
+  it("refuses any altered character as forged or malformed", () => {
+    const value = codec.encode(codec.memberToken("10.0.0.1:8080"), NOW);
+    const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    for (let i = 2; i < value.length; i++) {
+      if (value[i] === ".") continue;
+      const replacement = alphabet[(alphabet.indexOf(value[i]!) + 1) % alphabet.length]!;
+      const altered = value.slice(0, i) + replacement + value.slice(i + 1);
+      const result = codec.decode(altered);
+      expect(result.ok, altered).toBe(false);
+    }
+  });
+
+  it("refuses a token moved onto another cookie's MAC (swapping members) as forged", () => {
+    const a = codec.encode(codec.memberToken("10.0.0.1:8080"), NOW).split(".");
+    const b = codec.encode(codec.memberToken("10.0.0.2:8080"), NOW).split(".");
+    expect(codec.decode([a[0], b[1], a[2], a[3]].join("."))).toEqual({ ok: false, reason: "forged" });
+  });
+
+  it("refuses a changed issue time as forged", () => {
+    const [v, t, , mac] = codec.encode(codec.memberToken("10.0.0.1:8080"), NOW).split(".");
+    const later = Math.floor(NOW / 1000 + 3600).toString(36);
+    expect(codec.decode(`${v}.${t}.${later}.${mac}`)).toEqual({ ok: false, reason: "forged" });
+  });
+
+  it("reports another format version as version", () => {
+    const value = codec.encode(codec.memberToken("10.0.0.1:8080"), NOW);
+    expect(codec.decode(`2${value.slice(1)}`)).toEqual({ ok: false, reason: "version" });
+    expect(codec.decode("7.anything")).toEqual({ ok: false, reason: "version" });
+  });
+
+  it("reports malformed values without throwing", () => {
+    const token = codec.memberToken("10.0.0.1:8080");
+    const good = codec.encode(token, NOW);
+    const bad = [
+      "",
+      ".",
+      "1",
+      "1.",
+      "1...",
+      "x.y.z.w",
+      `${good}.`,
+      `.${good}`,
+      good.replace(/\./g, "_"),
+      `${good.slice(0, -1)}B`, // non-canonical last base64url character
+      `1.${token}.-5.${good.split(".")[3]}`,
+      `1.${token}.0${Math.floor(NOW / 1000).toString(36)}.${good.split(".")[3]}`, // leading zero
+      `1.${token}.${Math.floor(NOW / 1000)
+        .toString(36)
+        .toUpperCase()}.${good.split(".")[3]}`,
+      "1.\u00e9\u00e9\u00e9.1.x",
+      "1".repeat(MAX_COOKIE_VALUE_LENGTH + 1),
+      `${good}${" ".repeat(MAX_COOKIE_VALUE_LENGTH)}`,
+    ];
+    for (const value of bad) expect(codec.decode(value), value).toEqual({ ok: false, reason: "malformed" });
+  });
+
+  it("never throws and never accepts random input", () => {
+    fc.assert(
+      fc.property(fc.string({ maxLength: 300 }), (s) => {
+        expect(codec.decode(s).ok).toBe(false);
+      }),
+    );
+  });
+
+  it("refuses keys shorter than 32 bytes and tokens it did not make", () => {
+    expect(() => new CookieCodec(Buffer.alloc(31))).toThrow(RangeError);
+    expect(() => codec.encode("10.0.0.1:8080", NOW)).toThrow(TypeError);
+  });
+
+  it("is not affected by later changes to the caller's key buffer", () => {
+    const key = Buffer.alloc(32, 1);
+    const c = new CookieCodec(key);
+    const value = c.encode(c.memberToken("a:1"), NOW);
+    key.fill(2);
+    expect(c.decode(value).ok).toBe(true);
+  });
+});
+
+describe("cookie expiry and re-issue", () => {
+  const ttl = 30 * 60_000;
+
+  it("expires once the ttl has passed since issue", () => {
+    expect(isExpired(NOW, NOW + ttl - 1, ttl)).toBe(false);
+    expect(isExpired(NOW, NOW + ttl, ttl)).toBe(true);
+  });
+
+  it("expires a cookie that claims to come from beyond the allowed clock skew", () => {
+    expect(isExpired(NOW + MAX_CLOCK_SKEW_MS, NOW, ttl)).toBe(false);
+    expect(isExpired(NOW + MAX_CLOCK_SKEW_MS + 1, NOW, ttl)).toBe(true);
+  });
+
+  it("asks for a new cookie once a quarter of the ttl has passed", () => {
+    expect(needsReissue(NOW, NOW + ttl / 4 - 1, ttl)).toBe(false);
+    expect(needsReissue(NOW, NOW + ttl / 4, ttl)).toBe(true);
+  });
+
+  it("keeps an active client bound forever when it re-sends before the re-issued cookie expires", () => {
+    const codec = new CookieCodec(KEY);
+    const token = codec.memberToken("10.0.0.1:8080");
+    let cookie = codec.encode(token, NOW);
+    let now = NOW;
+    for (let i = 0; i < 50; i++) {
+      now += 0.7 * ttl; // a request every 0.7 ttl: always past the re-issue point, never past the ttl
+      const decoded = codec.decode(cookie);
+      if (!decoded.ok) throw new Error("cookie refused");
+      expect(codec.isExpired(decoded.issuedAtMs, now, ttl)).toBe(false);
+      if (codec.needsReissue(decoded.issuedAtMs, now, ttl)) cookie = codec.encode(decoded.token, now);
+    }
+  });
+});
