@@ -1,42 +1,11 @@
-import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import * as https from "node:https";
-import { join } from "node:path";
 import type { TLSSocket } from "node:tls";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { makeCertificate } from "../support/certificates.js";
 import { cookiePair, type HttpBackend, startHttpBackend } from "../support/http-backends.js";
 import { freeTcpPort } from "../support/ports.js";
 import { runStickylb, type StickylbProcess, tempDir, writeConfig } from "../support/stickylb-process.js";
-
-/** A self-signed certificate for `name` made by openssl in `dir`; returns the file names. */
-function makeCertificate(dir: string, name: string): { cert: string; key: string } {
-  const cert = join(dir, `${name}.crt`);
-  const key = join(dir, `${name}.key`);
-  execFileSync(
-    "openssl",
-    [
-      "req",
-      "-x509",
-      "-newkey",
-      "ec",
-      "-pkeyopt",
-      "ec_paramgen_curve:prime256v1",
-      "-nodes",
-      "-keyout",
-      key,
-      "-out",
-      cert,
-      "-days",
-      "2",
-      "-subj",
-      `/CN=${name}`,
-      "-addext",
-      `subjectAltName=DNS:${name}`,
-    ],
-    { stdio: "ignore" },
-  );
-  return { cert, key };
-}
 
 interface TlsAnswer {
   readonly status: number;

@@ -6,7 +6,7 @@
  */
 import * as http from "node:http";
 import * as https from "node:https";
-import type * as net from "node:net";
+import * as net from "node:net";
 import type { Duplex } from "node:stream";
 import type { ListenerModel, Timeouts } from "../../core/model.js";
 import type { DataPathContext } from "../context.js";
@@ -16,6 +16,8 @@ import { writeRawResponse } from "../proxy/http-local.js";
 import { forwardUpgrade } from "../proxy/http-upgrade.js";
 import { bindKeyOf, type Snapshot } from "../snapshot.js";
 import { type HttpAgents, sharedHttpAgents } from "../upstream/http-agents.js";
+import { setCarriedClientAddress } from "./client-address.js";
+import { readProxyHeader } from "./proxy-protocol.js";
 import type { RunningListener } from "./running-listener.js";
 import { listen } from "./tcp-listener.js";
 import { contextFor, sniTableFor } from "./tls-contexts.js";
@@ -187,13 +189,39 @@ export async function startHttpListener(
     agents.retain(members);
   });
 
-  await listen(server, model.address, model.port);
-  port = (server.address() as net.AddressInfo).port;
+  // With the PROXY protocol a plain TCP server accepts, reads the header, then hands the socket to
+  // the HTTP(S) server as if it had accepted it itself.
+  const front = model.proxyProtocol ? net.createServer({ noDelay: true }) : undefined;
+  if (front !== undefined) {
+    front.on("connection", (socket: net.Socket) => {
+      socket.on("error", () => {});
+      readProxyHeader(socket, model.timeouts.clientMs).then(
+        (header) => {
+          if (header.kind === "proxy") setCarriedClientAddress(socket, header.sourceAddress);
+          server.emit("connection", socket);
+          socket.resume();
+        },
+        (err: Error) => {
+          counters.proxyHeaderRejected++;
+          ctx.log.warn(
+            { listener: model.name, client: socket.remoteAddress, reason: err.message },
+            "PROXY header refused",
+          );
+          socket.destroy();
+        },
+      );
+    });
+    front.on("error", (err) => ctx.log.error({ err, listener: model.name }, "HTTP listener error"));
+  }
+  const acceptor: net.Server = front ?? server;
+  await listen(acceptor, model.address, model.port);
+  port = (acceptor.address() as net.AddressInfo).port;
   return {
     bindKey,
     port,
     counters,
     stopAccepting: async () => {
+      front?.close();
       server.close();
       // Kept-alive connections with no request in flight would otherwise wait for their idle timeout.
       server.closeIdleConnections();

@@ -27,6 +27,8 @@ export class HttpListenerCounters {
   connections = 0;
   /** Responses by status class, whoever produced them. */
   readonly responses: Record<StatusClass, number> = { "1xx": 0, "2xx": 0, "3xx": 0, "4xx": 0, "5xx": 0 };
+  /** Connections closed for a missing or malformed PROXY protocol header. */
+  proxyHeaderRejected = 0;
   /** 404: no rule and no default pool. */
   noRoute = 0;
   /** 503: no eligible member. */

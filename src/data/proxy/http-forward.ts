@@ -8,6 +8,7 @@ import { pipeline } from "node:stream";
 import { clientIpKey } from "../../core/member.js";
 import type { ListenerModel } from "../../core/model.js";
 import type { DataPathContext } from "../context.js";
+import { clientAddressOf } from "../listener/client-address.js";
 import { matcherFor, normalizeHost, pathOf } from "../router/route-matcher.js";
 import type { Snapshot } from "../snapshot.js";
 import type { HttpAgents } from "../upstream/http-agents.js";
@@ -65,7 +66,7 @@ export function routeAndPlace(
     return { ok: false, status: 503, pool: poolName };
   }
   const sticky = placeRequest(pool, {
-    clientIp: clientIpKey(req.socket.remoteAddress),
+    clientIp: clientIpKey(clientAddressOf(req.socket)),
     cookieHeader: req.headers.cookie,
     https: env.https,
     now: env.ctx.clock.now(),
@@ -100,7 +101,7 @@ export function forwardHttp(
     return;
   }
   const { pool, sticky } = route;
-  const clientIp = clientIpKey(req.socket.remoteAddress);
+  const clientIp = clientIpKey(clientAddressOf(req.socket));
   const withBody = hasBody(req);
   const headers = requestHeadersForMember(req.rawHeaders, {
     clientIp,

@@ -4,11 +4,13 @@
  * ways until either side closes. A member that answers without upgrading has its response relayed
  * and the connection closed.
  */
+
 import * as http from "node:http";
 import type { Socket } from "node:net";
 import type { Duplex } from "node:stream";
 import { clientIpKey } from "../../core/member.js";
 import type { ListenerModel } from "../../core/model.js";
+import { clientAddressOf } from "../listener/client-address.js";
 import type { Snapshot } from "../snapshot.js";
 import type { MemberRuntime } from "../upstream/member-runtime.js";
 import { type HttpEnv, routeAndPlace } from "./http-forward.js";
@@ -32,7 +34,7 @@ export function forwardUpgrade(
     return;
   }
   const { pool, sticky } = route;
-  const clientIp = clientIpKey(req.socket.remoteAddress);
+  const clientIp = clientIpKey(clientAddressOf(req.socket));
   const headers = requestHeadersForMember(req.rawHeaders, {
     clientIp,
     proto: env.https ? "https" : "http",
