@@ -8,6 +8,13 @@ import type { PoolRuntime } from "../upstream/pool-runtime.js";
 import { findCookie, parseSetCookie } from "./cookie-header.js";
 import { NO_PROPOSAL, type Placement, type Proposal, resolvePlacement } from "./resolver.js";
 
+/**
+ * Longest application cookie value used as a binding key. Session ids are far shorter; a longer
+ * value would let one client grow the table's memory by what it sends, so it is refused
+ * (`invalid`) and placed by the algorithm without a binding.
+ */
+export const MAX_APP_COOKIE_VALUE_LENGTH = 256;
+
 export interface AppCookieDecision {
   readonly placement: Placement;
   /** The cookie value the request carried, if any. */
@@ -25,9 +32,12 @@ export function placeByAppCookie(
   clientIp: string,
 ): AppCookieDecision {
   const name = pool.model.sessionPersistence!.cookieName;
-  const value = cookieHeader === undefined ? undefined : findCookie(cookieHeader, name);
+  let value = cookieHeader === undefined ? undefined : findCookie(cookieHeader, name);
   let proposal: Proposal = NO_PROPOSAL;
-  if (value !== undefined && pool.bindings !== undefined) {
+  if (value !== undefined && value.length > MAX_APP_COOKIE_VALUE_LENGTH) {
+    value = undefined;
+    proposal = { kind: "invalid" };
+  } else if (value !== undefined && pool.bindings !== undefined) {
     // A live hit also restarts the binding's idle timer: a request is traffic.
     const found = pool.bindings.get(value);
     if (found !== undefined)
@@ -58,7 +68,8 @@ export function learnAppCookie(
   }
   for (const header of memberSetCookies) {
     const cookie = parseSetCookie(header, now);
-    if (cookie === undefined || cookie.name !== name) continue;
+    if (cookie === undefined || cookie.name !== name || cookie.value.length > MAX_APP_COOKIE_VALUE_LENGTH)
+      continue;
     if (cookie.deletes) {
       if (decision.value !== undefined) table.delete(decision.value);
     } else {

@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from "vitest";
+import { MAX_APP_COOKIE_VALUE_LENGTH } from "../../../src/data/affinity/app-cookie-affinity.js";
 import { cookiePair, type HttpBackend, httpGet, startHttpBackend } from "../../support/http-backends.js";
 import { listenerModel, persistence, poolModel, startProxy, type TestProxy } from "./harness.js";
 
@@ -178,6 +179,15 @@ describe("APP_COOKIE", () => {
     expect(decisions(proxy)).toMatchObject({ expired: 1 });
     await httpGet(proxy.port, "/logout", { Cookie: "JSESSIONID=mine" });
     expect(table.peek("mine")).toBeUndefined();
+  });
+  it("refuses an over-long value as invalid and binds nothing for it (the table's memory stays bounded)", async () => {
+    const { proxy } = await setup();
+    const long = "x".repeat(MAX_APP_COOKIE_VALUE_LENGTH + 1);
+    const answer = await httpGet(proxy.port, "/", { Cookie: `JSESSIONID=${long}` });
+    expect(answer.status).toBe(200);
+    const table = proxy.snapshot().pools.get("web")!.bindings!;
+    expect(table.peek(long)).toBeUndefined();
+    expect(decisions(proxy)).toMatchObject({ invalid: 1 });
   });
 });
 
