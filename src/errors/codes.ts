@@ -26,6 +26,8 @@ export const ERROR_CODES = {
     "A warning: an annotation or option that has no effect here (cloud-only, or not read on this object).",
   SLB_ERR_K8S_API:
     "The Kubernetes API could not be listed, watched or patched; the controller retries with backoff.",
+  SLB_ERR_ADMIN_TOKEN:
+    "The admin listener is not on loopback and has no usable bearer token (--admin-token-file missing, unreadable or too short).",
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -1,5 +1,5 @@
-import type { Algorithm } from "../../core/model.js";
 import type { Candidate } from "../../core/member.js";
+import type { Algorithm } from "../../core/model.js";
 
 /** What a policy may know about the client being placed. */
 export interface PickContext {

@@ -1,0 +1,44 @@
+/** The objects of one conversion, indexed by namespace and name for the lookups the converter makes. */
+import type { KubernetesKind } from "../config/index.js";
+import { type KubeObject, labelsOf, nameOf, namespaceOf } from "./objects.js";
+
+export const SERVICE_NAME_LABEL = "kubernetes.io/service-name";
+
+export class ClusterIndex {
+  private readonly byKind = new Map<KubernetesKind, Map<string, KubeObject>>();
+  private readonly slices = new Map<string, KubeObject[]>();
+  readonly services: KubeObject[] = [];
+  readonly ingresses: KubeObject[] = [];
+
+  constructor(objects: readonly KubeObject[]) {
+    for (const object of objects) {
+      const name = nameOf(object);
+      const ns = namespaceOf(object);
+      if (object.kind === "Service") this.services.push(object);
+      if (object.kind === "Ingress") this.ingresses.push(object);
+      if (object.kind === "EndpointSlice") {
+        const service = labelsOf(object)[SERVICE_NAME_LABEL];
+        if (typeof service === "string") {
+          const key = `${ns}/${service}`;
+          this.slices.set(key, [...(this.slices.get(key) ?? []), object]);
+        }
+      }
+      if (name === undefined) continue;
+      let map = this.byKind.get(object.kind);
+      if (map === undefined) {
+        map = new Map();
+        this.byKind.set(object.kind, map);
+      }
+      // A later object of the same name wins, as `kubectl apply` of the files in order would do.
+      map.set(`${ns}/${name}`, object);
+    }
+  }
+
+  get(kind: KubernetesKind, namespace: string, name: string): KubeObject | undefined {
+    return this.byKind.get(kind)?.get(`${namespace}/${name}`);
+  }
+
+  slicesOf(namespace: string, service: string): readonly KubeObject[] {
+    return this.slices.get(`${namespace}/${service}`) ?? [];
+  }
+}

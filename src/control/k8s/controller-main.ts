@@ -1,0 +1,128 @@
+/**
+ * `stickylb run --kubernetes`: the runtime, the admin listener and the controller, with the same
+ * signals as `run -f` (SIGTERM/SIGINT drain and exit 0; SIGHUP forces a rebuild from the caches).
+ * It starts serving with an empty configuration and never exits on an API error: an unreachable
+ * API server is retried with backoff.
+ */
+import { KubeConfig } from "@kubernetes/client-node";
+import { type AdminServer, startAdminServer } from "../../admin/admin-server.js";
+import type { Clock } from "../../core/clock.js";
+import type { Logger } from "../../core/log.js";
+import type { ConfigModel } from "../../core/model.js";
+import { Runtime } from "../runtime.js";
+import { KubernetesController } from "./controller.js";
+
+export interface ControllerRunOptions {
+  readonly kubeconfig?: string;
+  readonly namespace?: string;
+  readonly ingressClass: string;
+  readonly listenAddress: string;
+  readonly publishAddress?: string;
+  readonly admin: { address: string; port: number } | "off";
+  readonly drainTimeoutMs: number;
+  readonly stateDir: string;
+  readonly clock: Clock;
+  readonly log: Logger;
+}
+
+/** In-cluster credentials when running in a Pod, else `--kubeconfig`, `$KUBECONFIG` or ~/.kube/config. */
+export function loadKubeConfig(path: string | undefined): KubeConfig {
+  const config = new KubeConfig();
+  if (path !== undefined) config.loadFromFile(path);
+  else config.loadFromDefault();
+  return config;
+}
+
+/** The environment variable that gives every replica the same cookie key (SPEC 6.4). */
+export const COOKIE_SECRET_ENV = "STICKYLB_COOKIE_SECRET";
+
+/** Kubernetes objects cannot name a cookie secret; replicas share one through the environment. */
+function withCookieSecret(model: ConfigModel): ConfigModel {
+  return process.env[COOKIE_SECRET_ENV] === undefined
+    ? model
+    : { ...model, cookieSecret: { env: COOKIE_SECRET_ENV } };
+}
+
+/** Resolves with the exit code. */
+export async function runController(
+  options: ControllerRunOptions,
+  err: NodeJS.WritableStream,
+): Promise<number> {
+  const { log } = options;
+  let config: KubeConfig;
+  try {
+    config = loadKubeConfig(options.kubeconfig);
+    if (config.getCurrentCluster() === null) throw new Error("the kubeconfig names no current cluster");
+  } catch (e) {
+    err.write(`stickylb: cannot load Kubernetes credentials: ${(e as Error).message}\n`);
+    return 2;
+  }
+  const runtime = new Runtime({
+    clock: options.clock,
+    log,
+    drainTimeoutMs: options.drainTimeoutMs,
+    stateDir: options.stateDir,
+  });
+  await runtime.apply({ listeners: [], pools: [] });
+  const controller = new KubernetesController({
+    config,
+    ...(options.namespace === undefined ? {} : { namespace: options.namespace }),
+    converter: { listenAddress: options.listenAddress, ingressClass: options.ingressClass },
+    ...(options.publishAddress === undefined ? {} : { publishAddress: options.publishAddress }),
+    log,
+    apply: async (model: ConfigModel) => {
+      try {
+        await runtime.apply(withCookieSecret(model));
+        runtime.reloads.ok++;
+      } catch (e) {
+        runtime.reloads.error++;
+        throw e;
+      }
+    },
+  });
+  let admin: AdminServer | undefined;
+  if (options.admin !== "off") {
+    try {
+      admin = await startAdminServer(
+        options.admin.address,
+        options.admin.port,
+        { ready: () => runtime.isReady() },
+        log,
+      );
+    } catch (e) {
+      log.error(
+        { err: e, address: options.admin.address, port: options.admin.port },
+        "admin listener could not bind",
+      );
+    }
+  }
+  controller.start();
+  const rebuild = (): void => controller.markDirty();
+  process.on("SIGHUP", rebuild);
+  log.info(
+    {
+      namespace: options.namespace ?? "(all)",
+      ingressClass: options.ingressClass,
+      server: config.getCurrentCluster()?.server,
+    },
+    "stickylb started (kubernetes controller)",
+  );
+  return new Promise<number>((resolve) => {
+    let stopping = false;
+    const stop = (signal: string): void => {
+      if (stopping) return;
+      stopping = true;
+      log.info({ signal, open: runtime.listeners.openCount() }, "stopping: draining open connections");
+      void (async () => {
+        await controller.stop();
+        await runtime.stop();
+        await admin?.close();
+        process.off("SIGHUP", rebuild);
+        log.info({ configErrors: Object.fromEntries(controller.configErrors) }, "stopped");
+        resolve(0);
+      })();
+    };
+    process.once("SIGTERM", () => stop("SIGTERM"));
+    process.once("SIGINT", () => stop("SIGINT"));
+  });
+}
