@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { parseCli, USAGE, UsageError } from "./cli/args.js";
+import { demoCommand } from "./cli/commands/demo.js";
 import { runCommand } from "./cli/commands/run.js";
 import { validateCommand } from "./cli/commands/validate.js";
 import { packageVersion } from "./cli/package-info.js";
@@ -20,7 +21,7 @@ async function main(argv: string[]): Promise<number> {
       case "run":
         return await runCommand(options, process.stderr);
       case "demo":
-        throw new UsageError("demo is not available in this version yet; see README.md for the TCP example");
+        return await demoCommand(options, process.stdout, process.stderr);
     }
   } catch (err) {
     if (err instanceof UsageError) {

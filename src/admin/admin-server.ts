@@ -1,44 +1,159 @@
 import * as http from "node:http";
 import type { AddressInfo } from "node:net";
+import { type Clock, systemClock } from "../core/clock.js";
 import type { Logger } from "../core/log.js";
+import { StickyError } from "../errors/codes.js";
+import type { AdminSource } from "./admin-source.js";
+import { bearerMatches, isLoopback } from "./auth.js";
+import { type ApiAnswer, deleteBinding, keyForLog, lookupBinding } from "./bindings-api.js";
+import { DASHBOARD_HTML } from "./dashboard-page.js";
+import { createMetricsRegistry } from "./metrics.js";
+import { RateTracker } from "./rates.js";
+import { buildStatus, trafficSample } from "./status.js";
 
-/** What the admin API reads of the running process. */
-export interface AdminSource {
-  /** True once every listener of the current configuration is bound. */
-  ready(): boolean;
-}
+export type { AdminSource } from "./admin-source.js";
+export { runtimeAdminSource } from "./admin-source.js";
 
 export interface AdminServer {
   readonly port: number;
   close(): Promise<void>;
 }
 
+export interface AdminServerOptions {
+  /** Bearer token every API call must carry; required when `address` is not loopback. */
+  readonly token?: string;
+  /** The stickylb version shown by status and `stickylb_build_info`. */
+  readonly version?: string;
+  readonly clock?: Clock;
+}
+
+const BINDINGS_PATH = /^\/api\/v1\/pools\/([^/]+)\/bindings\/?$/;
+
+function send(res: http.ServerResponse, status: number, type: string, body: string | Buffer): void {
+  res.writeHead(status, { "content-type": type, "cache-control": "no-store" }).end(body);
+}
+
+function sendJson(res: http.ServerResponse, status: number, body: unknown): void {
+  send(res, status, "application/json; charset=utf-8", `${JSON.stringify(body, null, 2)}\n`);
+}
+
 /**
- * The admin listener (SPEC 7): `/healthz` answers while the process runs; `/readyz` once every
- * listener is bound. It is a separate listener so that data-path load never hides it.
+ * The admin listener (SPEC 7): `/healthz`, `/readyz`, `/metrics`, `/api/v1/status`, the bindings
+ * API and the dashboard at `/`. It is a separate listener so that data-path load never hides it.
+ * Health and readiness (and the static dashboard page, which holds no data) answer without a
+ * token; everything else requires the bearer token when one is configured.
  */
 export async function startAdminServer(
   address: string,
   port: number,
   source: AdminSource,
   log: Logger,
+  options: AdminServerOptions = {},
 ): Promise<AdminServer> {
-  const server = http.createServer((req, res) => {
-    const path = (req.url ?? "/").split("?", 1)[0];
-    if (req.method !== "GET" && req.method !== "HEAD") {
-      res.writeHead(405, { allow: "GET, HEAD", "content-type": "text/plain" }).end("method not allowed\n");
+  const token = options.token;
+  if (token === undefined && !isLoopback(address)) {
+    throw new StickyError(
+      "SLB_ERR_ADMIN_TOKEN",
+      `the admin listener on ${address} is reachable from other machines and needs a bearer token: pass --admin-token-file FILE, or bind it to 127.0.0.1`,
+    );
+  }
+  const clock = options.clock ?? systemClock;
+  const version = options.version ?? "0.0.0";
+  const startedAt = clock.now();
+  const registry = createMetricsRegistry(source, version);
+  const rates = new RateTracker(clock);
+  const runtime = source.runtime;
+  let sampler: NodeJS.Timeout | undefined;
+  if (runtime !== undefined) {
+    rates.sample(trafficSample(runtime));
+    sampler = setInterval(() => rates.sample(trafficSample(runtime)), 1000);
+    sampler.unref();
+  }
+
+  const audit = (req: http.IncomingMessage, action: string, pool: string, key: string, answer: ApiAnswer) => {
+    const type = runtime?.current.pools.get(pool)?.model.sessionPersistence?.type ?? "none";
+    log.info(
+      {
+        audit: action,
+        pool,
+        key: keyForLog(type, key),
+        outcome: answer.outcome,
+        status: answer.status,
+        ...(answer.member === undefined ? {} : { member: answer.member }),
+        remote: req.socket.remoteAddress,
+      },
+      action === "binding.delete" ? "admin: binding deleted" : "admin: binding looked up",
+    );
+  };
+
+  const handle = async (req: http.IncomingMessage, res: http.ServerResponse): Promise<void> => {
+    const url = new URL(req.url ?? "/", "http://admin.invalid");
+    const path = url.pathname;
+    const method = req.method ?? "GET";
+    const bindings = BINDINGS_PATH.exec(path);
+    const allowed = bindings !== null ? ["GET", "HEAD", "DELETE"] : ["GET", "HEAD"];
+    if (!allowed.includes(method)) {
+      res.setHeader("allow", allowed.join(", "));
+      send(res, 405, "text/plain", "method not allowed\n");
       return;
     }
     if (path === "/healthz") {
-      res.writeHead(200, { "content-type": "text/plain" }).end("ok\n");
-    } else if (path === "/readyz") {
-      const ready = source.ready();
-      res
-        .writeHead(ready ? 200 : 503, { "content-type": "text/plain" })
-        .end(ready ? "ready\n" : "not ready\n");
-    } else {
-      res.writeHead(404, { "content-type": "text/plain" }).end("not found\n");
+      send(res, 200, "text/plain", "ok\n");
+      return;
     }
+    if (path === "/readyz") {
+      const ready = source.ready();
+      send(res, ready ? 200 : 503, "text/plain", ready ? "ready\n" : "not ready\n");
+      return;
+    }
+    if (path === "/" || path === "/index.html") {
+      send(res, 200, "text/html; charset=utf-8", DASHBOARD_HTML);
+      return;
+    }
+    const known = path === "/metrics" || path === "/api/v1/status" || bindings !== null;
+    if (!known) {
+      send(res, 404, "text/plain", "not found\n");
+      return;
+    }
+    if (token !== undefined && !bearerMatches(req.headers.authorization, token)) {
+      res.setHeader("www-authenticate", 'Bearer realm="stickylb"');
+      sendJson(res, 401, { error: "a bearer token is required (Authorization: Bearer TOKEN)" });
+      return;
+    }
+    if (path === "/metrics") {
+      send(res, 200, registry.contentType, await registry.metrics());
+      return;
+    }
+    if (runtime === undefined) {
+      sendJson(res, 503, { error: "the load balancer is not running yet" });
+      return;
+    }
+    if (path === "/api/v1/status") {
+      sendJson(res, 200, buildStatus(runtime, rates, version, (clock.now() - startedAt) / 1000));
+      return;
+    }
+    const pool = decodeURIComponent(bindings![1]!);
+    const key = url.searchParams.get("key");
+    if (key === null || key === "") {
+      sendJson(res, 400, {
+        error: "the key query parameter is required: a client IP (SOURCE_IP) or a cookie value",
+      });
+      return;
+    }
+    const answer =
+      method === "DELETE"
+        ? deleteBinding(runtime, pool, key)
+        : lookupBinding(runtime, pool, key, clock.now());
+    audit(req, method === "DELETE" ? "binding.delete" : "binding.lookup", pool, key, answer);
+    sendJson(res, answer.status, answer.body);
+  };
+
+  const server = http.createServer((req, res) => {
+    handle(req, res).catch((err: unknown) => {
+      log.error({ err, path: req.url?.split("?", 1)[0] }, "admin request failed");
+      if (!res.headersSent) sendJson(res, 500, { error: "internal error" });
+      else res.destroy();
+    });
   });
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
@@ -48,11 +163,12 @@ export async function startAdminServer(
     });
   });
   const bound = (server.address() as AddressInfo).port;
-  log.info({ address, port: bound }, "admin listener bound");
+  log.info({ address, port: bound, auth: token !== undefined ? "bearer" : "none" }, "admin listener bound");
   return {
     port: bound,
     close: () =>
       new Promise<void>((resolve) => {
+        if (sampler !== undefined) clearInterval(sampler);
         server.close(() => resolve());
         server.closeAllConnections();
       }),

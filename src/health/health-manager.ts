@@ -43,6 +43,16 @@ interface Monitored {
   timer: TimerHandle | undefined;
   inFlight: AbortController | undefined;
   generation: number;
+  /** Active probe results since the member became monitored (stickylb_health_checks_total). */
+  probesOk: number;
+  probesFailed: number;
+}
+
+/** Active probe results of one monitored member, for the metrics endpoint. */
+export interface ProbeCount {
+  readonly member: MemberRuntime;
+  readonly ok: number;
+  readonly failed: number;
 }
 
 /** What a member's health looks like to the manager (admin API, tests). */
@@ -106,6 +116,8 @@ export class HealthManager implements ConnectOutcomeSink {
             timer: undefined,
             inFlight: undefined,
             generation: 0,
+            probesOk: 0,
+            probesFailed: 0,
           };
           this.monitored.set(member.id, m);
           this.start(m);
@@ -168,6 +180,12 @@ export class HealthManager implements ConnectOutcomeSink {
     return this.monitored.size;
   }
 
+  /** Probe results per monitored member. */
+  *probeCounts(): IterableIterator<ProbeCount> {
+    for (const m of this.monitored.values())
+      yield { member: m.member, ok: m.probesOk, failed: m.probesFailed };
+  }
+
   /** (Re)starts a member's schedule: the first probe at a random point within one `delay`. */
   private start(m: Monitored): void {
     this.halt(m);
@@ -205,6 +223,8 @@ export class HealthManager implements ConnectOutcomeSink {
         timeout.cancel();
         if (generation !== m.generation || this.stopped) return;
         m.inFlight = undefined;
+        if (result.ok) m.probesOk++;
+        else m.probesFailed++;
         const t = result.ok ? m.state.succeed() : m.state.fail(result.detail);
         m.member.consecutiveFailures = m.state.failures;
         if (t !== undefined) this.write(m.member, t);

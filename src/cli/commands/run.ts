@@ -1,5 +1,6 @@
 import { type FSWatcher, watch } from "node:fs";
-import { type AdminServer, startAdminServer } from "../../admin/admin-server.js";
+import { type AdminServer, runtimeAdminSource, startAdminServer } from "../../admin/admin-server.js";
+import { adminToken } from "../../admin/auth.js";
 import { parseDuration } from "../../control/config/duration.js";
 import { loadConfigFiles } from "../../control/config/load.js";
 import { runController } from "../../control/k8s/controller-main.js";
@@ -12,6 +13,7 @@ import type { ConfigModel } from "../../core/model.js";
 import { defaultStateDir } from "../../data/affinity/cookie-key.js";
 import { StickyError } from "../../errors/codes.js";
 import { type CliOptions, UsageError } from "../args.js";
+import { packageVersion } from "../package-info.js";
 
 const DEFAULT_ADMIN = { address: "127.0.0.1", port: 9901 };
 
@@ -28,10 +30,21 @@ export async function runCommand(options: CliOptions, err: NodeJS.WritableStream
   }
   const log = createLogger(options.logLevel);
   if (options.kubernetes) {
+    const admin = options.admin ?? DEFAULT_ADMIN;
+    let adminTokenValue: string | undefined;
+    try {
+      adminTokenValue = admin === "off" ? undefined : adminToken(admin.address, options.adminTokenFile);
+    } catch (e) {
+      if (!(e instanceof StickyError)) throw e;
+      err.write(`${e.code}: ${e.message}\n`);
+      return 2;
+    }
     return runController(
       {
         ...options,
-        admin: options.admin ?? DEFAULT_ADMIN,
+        admin,
+        ...(adminTokenValue === undefined ? {} : { adminToken: adminTokenValue }),
+        version: packageVersion(),
         drainTimeoutMs,
         stateDir: options.stateDir ?? defaultStateDir(process.env),
         clock: systemClock,
@@ -60,6 +73,15 @@ export async function runCommand(options: CliOptions, err: NodeJS.WritableStream
     err.write(`${initial.problems.length} problem(s) found; the configuration is invalid\n`);
     return 2;
   }
+  const adminAt = options.admin ?? initial.model.admin ?? DEFAULT_ADMIN;
+  let token: string | undefined;
+  try {
+    token = adminAt === "off" ? undefined : adminToken(adminAt.address, options.adminTokenFile);
+  } catch (e) {
+    if (!(e instanceof StickyError)) throw e;
+    err.write(`${e.code}: ${e.message}\n`);
+    return 2;
+  }
   const runtime = new Runtime({
     clock: systemClock,
     log,
@@ -81,10 +103,12 @@ export async function runCommand(options: CliOptions, err: NodeJS.WritableStream
   }
 
   let admin: AdminServer | undefined;
-  const adminAt = options.admin ?? initial.model.admin ?? DEFAULT_ADMIN;
   if (adminAt !== "off") {
     try {
-      admin = await startAdminServer(adminAt.address, adminAt.port, { ready: () => runtime.isReady() }, log);
+      admin = await startAdminServer(adminAt.address, adminAt.port, runtimeAdminSource(runtime), log, {
+        token,
+        version: packageVersion(),
+      });
     } catch (e) {
       // The data path is up; an admin port in use must not take the load balancer down with it.
       log.error({ err: e, address: adminAt.address, port: adminAt.port }, "admin listener could not bind");

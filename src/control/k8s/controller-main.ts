@@ -5,7 +5,7 @@
  * API server is retried with backoff.
  */
 import { KubeConfig } from "@kubernetes/client-node";
-import { type AdminServer, startAdminServer } from "../../admin/admin-server.js";
+import { type AdminServer, runtimeAdminSource, startAdminServer } from "../../admin/admin-server.js";
 import type { Clock } from "../../core/clock.js";
 import type { Logger } from "../../core/log.js";
 import type { ConfigModel } from "../../core/model.js";
@@ -19,6 +19,9 @@ export interface ControllerRunOptions {
   readonly listenAddress: string;
   readonly publishAddress?: string;
   readonly admin: { address: string; port: number } | "off";
+  /** Bearer token of the admin API (required when it is not on loopback; resolved by the caller). */
+  readonly adminToken?: string;
+  readonly version: string;
   readonly drainTimeoutMs: number;
   readonly stateDir: string;
   readonly clock: Clock;
@@ -86,8 +89,12 @@ export async function runController(
       admin = await startAdminServer(
         options.admin.address,
         options.admin.port,
-        { ready: () => runtime.isReady() },
+        runtimeAdminSource(runtime, () => controller.configErrors),
         log,
+        {
+          ...(options.adminToken === undefined ? {} : { token: options.adminToken }),
+          version: options.version,
+        },
       );
     } catch (e) {
       log.error(

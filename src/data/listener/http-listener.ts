@@ -112,7 +112,11 @@ export async function startHttpListener(
   server.on("connection", (socket: net.Socket) => {
     counters.connections++;
     open.add(socket);
-    socket.once("close", () => open.delete(socket));
+    socket.once("close", () => {
+      open.delete(socket);
+      counters.bytesIn += socket.bytesRead;
+      counters.bytesOut += socket.bytesWritten;
+    });
   });
 
   server.on("request", (req: http.IncomingMessage, res: http.ServerResponse) => {

@@ -1,3 +1,10 @@
+import type { HttpListenerCounters } from "../proxy/http-counters.js";
+import type { TcpListenerCounters } from "../proxy/tcp-proxy.js";
+import type { UdpListenerCounters } from "../proxy/udp-flows.js";
+
+/** The counters a listener keeps, by protocol; the admin API tells them apart with `instanceof`. */
+export type ListenerCounters = TcpListenerCounters | HttpListenerCounters | UdpListenerCounters;
+
 /**
  * A listener socket that is bound and serving. The listener set keeps one per bind key across
  * snapshots; the listener reads its model from the current snapshot for every new client.
@@ -12,4 +19,6 @@ export interface RunningListener {
   openCount(): number;
   /** Closes every open connection or flow now. */
   closeAll(): void;
+  /** Read-only view of the listener's counters, for metrics and the status API. */
+  readonly counters?: ListenerCounters;
 }

@@ -53,6 +53,9 @@ export class HttpListenerCounters {
   clientTimeouts = 0;
   /** WebSocket (and other) upgrades relayed. */
   upgrades = 0;
+  /** Bytes read from and written to clients, counted when a client connection closes. */
+  bytesIn = 0;
+  bytesOut = 0;
   private readonly series = new Map<string, RequestCount>();
 
   /** Counts a response sent to a client. */

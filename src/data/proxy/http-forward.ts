@@ -14,6 +14,7 @@ import type { Snapshot } from "../snapshot.js";
 import type { HttpAgents } from "../upstream/http-agents.js";
 import type { MemberRuntime } from "../upstream/member-runtime.js";
 import type { PoolRuntime } from "../upstream/pool-runtime.js";
+import { logAccess, pathForLog } from "./access-log.js";
 import type { HttpListenerCounters } from "./http-counters.js";
 import { ambiguousFraming, requestHeadersForMember, responseHeadersForClient } from "./http-headers.js";
 import { sendLocal } from "./http-local.js";
@@ -94,14 +95,31 @@ export function forwardHttp(
   env: HttpEnv,
 ): void {
   const { counters, ctx } = env;
+  const started = listener.accessLog ? ctx.clock.now() : 0;
+  const clientIp = clientIpKey(clientAddressOf(req.socket));
   const route = routeAndPlace(req, listener, snapshot, env);
+  const access = (status: number, member: string | null): void => {
+    if (!listener.accessLog) return;
+    logAccess(ctx.log, {
+      listener: listener.name,
+      protocol: env.https ? "HTTPS" : "HTTP",
+      client: clientIp,
+      pool: route.ok ? route.pool.name : route.pool,
+      member,
+      affinity: (route.ok ? route.sticky.placement.result : undefined) ?? "none",
+      status,
+      method: req.method,
+      path: pathForLog(req.url),
+      durationMs: ctx.clock.now() - started,
+    });
+  };
   if (!route.ok) {
     counters.countResponse(route.pool, "", route.status);
+    access(route.status, null);
     sendLocal(res, route.status, route.status === 400 || !req.complete);
     return;
   }
   const { pool, sticky } = route;
-  const clientIp = clientIpKey(clientAddressOf(req.socket));
   const withBody = hasBody(req);
   const headers = requestHeadersForMember(req.rawHeaders, {
     clientIp,
@@ -125,6 +143,7 @@ export function forwardHttp(
     if (clientGone) return;
     if (status === 502) counters.badGateway++;
     counters.countResponse(pool.name, "", status);
+    access(status, null);
     sendLocal(res, status, !req.complete);
   };
 
@@ -187,6 +206,7 @@ export function forwardHttp(
       ctx.log.debug({ listener: listener.name, member: target.endpoint }, "member timeout");
       if (clientGone) return;
       counters.countResponse(pool.name, target.endpoint, 504);
+      access(504, target.endpoint);
       sendLocal(res, 504, !req.complete);
     });
 
@@ -235,22 +255,10 @@ export function forwardHttp(
       for (const cookie of sticky.answered(target, upRes.rawHeaders)) out.push("Set-Cookie", cookie);
       const status = upRes.statusCode ?? 502;
       counters.countResponse(pool.name, target.endpoint, status);
-      if (listener.accessLog) {
-        ctx.log.info(
-          {
-            listener: listener.name,
-            pool: pool.name,
-            member: target.endpoint,
-            method: req.method,
-            path: req.url,
-            status,
-          },
-          "access",
-        );
-      }
       res.writeHead(status, upRes.statusMessage, out);
       pipeline(upRes, res, (err) => {
         finish();
+        access(status, target.endpoint);
         if (err !== undefined && err !== null && !timedOut && !clientGone) counters.responseAborts++;
       });
     });

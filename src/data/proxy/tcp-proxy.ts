@@ -3,6 +3,7 @@ import type { ListenerModel } from "../../core/model.js";
 import type { DataPathContext } from "../context.js";
 import type { MemberRuntime } from "../upstream/member-runtime.js";
 import type { PoolRuntime } from "../upstream/pool-runtime.js";
+import { logAccess } from "./access-log.js";
 
 /** Per-listener counters of the TCP data path. */
 export class TcpListenerCounters {
@@ -32,6 +33,23 @@ export function relayTcp(
 ): void {
   const placement = pool.placeBySourceIp(clientIp);
   const member = placement.member;
+  let served = member;
+  if (listener.accessLog) {
+    const started = ctx.clock.now();
+    client.once("close", () =>
+      logAccess(ctx.log, {
+        listener: listener.name,
+        protocol: "TCP",
+        client: clientIp,
+        pool: pool.name,
+        member: served?.endpoint ?? null,
+        affinity: placement.result ?? "none",
+        durationMs: ctx.clock.now() - started,
+        bytesIn: client.bytesRead,
+        bytesOut: client.bytesWritten,
+      }),
+    );
+  }
   if (member === undefined) {
     counters.noMember++;
     client.destroy();
@@ -50,6 +68,7 @@ export function relayTcp(
   client.on("error", () => {});
 
   const attempt = (target: MemberRuntime, retried: boolean): void => {
+    served = target;
     const upstream = net.connect({ host: target.address, port: target.port, allowHalfOpen: true });
     upstream.setNoDelay(true);
     target.active++;
@@ -111,6 +130,8 @@ export function relayTcp(
       if (connected) {
         counters.bytesIn += upstream.bytesWritten;
         counters.bytesOut += upstream.bytesRead;
+        target.bytesIn += upstream.bytesWritten;
+        target.bytesOut += upstream.bytesRead;
         if (!(upstream.readableEnded && upstream.writableFinished)) client.destroy();
       }
       finish();

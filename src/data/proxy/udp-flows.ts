@@ -84,6 +84,7 @@ export class UdpFlow implements Closable {
   /** Sends a client datagram to the member (queued until the upstream socket is connected). */
   send(msg: Buffer): void {
     const pending = this.pending;
+    this.member.bytesIn += msg.length;
     if (pending === undefined) {
       this.upstream.send(msg);
     } else if (pending.length < MAX_PENDING) {
@@ -118,6 +119,7 @@ export class UdpFlow implements Closable {
       this.table.ctx.outcomes.connectSucceeded(this.member);
     }
     this.table.touch(this, this.table.ctx.clock.now());
+    this.member.bytesOut += msg.length;
     this.table.reply(msg, this.clientPort, this.clientAddress);
   };
 

@@ -27,6 +27,9 @@ export class MemberRuntime implements Candidate {
   active = 0;
   /** Connections (L4) or requests (L7) ever sent to this member. */
   total = 0;
+  /** L4 bytes from clients to this member and back (counted when a connection closes; UDP per datagram). */
+  bytesIn = 0;
+  bytesOut = 0;
   /** Consecutive passive or active failures, for the health state machine. */
   consecutiveFailures = 0;
   /** Open client-side connections to close when the drain timeout ends. */

@@ -1,0 +1,265 @@
+/**
+ * GET /metrics (SPEC 7) through prom-client. Every series is read at scrape time from the
+ * counters the data path keeps anyway (collect callbacks), so serving traffic never calls
+ * prom-client. Labels are bounded: listener, pool and member names (`ADDRESS:PORT`), status codes
+ * and fixed words; never a client address or a cookie value.
+ */
+import { Counter, collectDefaultMetrics, Gauge, Registry } from "prom-client";
+import type { MemberRuntime } from "../data/upstream/member-runtime.js";
+import type { AdminSource } from "./admin-source.js";
+import { listenerViews } from "./listener-view.js";
+
+type Labels = Record<string, string | number>;
+type Emit = (labels: Labels, value: number) => void;
+type Fill = (emit: Emit) => void;
+
+const memberLabels = (m: MemberRuntime): Labels => ({ pool: m.pool, member: m.endpoint });
+
+/** A registry whose series are rebuilt from `source` on every scrape. */
+export function createMetricsRegistry(source: AdminSource, version: string): Registry {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: "stickylb_" });
+
+  const counter = (name: string, help: string, labelNames: string[], fill: Fill): void => {
+    new Counter({
+      name,
+      help,
+      labelNames,
+      registers: [registry],
+      collect() {
+        this.reset();
+        fill((labels, value) => this.inc(labels, value));
+      },
+    });
+  };
+  const gauge = (name: string, help: string, labelNames: string[], fill: Fill): void => {
+    new Gauge({
+      name,
+      help,
+      labelNames,
+      registers: [registry],
+      collect() {
+        this.reset();
+        fill((labels, value) => this.set(labels, value));
+      },
+    });
+  };
+
+  gauge("stickylb_build_info", "Always 1; the version label says which stickylb runs.", ["version"], (emit) =>
+    emit({ version }, 1),
+  );
+
+  const runtime = source.runtime;
+  counter(
+    "stickylb_config_reloads_total",
+    "Configuration reloads (SIGHUP, file watch, Kubernetes change) by result.",
+    ["result"],
+    (emit) => {
+      emit({ result: "ok" }, runtime?.reloads.ok ?? 0);
+      emit({ result: "error" }, runtime?.reloads.error ?? 0);
+    },
+  );
+  counter(
+    "stickylb_config_errors_total",
+    "Configuration errors: by object kind in controller mode; kind=file counts refused file reloads.",
+    ["kind"],
+    (emit) => {
+      const errors = source.configErrors?.();
+      if (errors === undefined) {
+        emit({ kind: "file" }, runtime?.reloads.error ?? 0);
+        return;
+      }
+      for (const [kind, n] of errors) emit({ kind }, n);
+    },
+  );
+  if (runtime === undefined) return registry;
+
+  const listeners = () => listenerViews(runtime.current, runtime.listeners);
+  const pools = () => runtime.current.pools.values();
+  const members = () => runtime.registry.all();
+
+  counter(
+    "stickylb_connections_total",
+    "Client connections accepted (TCP, HTTP, HTTPS) or UDP flows opened, per listener.",
+    ["listener"],
+    (emit) => {
+      for (const v of listeners()) emit({ listener: v.model.name }, v.connections);
+    },
+  );
+  counter(
+    "stickylb_requests_total",
+    "HTTP responses sent to clients; member is empty when stickylb answered itself (404, 502, 503).",
+    ["listener", "pool", "member", "code"],
+    (emit) => {
+      for (const v of listeners()) {
+        for (const r of v.requests) {
+          emit({ listener: v.model.name, pool: r.pool, member: r.member, code: r.code }, r.count);
+        }
+      }
+    },
+  );
+  gauge(
+    "stickylb_listener_open_connections",
+    "Open client connections (TCP, HTTP) or flows (UDP) per listener.",
+    ["listener"],
+    (emit) => {
+      for (const v of listeners()) emit({ listener: v.model.name }, v.open);
+    },
+  );
+  counter(
+    "stickylb_bytes_in_total",
+    "Bytes received from clients per listener (TCP and HTTP: counted when a connection closes).",
+    ["listener"],
+    (emit) => {
+      for (const v of listeners()) emit({ listener: v.model.name }, v.bytesIn);
+    },
+  );
+  counter(
+    "stickylb_bytes_out_total",
+    "Bytes sent to clients per listener (TCP and HTTP: counted when a connection closes).",
+    ["listener"],
+    (emit) => {
+      for (const v of listeners()) emit({ listener: v.model.name }, v.bytesOut);
+    },
+  );
+  counter(
+    "stickylb_listener_events_total",
+    "Data-path events per listener: no_member, connect_failure, retry, timeouts, refused requests.",
+    ["listener", "event"],
+    (emit) => {
+      for (const v of listeners()) {
+        for (const [event, n] of Object.entries(v.events)) emit({ listener: v.model.name, event }, n);
+      }
+    },
+  );
+  gauge("stickylb_udp_flows", "Open UDP flows per listener.", ["listener"], (emit) => {
+    for (const v of listeners()) if (v.udp !== undefined) emit({ listener: v.model.name }, v.open);
+  });
+  counter(
+    "stickylb_udp_flows_closed_total",
+    "UDP flows closed per listener by reason.",
+    ["listener", "reason"],
+    (emit) => {
+      for (const v of listeners()) {
+        const u = v.udp;
+        if (u === undefined) continue;
+        const name = v.model.name;
+        emit({ listener: name, reason: "expired" }, u.flowsExpired);
+        emit({ listener: name, reason: "evicted" }, u.flowsEvicted);
+        emit({ listener: name, reason: "refused" }, u.flowsRefused);
+        emit({ listener: name, reason: "redispatched" }, u.flowsRedispatched);
+      }
+    },
+  );
+  counter(
+    "stickylb_udp_datagrams_total",
+    "UDP datagrams per listener: in from clients, out to clients.",
+    ["listener", "direction"],
+    (emit) => {
+      for (const v of listeners()) {
+        if (v.udp === undefined) continue;
+        emit({ listener: v.model.name, direction: "in" }, v.udp.datagramsIn);
+        emit({ listener: v.model.name, direction: "out" }, v.udp.datagramsOut);
+      }
+    },
+  );
+
+  gauge(
+    "stickylb_member_active_connections",
+    "Open connections (L4) or in-flight requests (L7) per member.",
+    ["pool", "member"],
+    (emit) => {
+      for (const m of members()) emit(memberLabels(m), m.active);
+    },
+  );
+  counter(
+    "stickylb_member_connections_total",
+    "Connections (TCP), flows (UDP) or requests (HTTP) sent to each member.",
+    ["pool", "member"],
+    (emit) => {
+      for (const m of members()) emit(memberLabels(m), m.total);
+    },
+  );
+  gauge("stickylb_member_up", "1 when the member is healthy, else 0.", ["pool", "member"], (emit) => {
+    for (const m of members()) emit(memberLabels(m), m.healthy ? 1 : 0);
+  });
+  gauge("stickylb_member_weight", "Configured weight of each member (0–100).", ["pool", "member"], (emit) => {
+    for (const m of members()) emit(memberLabels(m), m.weight);
+  });
+  gauge(
+    "stickylb_member_draining",
+    "1 while the member drains (terminating endpoint, or removed with connections open).",
+    ["pool", "member"],
+    (emit) => {
+      for (const m of members()) emit(memberLabels(m), m.draining || m.removed ? 1 : 0);
+    },
+  );
+  counter(
+    "stickylb_member_bytes_in_total",
+    "L4 bytes sent to each member (TCP when a connection closes, UDP per datagram).",
+    ["pool", "member"],
+    (emit) => {
+      for (const m of members()) emit(memberLabels(m), m.bytesIn);
+    },
+  );
+  counter(
+    "stickylb_member_bytes_out_total",
+    "L4 bytes received from each member (TCP when a connection closes, UDP per datagram).",
+    ["pool", "member"],
+    (emit) => {
+      for (const m of members()) emit(memberLabels(m), m.bytesOut);
+    },
+  );
+  gauge(
+    "stickylb_member_bindings",
+    "Binding-table entries pointing at each member (pools with a table only).",
+    ["pool", "member"],
+    (emit) => {
+      for (const p of pools()) {
+        const table = p.bindings;
+        if (table === undefined) continue;
+        for (const m of p.members) emit(memberLabels(m), table.bindingsOf?.(m.id) ?? 0);
+      }
+    },
+  );
+  counter(
+    "stickylb_health_checks_total",
+    "Active health probes per member by result.",
+    ["pool", "member", "result"],
+    (emit) => {
+      for (const c of runtime.health.probeCounts()) {
+        emit({ ...memberLabels(c.member), result: "ok" }, c.ok);
+        emit({ ...memberLabels(c.member), result: "fail" }, c.failed);
+      }
+    },
+  );
+
+  counter(
+    "stickylb_affinity_decisions_total",
+    "Affinity decisions per pool with session persistence: hit, miss, expired, invalid, redispatch.",
+    ["pool", "result"],
+    (emit) => {
+      for (const p of pools()) {
+        if (p.model.sessionPersistence === undefined) continue;
+        for (const [result, n] of Object.entries(p.counters.decisions)) emit({ pool: p.name, result }, n);
+      }
+    },
+  );
+  counter(
+    "stickylb_no_member_total",
+    "Clients turned away because no member was eligible (HTTP 503, TCP close, UDP drop), per pool.",
+    ["pool"],
+    (emit) => {
+      for (const p of pools()) emit({ pool: p.name }, p.counters.noMember);
+    },
+  );
+  gauge(
+    "stickylb_bindings",
+    "Entries in the pool's binding table (pools with a table only).",
+    ["pool"],
+    (emit) => {
+      for (const p of pools()) if (p.bindings !== undefined) emit({ pool: p.name }, p.bindings.size);
+    },
+  );
+  return registry;
+}
