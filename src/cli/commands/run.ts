@@ -3,7 +3,6 @@ import { type AdminServer, runtimeAdminSource, startAdminServer } from "../../ad
 import { adminToken } from "../../admin/auth.js";
 import { parseDuration } from "../../control/config/duration.js";
 import { loadConfigFiles } from "../../control/config/load.js";
-import { runController } from "../../control/k8s/controller-main.js";
 import { createKubernetesConverter } from "../../control/k8s/index.js";
 import { Runtime } from "../../control/runtime.js";
 import { systemClock } from "../../core/clock.js";
@@ -39,6 +38,9 @@ export async function runCommand(options: CliOptions, err: NodeJS.WritableStream
       err.write(`${e.code}: ${e.message}\n`);
       return 2;
     }
+    // Loaded only in controller mode: the Kubernetes client and its dependencies take seconds to
+    // resolve and load, which `run -f` and every worker would otherwise pay at start.
+    const { runController } = await import("../../control/k8s/controller-main.js");
     return runController(
       {
         ...options,
