@@ -3,8 +3,10 @@
  * 127.0.0.1, the admin API and dashboard, and a printed list of what to try. It runs on the same
  * Runtime as `stickylb run`; only the configuration comes from code instead of files.
  */
+
 import { type AdminServer, runtimeAdminSource, startAdminServer } from "../../admin/admin-server.js";
 import { parseDuration } from "../../control/config/duration.js";
+import { untilStopSignal } from "../../control/graceful-stop.js";
 import { Runtime } from "../../control/runtime.js";
 import { systemClock } from "../../core/clock.js";
 import { createLogger } from "../../core/log.js";
@@ -119,21 +121,14 @@ export async function demoCommand(
   out.write(banner(backends, ports, adminUrl));
   log.info({ listeners: DEMO_LISTENERS.length, backends: backends.length }, "stickylb started");
 
-  return new Promise<number>((resolve) => {
-    let stopping = false;
-    const stop = (signal: string): void => {
-      if (stopping) return;
-      stopping = true;
-      log.info({ signal }, "stopping the demo");
-      void (async () => {
-        await runtime.stop();
-        await admin?.close();
-        await closeBackends();
-        log.info("stopped");
-        resolve(0);
-      })();
-    };
-    process.once("SIGTERM", () => stop("SIGTERM"));
-    process.once("SIGINT", () => stop("SIGINT"));
-  });
+  return untilStopSignal(
+    log,
+    () => runtime.listeners.openCount(),
+    async () => {
+      await runtime.stop();
+      await admin?.close();
+      await closeBackends();
+      log.info("stopped");
+    },
+  );
 }

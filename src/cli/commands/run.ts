@@ -1,8 +1,14 @@
+import cluster from "node:cluster";
 import { type FSWatcher, watch } from "node:fs";
 import { type AdminServer, runtimeAdminSource, startAdminServer } from "../../admin/admin-server.js";
 import { adminToken } from "../../admin/auth.js";
+import { WORKER_SLOT_ENV } from "../../cluster/messages.js";
+import { runPrimary } from "../../cluster/primary-main.js";
+import { parseWorkerCount } from "../../cluster/worker-count.js";
+import { runWorker } from "../../cluster/worker-main.js";
 import { parseDuration } from "../../control/config/duration.js";
 import { loadConfigFiles } from "../../control/config/load.js";
+import { untilStopSignal } from "../../control/graceful-stop.js";
 import { createKubernetesConverter } from "../../control/k8s/index.js";
 import { Runtime } from "../../control/runtime.js";
 import { systemClock } from "../../core/clock.js";
@@ -26,6 +32,23 @@ export async function runCommand(options: CliOptions, err: NodeJS.WritableStream
     throw new UsageError(
       `--drain-timeout ${options.drainTimeout} is not accepted (a duration such as 30s or 1m)`,
     );
+  }
+  const workers = parseWorkerCount(options.workers);
+  if (workers === undefined) {
+    throw new UsageError(`--workers ${options.workers} is not accepted (a positive integer, or auto)`);
+  }
+  if (cluster.isWorker) {
+    // A process forked by the primary of `--workers N`: it takes its configuration from the primary.
+    return runWorker({
+      slot: Number(process.env[WORKER_SLOT_ENV] ?? 0),
+      log: createLogger(options.logLevel).child({ worker: Number(process.env[WORKER_SLOT_ENV] ?? 0) + 1 }),
+      drainTimeoutMs,
+      stateDir: options.stateDir ?? defaultStateDir(process.env),
+      version: packageVersion(),
+    });
+  }
+  if (workers > 1 && options.kubernetes) {
+    throw new UsageError("--workers is not supported with --kubernetes yet (run one process per core instead)");
   }
   const log = createLogger(options.logLevel);
   if (options.kubernetes) {
@@ -83,6 +106,22 @@ export async function runCommand(options: CliOptions, err: NodeJS.WritableStream
     if (!(e instanceof StickyError)) throw e;
     err.write(`${e.code}: ${e.message}\n`);
     return 2;
+  }
+  if (workers > 1) {
+    return runPrimary(
+      {
+        workers,
+        initial: initial.model,
+        load,
+        log,
+        drainTimeoutMs,
+        stateDir: options.stateDir ?? defaultStateDir(process.env),
+        admin: adminAt,
+        ...(token === undefined ? {} : { adminToken: token }),
+        version: packageVersion(),
+      },
+      err,
+    );
   }
   const runtime = new Runtime({
     clock: systemClock,
@@ -146,24 +185,17 @@ export async function runCommand(options: CliOptions, err: NodeJS.WritableStream
     "stickylb started",
   );
 
-  return new Promise<number>((resolve) => {
-    let stopping = false;
-    const stop = (signal: string): void => {
-      if (stopping) return;
-      stopping = true;
-      log.info({ signal, open: runtime.listeners.openCount() }, "stopping: draining open connections");
-      void (async () => {
-        await runtime.stop();
-        await admin?.close();
-        process.off("SIGHUP", reload);
-        for (const w of watchers) w.close();
-        log.info("stopped");
-        resolve(0);
-      })();
-    };
-    process.once("SIGTERM", () => stop("SIGTERM"));
-    process.once("SIGINT", () => stop("SIGINT"));
-  });
+  return untilStopSignal(
+    log,
+    () => runtime.listeners.openCount(),
+    async () => {
+      await runtime.stop();
+      await admin?.close();
+      process.off("SIGHUP", reload);
+      for (const w of watchers) w.close();
+      log.info("stopped");
+    },
+  );
 }
 
 /**

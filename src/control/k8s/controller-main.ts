@@ -9,6 +9,7 @@ import { type AdminServer, runtimeAdminSource, startAdminServer } from "../../ad
 import type { Clock } from "../../core/clock.js";
 import type { Logger } from "../../core/log.js";
 import type { ConfigModel } from "../../core/model.js";
+import { untilStopSignal } from "../graceful-stop.js";
 import { Runtime } from "../runtime.js";
 import { KubernetesController } from "./controller.js";
 
@@ -114,22 +115,15 @@ export async function runController(
     },
     "stickylb started (kubernetes controller)",
   );
-  return new Promise<number>((resolve) => {
-    let stopping = false;
-    const stop = (signal: string): void => {
-      if (stopping) return;
-      stopping = true;
-      log.info({ signal, open: runtime.listeners.openCount() }, "stopping: draining open connections");
-      void (async () => {
-        await controller.stop();
-        await runtime.stop();
-        await admin?.close();
-        process.off("SIGHUP", rebuild);
-        log.info({ configErrors: Object.fromEntries(controller.configErrors) }, "stopped");
-        resolve(0);
-      })();
-    };
-    process.once("SIGTERM", () => stop("SIGTERM"));
-    process.once("SIGINT", () => stop("SIGINT"));
-  });
+  return untilStopSignal(
+    log,
+    () => runtime.listeners.openCount(),
+    async () => {
+      await controller.stop();
+      await runtime.stop();
+      await admin?.close();
+      process.off("SIGHUP", rebuild);
+      log.info({ configErrors: Object.fromEntries(controller.configErrors) }, "stopped");
+    },
+  );
 }

@@ -147,16 +147,7 @@ export function forwardHttp(
   };
 
   const attempt = (target: MemberRuntime, retried: boolean, staleRetried: boolean): void => {
-    target.active++;
-    target.total++;
-    target.open.add(client);
-    let finished = false;
-    const finish = (): void => {
-      if (finished) return;
-      finished = true;
-      target.active--;
-      target.open.delete(client);
-    };
+    const finish = target.claim(client);
     let connected = false;
     let responded = false;
     let timedOut = false;

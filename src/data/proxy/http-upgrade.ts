@@ -45,16 +45,7 @@ export function forwardUpgrade(
   const timeouts = listener.timeouts;
 
   const attempt = (target: MemberRuntime, retried: boolean): void => {
-    target.active++;
-    target.total++;
-    target.open.add(client);
-    let finished = false;
-    const finish = (): void => {
-      if (finished) return;
-      finished = true;
-      target.active--;
-      target.open.delete(client);
-    };
+    const finish = target.claim(client);
     let connected = false;
     let settled = false;
     // A fresh connection: an upgraded socket leaves the keep-alive pool for good anyway.

@@ -71,17 +71,8 @@ export function relayTcp(
     served = target;
     const upstream = net.connect({ host: target.address, port: target.port, allowHalfOpen: true });
     upstream.setNoDelay(true);
-    target.active++;
-    target.total++;
-    target.open.add(client);
+    const finish = target.claim(client);
     let connected = false;
-    let finished = false;
-    const finish = (): void => {
-      if (finished) return;
-      finished = true;
-      target.active--;
-      target.open.delete(client);
-    };
     const connectTimer = setTimeout(() => {
       upstream.destroy(new Error("connect timeout"));
     }, listener.timeouts.connectMs);

@@ -46,6 +46,24 @@ export class MemberRuntime implements Candidate {
     this.weight = weight;
   }
 
+  /**
+   * Counts one connection (L4) or request (L7) towards this member, and records the client side
+   * so that a drain can close it, until the returned release is called. Release is idempotent:
+   * error and close paths may both call it.
+   */
+  claim(client: Closable): () => void {
+    this.active++;
+    this.total++;
+    this.open.add(client);
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.active--;
+      this.open.delete(client);
+    };
+  }
+
   /** May take new clients: healthy, weight > 0, not draining, not removed (SPEC 2). */
   get eligible(): boolean {
     return this.healthy && this.weight > 0 && !this.draining && !this.removed;
