@@ -3,7 +3,7 @@ import type { AddressInfo } from "node:net";
 import { type Clock, systemClock } from "../core/clock.js";
 import type { Logger } from "../core/log.js";
 import { StickyError } from "../errors/codes.js";
-import type { AdminSource } from "./admin-source.js";
+import type { AdminSource, RemoteAdmin } from "./admin-source.js";
 import { bearerMatches, isLoopback } from "./auth.js";
 import { type ApiAnswer, deleteBinding, keyForLog, lookupBinding } from "./bindings-api.js";
 import { DASHBOARD_HTML } from "./dashboard-page.js";
@@ -11,7 +11,7 @@ import { createMetricsRegistry } from "./metrics.js";
 import { RateTracker } from "./rates.js";
 import { buildStatus, trafficSample } from "./status.js";
 
-export type { AdminSource } from "./admin-source.js";
+export type { AdminSource, RemoteAdmin } from "./admin-source.js";
 export { runtimeAdminSource } from "./admin-source.js";
 
 export interface AdminServer {
@@ -70,8 +70,12 @@ export async function startAdminServer(
     sampler.unref();
   }
 
+  const remote = source.remote;
   const audit = (req: http.IncomingMessage, action: string, pool: string, key: string, answer: ApiAnswer) => {
-    const type = runtime?.current.pools.get(pool)?.model.sessionPersistence?.type ?? "none";
+    const type =
+      remote?.persistenceOf(pool) ??
+      runtime?.current.pools.get(pool)?.model.sessionPersistence?.type ??
+      "none";
     log.info(
       {
         audit: action,
@@ -121,7 +125,11 @@ export async function startAdminServer(
       return;
     }
     if (path === "/metrics") {
-      send(res, 200, registry.contentType, await registry.metrics());
+      send(res, 200, registry.contentType, await (remote?.metrics() ?? registry.metrics()));
+      return;
+    }
+    if (remote !== undefined) {
+      await handleRemote(req, res, url, bindings, remote);
       return;
     }
     if (runtime === undefined) {
@@ -145,6 +153,31 @@ export async function startAdminServer(
         ? deleteBinding(runtime, pool, key)
         : lookupBinding(runtime, pool, key, clock.now());
     audit(req, method === "DELETE" ? "binding.delete" : "binding.lookup", pool, key, answer);
+    sendJson(res, answer.status, answer.body);
+  };
+
+  const handleRemote = async (
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+    url: URL,
+    bindings: RegExpExecArray | null,
+    remote: RemoteAdmin,
+  ): Promise<void> => {
+    if (bindings === null) {
+      sendJson(res, 200, await remote.status());
+      return;
+    }
+    const pool = decodeURIComponent(bindings[1]!);
+    const key = url.searchParams.get("key");
+    if (key === null || key === "") {
+      sendJson(res, 400, {
+        error: "the key query parameter is required: a client IP (SOURCE_IP) or a cookie value",
+      });
+      return;
+    }
+    const remove = req.method === "DELETE";
+    const answer = await (remove ? remote.remove(pool, key) : remote.lookup(pool, key));
+    audit(req, remove ? "binding.delete" : "binding.lookup", pool, key, answer);
     sendJson(res, answer.status, answer.body);
   };
 

@@ -1,4 +1,6 @@
-import type { Runtime } from "../control/runtime.js";
+import type { ReloadCounters, Runtime } from "../control/runtime.js";
+import type { PersistenceType } from "../core/model.js";
+import type { ApiAnswer } from "./bindings-api.js";
 
 /** What the admin API reads of the running process. */
 export interface AdminSource {
@@ -8,6 +10,22 @@ export interface AdminSource {
   readonly runtime?: Runtime;
   /** Configuration errors by kind (controller mode: `stickylb_config_errors_total{kind}`). */
   configErrors?(): ReadonlyMap<string, number>;
+  /** Reload counts when there is no runtime here (the primary of `--workers`). */
+  reloads?(): ReloadCounters;
+  /** The primary of `--workers`: status, metrics and bindings are answered by the workers. */
+  readonly remote?: RemoteAdmin;
+}
+
+/** The admin API of a process whose data path runs in other processes (`--workers N`). */
+export interface RemoteAdmin {
+  /** Prometheus text, aggregated over the processes. */
+  metrics(): Promise<string>;
+  /** The `/api/v1/status` document, aggregated. */
+  status(): Promise<unknown>;
+  lookup(pool: string, key: string): Promise<ApiAnswer>;
+  remove(pool: string, key: string): Promise<ApiAnswer>;
+  /** The pool's persistence type, for the audit log's key masking. */
+  persistenceOf(pool: string): PersistenceType | "none";
 }
 
 /** The admin source of a runtime: `run`, `run --kubernetes` and `demo` all use this. */

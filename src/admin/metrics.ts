@@ -4,7 +4,7 @@
  * prom-client. Labels are bounded: listener, pool and member names (`ADDRESS:PORT`), status codes
  * and fixed words; never a client address or a cookie value.
  */
-import { Counter, collectDefaultMetrics, Gauge, Registry } from "prom-client";
+import { type Aggregator, Counter, collectDefaultMetrics, Gauge, Registry } from "prom-client";
 import type { MemberRuntime } from "../data/upstream/member-runtime.js";
 import type { AdminSource } from "./admin-source.js";
 import { listenerViews } from "./listener-view.js";
@@ -32,12 +32,23 @@ export function createMetricsRegistry(source: AdminSource, version: string): Reg
       },
     });
   };
-  const gauge = (name: string, help: string, labelNames: string[], fill: Fill): void => {
+  /**
+   * `aggregator` says how `--workers` sums a gauge over worker processes (prom-client's
+   * AggregatorRegistry; the default is a sum, right for counts of open things).
+   */
+  const gauge = (
+    name: string,
+    help: string,
+    labelNames: string[],
+    fill: Fill,
+    aggregator?: Aggregator,
+  ): void => {
     new Gauge({
       name,
       help,
       labelNames,
       registers: [registry],
+      ...(aggregator === undefined ? {} : { aggregator }),
       collect() {
         this.reset();
         fill((labels, value) => this.set(labels, value));
@@ -45,18 +56,23 @@ export function createMetricsRegistry(source: AdminSource, version: string): Reg
     });
   };
 
-  gauge("stickylb_build_info", "Always 1; the version label says which stickylb runs.", ["version"], (emit) =>
-    emit({ version }, 1),
+  gauge(
+    "stickylb_build_info",
+    "Always 1; the version label says which stickylb runs.",
+    ["version"],
+    (emit) => emit({ version }, 1),
+    "first",
   );
 
   const runtime = source.runtime;
+  const reloads = () => runtime?.reloads ?? source.reloads?.();
   counter(
     "stickylb_config_reloads_total",
     "Configuration reloads (SIGHUP, file watch, Kubernetes change) by result.",
     ["result"],
     (emit) => {
-      emit({ result: "ok" }, runtime?.reloads.ok ?? 0);
-      emit({ result: "error" }, runtime?.reloads.error ?? 0);
+      emit({ result: "ok" }, reloads()?.ok ?? 0);
+      emit({ result: "error" }, reloads()?.error ?? 0);
     },
   );
   counter(
@@ -66,7 +82,7 @@ export function createMetricsRegistry(source: AdminSource, version: string): Reg
     (emit) => {
       const errors = source.configErrors?.();
       if (errors === undefined) {
-        emit({ kind: "file" }, runtime?.reloads.error ?? 0);
+        emit({ kind: "file" }, reloads()?.error ?? 0);
         return;
       }
       for (const [kind, n] of errors) emit({ kind }, n);
@@ -180,12 +196,25 @@ export function createMetricsRegistry(source: AdminSource, version: string): Reg
       for (const m of members()) emit(memberLabels(m), m.total);
     },
   );
-  gauge("stickylb_member_up", "1 when the member is healthy, else 0.", ["pool", "member"], (emit) => {
-    for (const m of members()) emit(memberLabels(m), m.healthy ? 1 : 0);
-  });
-  gauge("stickylb_member_weight", "Configured weight of each member (0–100).", ["pool", "member"], (emit) => {
-    for (const m of members()) emit(memberLabels(m), m.weight);
-  });
+  // With workers, a member counts as up only where every worker sees it up.
+  gauge(
+    "stickylb_member_up",
+    "1 when the member is healthy, else 0.",
+    ["pool", "member"],
+    (emit) => {
+      for (const m of members()) emit(memberLabels(m), m.healthy ? 1 : 0);
+    },
+    "min",
+  );
+  gauge(
+    "stickylb_member_weight",
+    "Configured weight of each member (0–100).",
+    ["pool", "member"],
+    (emit) => {
+      for (const m of members()) emit(memberLabels(m), m.weight);
+    },
+    "max",
+  );
   gauge(
     "stickylb_member_draining",
     "1 while the member drains (terminating endpoint, or removed with connections open).",
@@ -193,6 +222,7 @@ export function createMetricsRegistry(source: AdminSource, version: string): Reg
     (emit) => {
       for (const m of members()) emit(memberLabels(m), m.draining || m.removed ? 1 : 0);
     },
+    "max",
   );
   counter(
     "stickylb_member_bytes_in_total",

@@ -11,7 +11,7 @@ import { type ConnectOutcomeSink, IGNORE_CONNECT_OUTCOMES } from "../data/upstre
 import { MemberRegistry } from "../data/upstream/member-registry.js";
 import { HealthManager } from "../health/health-manager.js";
 import { buildSnapshot } from "./snapshot/build-snapshot.js";
-import { PoolStates } from "./snapshot/pool-states.js";
+import { type BindingStoreWrapper, PoolStates } from "./snapshot/pool-states.js";
 
 export interface RuntimeOptions {
   readonly clock: Clock;
@@ -19,6 +19,10 @@ export interface RuntimeOptions {
   readonly drainTimeoutMs: number;
   readonly stateDir: string;
   readonly env?: NodeJS.ProcessEnv;
+  /** A worker of `--workers N`: TCP-family listeners take connections from the primary. */
+  readonly injectConnections?: boolean;
+  /** Wraps new binding tables (`--workers`: APP_COOKIE replication). */
+  readonly wrapBindings?: BindingStoreWrapper;
 }
 
 /** Counts of configuration reloads by result (stickylb_config_reloads_total). */
@@ -50,7 +54,7 @@ export class Runtime {
 
   constructor(private readonly options: RuntimeOptions) {
     this.registry = new MemberRegistry(options.clock);
-    this.poolStates = new PoolStates(options.clock);
+    this.poolStates = new PoolStates(options.clock, options.wrapBindings);
     this.holder = new SnapshotHolder<Snapshot>({
       version: 0,
       model: EMPTY_MODEL,
@@ -67,6 +71,7 @@ export class Runtime {
         connectFailed: (m, reason) => this.outcomes.connectFailed(m, reason),
         connectSucceeded: (m) => this.outcomes.connectSucceeded(m),
       },
+      ...(options.injectConnections === true ? { injected: true } : {}),
     };
     this.listeners = new ListenerSet(LISTENER_FACTORIES, ctx);
     this.health = new HealthManager({ status: this.registry, log: options.log, clock: options.clock });

@@ -1,6 +1,7 @@
 import type { Logger } from "pino";
 import type { Clock } from "../core/clock.js";
 import type { SnapshotHolder } from "../core/snapshot-holder.js";
+import type { RunningListener } from "./listener/running-listener.js";
 import type { Snapshot } from "./snapshot.js";
 import type { ConnectOutcomeSink } from "./upstream/failure-sink.js";
 
@@ -10,4 +11,9 @@ export interface DataPathContext {
   readonly clock: Clock;
   readonly log: Logger;
   readonly outcomes: ConnectOutcomeSink;
+  /**
+   * Worker process of `--workers N`: TCP, HTTP and HTTPS listeners do not bind; the primary accepts
+   * and hands each connection over through {@link RunningListener.accept}. Undefined: bind.
+   */
+  readonly injected?: boolean;
 }

@@ -48,7 +48,9 @@ export async function runCommand(options: CliOptions, err: NodeJS.WritableStream
     });
   }
   if (workers > 1 && options.kubernetes) {
-    throw new UsageError("--workers is not supported with --kubernetes yet (run one process per core instead)");
+    throw new UsageError(
+      "--workers is not supported with --kubernetes yet (run one process per core instead)",
+    );
   }
   const log = createLogger(options.logLevel);
   if (options.kubernetes) {
@@ -119,6 +121,7 @@ export async function runCommand(options: CliOptions, err: NodeJS.WritableStream
         admin: adminAt,
         ...(token === undefined ? {} : { adminToken: token }),
         version: packageVersion(),
+        ...(options.watch ? { watch: (reload: () => void) => watchFiles(options.files, reload, log) } : {}),
       },
       err,
     );

@@ -1,6 +1,6 @@
 import type { Clock } from "../../core/clock.js";
-import type { PoolModel } from "../../core/model.js";
-import { BindingTable } from "../../data/affinity/binding-table.js";
+import type { PoolModel, SessionPersistence } from "../../core/model.js";
+import { type BindingStore, BindingTable } from "../../data/affinity/binding-table.js";
 import { createPolicy } from "../../data/balancer/registry.js";
 import { PoolCounters, type PoolState } from "../../data/upstream/pool-runtime.js";
 
@@ -20,10 +20,19 @@ function fingerprintOf(pool: PoolModel): string {
  * Long-lived pool state by pool name: a reload that keeps a pool's algorithm and persistence keeps
  * its bindings, round-robin position and counters (SPEC 6.8). Counters survive even a change.
  */
+/**
+ * Wraps a pool's new binding table; `--workers` uses it to replicate APP_COOKIE bindings between
+ * worker processes. Absent (the default), tables are used as they are.
+ */
+export type BindingStoreWrapper = (pool: PoolModel, table: BindingStore) => BindingStore;
+
 export class PoolStates {
   private readonly states = new Map<string, PoolState>();
 
-  constructor(private readonly clock: Clock) {}
+  constructor(
+    private readonly clock: Clock,
+    private readonly wrap?: BindingStoreWrapper,
+  ) {}
 
   stateFor(pool: PoolModel): PoolState {
     const fingerprint = fingerprintOf(pool);
@@ -33,18 +42,20 @@ export class PoolStates {
     const state: PoolState = {
       fingerprint,
       policy: createPolicy(pool.algorithm),
-      bindings:
-        persistence !== undefined && needsTable(pool)
-          ? new BindingTable({
-              ttlMs: persistence.persistenceTimeoutMs,
-              maxEntries: persistence.maxBindings,
-              clock: this.clock,
-            })
-          : undefined,
+      bindings: persistence !== undefined && needsTable(pool) ? this.tableFor(pool, persistence) : undefined,
       counters: existing?.counters ?? new PoolCounters(),
     };
     this.states.set(pool.name, state);
     return state;
+  }
+
+  private tableFor(pool: PoolModel, persistence: SessionPersistence): BindingStore {
+    const table = new BindingTable({
+      ttlMs: persistence.persistenceTimeoutMs,
+      maxEntries: persistence.maxBindings,
+      clock: this.clock,
+    });
+    return this.wrap === undefined ? table : this.wrap(pool, table);
   }
 
   get(name: string): PoolState | undefined {

@@ -195,7 +195,8 @@ export async function startHttpListener(
 
   // With the PROXY protocol a plain TCP server accepts, reads the header, then hands the socket to
   // the HTTP(S) server as if it had accepted it itself.
-  const front = model.proxyProtocol ? net.createServer({ noDelay: true }) : undefined;
+  const front =
+    model.proxyProtocol && ctx.injected !== true ? net.createServer({ noDelay: true }) : undefined;
   if (front !== undefined) {
     front.on("connection", (socket: net.Socket) => {
       socket.on("error", () => {});
@@ -217,14 +218,36 @@ export async function startHttpListener(
     });
     front.on("error", (err) => ctx.log.error({ err, listener: model.name }, "HTTP listener error"));
   }
-  const acceptor: net.Server = front ?? server;
-  await listen(acceptor, model.address, model.port);
-  port = (acceptor.address() as net.AddressInfo).port;
+  let accepting = true;
+  /** A connection the primary accepted (and whose PROXY header it read), served as our own. */
+  const accept = (socket: net.Socket, carriedAddress?: string, leftover?: Buffer): void => {
+    if (!accepting) {
+      socket.destroy();
+      return;
+    }
+    socket.on("error", () => {});
+    socket.setNoDelay(true);
+    if (carriedAddress !== undefined) setCarriedClientAddress(socket, carriedAddress);
+    if (leftover !== undefined && leftover.length > 0) socket.unshift(leftover);
+    server.emit("connection", socket);
+  };
+  if (ctx.injected === true) {
+    port = model.port;
+  } else {
+    const acceptor: net.Server = front ?? server;
+    await listen(acceptor, model.address, model.port);
+    port = (acceptor.address() as net.AddressInfo).port;
+  }
+  // Node starts the checks of `headersTimeout`/`requestTimeout` on "listening"; a server that is
+  // handed its connections (PROXY front, or the primary of `--workers`) never listens itself.
+  if (front !== undefined || ctx.injected === true) server.emit("listening");
   return {
     bindKey,
     port,
     counters,
+    ...(ctx.injected === true ? { accept } : {}),
     stopAccepting: async () => {
+      accepting = false;
       front?.close();
       server.close();
       // Kept-alive connections with no request in flight would otherwise wait for their idle timeout.

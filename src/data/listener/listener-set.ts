@@ -1,3 +1,4 @@
+import type { Socket } from "node:net";
 import type { ListenerModel, Protocol } from "../../core/model.js";
 import type { DataPathContext } from "../context.js";
 import { bindKeyOf, type Snapshot } from "../snapshot.js";
@@ -56,6 +57,17 @@ export class ListenerSet {
       this.ctx.log.info({ bindKey: key }, "listener removed, draining");
     }
     if (errors[0] !== undefined) throw errors[0];
+  }
+
+  /**
+   * Injected mode: serves a connection the primary accepted on the listener with `bindKey`.
+   * False (the caller closes it) when no such listener runs here.
+   */
+  accept(bindKey: string, socket: Socket, carriedAddress?: string, leftover?: Buffer): boolean {
+    const listener = this.running.get(bindKey);
+    if (listener?.accept === undefined) return false;
+    listener.accept(socket, carriedAddress, leftover);
+    return true;
   }
 
   get(model: ListenerModel): RunningListener | undefined {

@@ -1,3 +1,4 @@
+import type { Socket } from "node:net";
 import type { HttpListenerCounters } from "../proxy/http-counters.js";
 import type { TcpListenerCounters } from "../proxy/tcp-proxy.js";
 import type { UdpListenerCounters } from "../proxy/udp-flows.js";
@@ -21,4 +22,10 @@ export interface RunningListener {
   closeAll(): void;
   /** Read-only view of the listener's counters, for metrics and the status API. */
   readonly counters?: ListenerCounters;
+  /**
+   * Injected mode only (TCP, HTTP, HTTPS in a worker): serves a connection that the primary
+   * accepted. `carriedAddress` is the client address of a PROXY header the primary already read;
+   * `leftover` the bytes it read past that header, which come first.
+   */
+  accept?(socket: Socket, carriedAddress?: string, leftover?: Buffer): void;
 }

@@ -15,11 +15,14 @@ export async function startTcpListener(
 ): Promise<RunningListener & { counters: TcpListenerCounters }> {
   const bindKey = bindKeyOf(model);
   const open = new Set<net.Socket>();
-  const server = net.createServer({ allowHalfOpen: true, noDelay: true }, (client) => {
+  const admit = (client: net.Socket): void => {
     open.add(client);
     client.once("close", () => open.delete(client));
     counters.connections++;
     client.on("error", () => {});
+  };
+  const server = net.createServer({ allowHalfOpen: true, noDelay: true }, (client) => {
+    admit(client);
     if (!model.proxyProtocol) {
       dispatch(client, clientIpKey(client.remoteAddress));
       return;
@@ -55,16 +58,32 @@ export async function startTcpListener(
     }
   };
   server.on("error", (err) => ctx.log.error({ err, listener: model.name }, "TCP listener error"));
-  await listen(server, model.address, model.port);
-  const address = server.address() as net.AddressInfo;
+  let accepting = true;
+  /** A connection the primary accepted (and whose PROXY header it read): relay it as our own. */
+  const accept = (client: net.Socket, carriedAddress?: string, leftover?: Buffer): void => {
+    if (!accepting) {
+      client.destroy();
+      return;
+    }
+    // A socket made from a passed handle is not half-open by default; the relay needs it to be.
+    client.allowHalfOpen = true;
+    client.setNoDelay(true);
+    admit(client);
+    if (leftover !== undefined && leftover.length > 0) client.unshift(leftover);
+    dispatch(client, clientIpKey(carriedAddress ?? client.remoteAddress));
+  };
+  if (ctx.injected !== true) await listen(server, model.address, model.port);
+  const port = ctx.injected === true ? model.port : (server.address() as net.AddressInfo).port;
   return {
     bindKey,
-    port: address.port,
+    port,
     counters,
     // server.close() stops accepting at once; its callback would wait for every open connection.
     stopAccepting: async () => {
-      server.close();
+      accepting = false;
+      if (ctx.injected !== true) server.close();
     },
+    ...(ctx.injected === true ? { accept } : {}),
     openCount: () => open.size,
     closeAll: () => {
       for (const s of open) s.destroy();
