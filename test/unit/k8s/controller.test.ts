@@ -117,8 +117,9 @@ describe("KubernetesController against the API double", () => {
           .sort(),
       ).toEqual(["default.api.8081", "default.web.8080"]),
     );
-    // The broken watch is counted when the informer notices it, which may come after the event.
-    await eventually(() => expect(controller.configErrors.get("api") ?? 0).toBeGreaterThan(0));
+    // No count of API errors is asserted here: a watch whose connection is cut may end as a clean
+    // close (the client then simply watches again) or as an error, depending on timing. What
+    // matters, and is asserted above, is that the change made while it was broken arrives.
   });
 
   it("leaves a bad object out, keeps its last good configuration, and serves the others", async () => {
