@@ -128,6 +128,34 @@ describe("HTTP forwarding", () => {
     expect(proxy.counters.badGateway).toBe(1);
   });
 
+  it("resends once on a fresh connection when a pooled connection was closed by the member", async () => {
+    // A member that answers the first request of each connection with keep-alive and drops the
+    // connection on the second: the stale-pool race, made deterministic.
+    let received = 0;
+    const member = net.createServer((socket) => {
+      let onConnection = 0;
+      socket.on("data", () => {
+        received++;
+        onConnection++;
+        if (onConnection === 1) socket.write("HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nok\n");
+        else socket.destroy();
+      });
+    });
+    await new Promise<void>((resolve) => member.listen(0, "127.0.0.1", resolve));
+    cleanup.push(() => new Promise<void>((resolve) => member.close(() => resolve())));
+    const port = (member.address() as net.AddressInfo).port;
+    const proxy = await proxyFor({
+      listeners: [listenerModel()],
+      pools: [poolModel("web", [{ address: "127.0.0.1", port }])],
+    });
+    expect((await httpGet(proxy.port)).body).toBe("ok\n");
+    expect((await httpGet(proxy.port)).body).toBe("ok\n");
+    expect(received).toBe(3);
+    expect(proxy.counters.resets).toBe(0);
+    expect(proxy.counters.badGateway).toBe(0);
+    expect(proxy.failures).toEqual([]);
+  });
+
   it("answers 504 when the member stays silent past the member timeout, and counts in-flight requests", async () => {
     const [slow] = await backends("slow");
     slow!.behave("hang");
