@@ -1,5 +1,5 @@
 import type { Socket } from "node:net";
-import { type ProxyHeader, parseProxyHeader } from "../data/listener/proxy-protocol.js";
+import { type ProxyHeader, readProxyHeaderThen } from "../data/listener/proxy-protocol.js";
 
 export interface HandoffHeader {
   readonly header: ProxyHeader;
@@ -15,37 +15,15 @@ export interface HandoffHeader {
  * the buffered stream is drained and the handle's reading stopped in the same tick.
  */
 export function readProxyHeaderForHandoff(socket: Socket, timeoutMs: number): Promise<HandoffHeader> {
-  return new Promise((resolve, reject) => {
-    let buffered: Buffer = Buffer.alloc(0);
-    const finish = (err: Error | undefined, header?: ProxyHeader): void => {
-      clearTimeout(timer);
-      socket.off("data", onData);
-      socket.off("close", onClose);
-      socket.pause();
-      if (err !== undefined) {
-        reject(err);
-        return;
-      }
-      const rest = buffered.subarray(header!.length);
-      // Data the stream buffered but did not emit yet; read() may restart the handle, so stop after.
-      const extra = socket.readableLength > 0 ? (socket.read(socket.readableLength) as Buffer | null) : null;
-      stopReading(socket);
-      resolve({ header: header!, leftover: extra === null ? rest : Buffer.concat([rest, extra]) });
-    };
-    const onData = (chunk: Buffer): void => {
-      buffered = buffered.length === 0 ? chunk : Buffer.concat([buffered, chunk]);
-      const outcome = parseProxyHeader(buffered);
-      if (outcome.kind === "incomplete") return;
-      if (outcome.kind === "invalid") finish(new Error(`malformed PROXY protocol header: ${outcome.reason}`));
-      else finish(undefined, outcome);
-    };
-    const onClose = (): void => finish(new Error("connection closed before a PROXY protocol header"));
-    const timer = setTimeout(() => finish(new Error("no PROXY protocol header in time")), timeoutMs);
-    socket.on("data", onData);
-    socket.once("close", onClose);
-    // Accepted with `pauseOnConnect`, the stream is explicitly paused: a data listener alone does not start it.
-    socket.resume();
+  const reading = readProxyHeaderThen(socket, timeoutMs, (header, rest) => {
+    // Data the stream buffered but did not emit yet; read() may restart the handle, so stop after.
+    const extra = socket.readableLength > 0 ? (socket.read(socket.readableLength) as Buffer | null) : null;
+    stopReading(socket);
+    return { header, leftover: extra === null ? rest : Buffer.concat([rest, extra]) };
   });
+  // Accepted with `pauseOnConnect`, the stream is explicitly paused: a data listener alone does not start it.
+  socket.resume();
+  return reading;
 }
 
 /** Stops libuv reading the socket (no public API does this for a plain net.Socket). */

@@ -137,35 +137,47 @@ function compressIPv6(groups: string[]): string {
 }
 
 /**
- * Reads a PROXY header from the start of `socket` and pushes any bytes after it back, so that the
- * relay or HTTP parser sees the stream as if the header had never been there. Rejects on a
- * malformed header, on close, or after `timeoutMs`.
+ * Reads a PROXY header from the start of `socket`. Once it is complete, the socket is paused, this
+ * reader's listeners are removed, and `settle` runs in the same tick with the header and the bytes
+ * read past it (before anything else can read the socket); the promise resolves with its result.
+ * Rejects on a malformed header, on close, or after `timeoutMs`.
  */
-export function readProxyHeader(socket: Socket, timeoutMs: number): Promise<ProxyHeader> {
+export function readProxyHeaderThen<T>(
+  socket: Socket,
+  timeoutMs: number,
+  settle: (header: ProxyHeader, rest: Buffer) => T,
+): Promise<T> {
   return new Promise((resolve, reject) => {
     let buffered: Buffer = Buffer.alloc(0);
-    const done = (err: Error | undefined, header?: ProxyHeader, rest?: Buffer): void => {
+    const done = (err: Error | undefined, header?: ProxyHeader): void => {
       clearTimeout(timer);
       socket.off("data", onData);
       socket.off("close", onClose);
       socket.pause();
-      if (err !== undefined) {
-        reject(err);
-        return;
-      }
-      if (rest !== undefined && rest.length > 0) socket.unshift(rest);
-      resolve(header!);
+      if (err !== undefined) reject(err);
+      else resolve(settle(header!, buffered.subarray(header!.length)));
     };
     const onData = (chunk: Buffer): void => {
       buffered = buffered.length === 0 ? chunk : Buffer.concat([buffered, chunk]);
       const outcome = parseProxyHeader(buffered);
       if (outcome.kind === "incomplete") return;
       if (outcome.kind === "invalid") done(new Error(`malformed PROXY protocol header: ${outcome.reason}`));
-      else done(undefined, outcome, buffered.subarray(outcome.length));
+      else done(undefined, outcome);
     };
     const onClose = (): void => done(new Error("connection closed before a PROXY protocol header"));
     const timer = setTimeout(() => done(new Error("no PROXY protocol header in time")), timeoutMs);
     socket.on("data", onData);
     socket.once("close", onClose);
+  });
+}
+
+/**
+ * Reads a PROXY header and pushes any bytes after it back, so that the relay or HTTP parser sees
+ * the stream as if the header had never been there.
+ */
+export function readProxyHeader(socket: Socket, timeoutMs: number): Promise<ProxyHeader> {
+  return readProxyHeaderThen(socket, timeoutMs, (header, rest) => {
+    if (rest.length > 0) socket.unshift(rest);
+    return header;
   });
 }
