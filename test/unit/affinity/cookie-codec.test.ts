@@ -132,6 +132,28 @@ describe("CookieCodec", () => {
   });
 });
 
+describe("CookieCodec verified-value cache", () => {
+  it("answers a returning value from the cache, per key, and keeps forged values out", () => {
+    const codec = new CookieCodec(Buffer.alloc(32, 1));
+    const value = codec.encode(codec.memberToken("10.0.0.1:8080"), NOW);
+    const first = codec.decode(value);
+    expect(codec.decode(value)).toEqual(first);
+    expect(codec.verifiedCount).toBe(1);
+    // Another key (another instance) never sees this cache and still refuses the value.
+    expect(new CookieCodec(Buffer.alloc(32, 2)).decode(value)).toEqual({ ok: false, reason: "forged" });
+    const forged = `${value.slice(0, -2)}${value.endsWith("AA") ? "QA" : "AA"}`;
+    expect(codec.decode(forged).ok).toBe(false);
+    expect(codec.verifiedCount).toBe(1);
+  });
+
+  it("stays bounded under a flood of distinct authentic values", () => {
+    const codec = new CookieCodec(Buffer.alloc(32, 1));
+    const token = codec.memberToken("10.0.0.1:8080");
+    for (let i = 0; i < 10_500; i++) expect(codec.decode(codec.encode(token, NOW + i * 1000)).ok).toBe(true);
+    expect(codec.verifiedCount).toBe(10_000);
+  });
+});
+
 describe("cookie expiry and re-issue", () => {
   const ttl = 30 * 60_000;
 
