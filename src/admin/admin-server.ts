@@ -207,3 +207,25 @@ export async function startAdminServer(
       }),
   };
 }
+
+/**
+ * Starts the admin listener unless it is `off`; a bind failure is logged, not fatal: the data path
+ * is already up, and an admin port in use must not take the load balancer down with it.
+ */
+export async function startAdminOrLog(
+  at: { address: string; port: number } | "off",
+  source: AdminSource,
+  log: Logger,
+  options: { token?: string | undefined; version: string },
+): Promise<AdminServer | undefined> {
+  if (at === "off") return undefined;
+  try {
+    return await startAdminServer(at.address, at.port, source, log, {
+      ...(options.token === undefined ? {} : { token: options.token }),
+      version: options.version,
+    });
+  } catch (err) {
+    log.error({ err, address: at.address, port: at.port }, "admin listener could not bind");
+    return undefined;
+  }
+}

@@ -5,7 +5,7 @@
  * It never parses HTTP nor relays a byte. See docs/workers.md.
  */
 import type { Socket } from "node:net";
-import { type AdminServer, startAdminServer } from "../admin/admin-server.js";
+import { startAdminOrLog } from "../admin/admin-server.js";
 import type { ApiAnswer } from "../admin/bindings-api.js";
 import { createMetricsRegistry } from "../admin/metrics.js";
 import type { ReloadCounters } from "../control/runtime.js";
@@ -122,52 +122,38 @@ export async function runPrimary(options: PrimaryOptions, err: NodeJS.WritableSt
     { ready: () => bound, reloads: () => reloads },
     options.version,
   );
-  let admin: AdminServer | undefined;
-  if (options.admin !== "off") {
-    try {
-      admin = await startAdminServer(
-        options.admin.address,
-        options.admin.port,
-        {
-          ready: () => bound && workers.allReady(),
-          reloads: () => reloads,
-          remote: {
-            metrics: async () => {
-              const own = (await primaryRegistry.getMetricsAsJSON()) as unknown as MetricJson[];
-              const theirs = await everyWorker((slot) => workers.query(slot, { op: "metrics" }));
-              const replicated = new Set(
-                current.pools.filter((p) => p.sessionPersistence?.type === "APP_COOKIE").map((p) => p.name),
-              );
-              const all = [own, ...theirs.map((m) => (m ?? []) as MetricJson[])];
-              return aggregateMetrics(all, replicated);
-            },
-            status: async () => {
-              const docs = await everyWorker((slot) => workers.query(slot, { op: "status" }));
-              return aggregateStatus(docs as (WorkerStatus | undefined)[], {
-                portOf: (key) => acceptors.portOf(key),
-                reloads,
-                uptimeSeconds: (systemClock.now() - startedAt) / 1000,
-                ready: bound && workers.allReady(),
-              });
-            },
-            lookup: (pool, key) => askBindings("lookup", pool, key),
-            remove: (pool, key) => askBindings("remove", pool, key),
-            persistenceOf: poolType,
-          },
+  const admin = await startAdminOrLog(
+    options.admin,
+    {
+      ready: () => bound && workers.allReady(),
+      reloads: () => reloads,
+      remote: {
+        metrics: async () => {
+          const own = (await primaryRegistry.getMetricsAsJSON()) as unknown as MetricJson[];
+          const theirs = await everyWorker((slot) => workers.query(slot, { op: "metrics" }));
+          const replicated = new Set(
+            current.pools.filter((p) => p.sessionPersistence?.type === "APP_COOKIE").map((p) => p.name),
+          );
+          const all = [own, ...theirs.map((m) => (m ?? []) as MetricJson[])];
+          return aggregateMetrics(all, replicated);
         },
-        log,
-        {
-          ...(options.adminToken === undefined ? {} : { token: options.adminToken }),
-          version: options.version,
+        status: async () => {
+          const docs = await everyWorker((slot) => workers.query(slot, { op: "status" }));
+          return aggregateStatus(docs as (WorkerStatus | undefined)[], {
+            portOf: (key) => acceptors.portOf(key),
+            reloads,
+            uptimeSeconds: (systemClock.now() - startedAt) / 1000,
+            ready: bound && workers.allReady(),
+          });
         },
-      );
-    } catch (e) {
-      log.error(
-        { err: e, address: options.admin.address, port: options.admin.port },
-        "admin listener could not bind",
-      );
-    }
-  }
+        lookup: (pool, key) => askBindings("lookup", pool, key),
+        remove: (pool, key) => askBindings("remove", pool, key),
+        persistenceOf: poolType,
+      },
+    },
+    log,
+    { token: options.adminToken, version: options.version },
+  );
 
   let reloading = Promise.resolve();
   const reload = (): void => {

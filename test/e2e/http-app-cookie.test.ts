@@ -1,7 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { cookiePair, type HttpBackend, httpGet, startHttpBackend } from "../support/http-backends.js";
 import { freeTcpPort } from "../support/ports.js";
-import { runStickylb, type StickylbProcess, tempDir, writeConfig } from "../support/stickylb-process.js";
+import {
+  membersYaml,
+  runStickylb,
+  type StickylbProcess,
+  tempDir,
+  writeConfig,
+} from "../support/stickylb-process.js";
 
 describe("APP_COOKIE end to end", () => {
   const backends: HttpBackend[] = [];
@@ -25,7 +31,7 @@ spec:
       algorithm: ROUND_ROBIN
       sessionPersistence: {type: APP_COOKIE, cookieName: JSESSIONID, persistenceTimeout: 1m}
       members:
-${backends.map((b) => `        - {address: ${b.address}, port: ${b.port}}`).join("\n")}
+${membersYaml(backends)}
 `,
     );
     proc = await runStickylb([file]);

@@ -4,7 +4,13 @@ import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { cookiePair, type HttpBackend, httpGet, startHttpBackend } from "../support/http-backends.js";
 import { freeTcpPort } from "../support/ports.js";
-import { runStickylb, type StickylbProcess, tempDir, writeConfig } from "../support/stickylb-process.js";
+import {
+  membersYaml,
+  runStickylb,
+  type StickylbProcess,
+  tempDir,
+  writeConfig,
+} from "../support/stickylb-process.js";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const run = promisify(execFile);
@@ -21,7 +27,7 @@ spec:
       algorithm: ROUND_ROBIN
 ${persistence}
       members:
-${backends.map((b) => `        - {address: ${b.address}, port: ${b.port}}`).join("\n")}
+${membersYaml(backends)}
 `;
 }
 

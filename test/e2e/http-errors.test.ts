@@ -1,21 +1,8 @@
-import * as net from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type HttpBackend, httpGet, startHttpBackend } from "../support/http-backends.js";
 import { freeTcpPort } from "../support/ports.js";
+import { rawExchange } from "../support/raw-socket.js";
 import { runStickylb, type StickylbProcess, tempDir, writeConfig } from "../support/stickylb-process.js";
-
-function rawExchange(port: number, bytes: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const socket = net.connect({ host: "127.0.0.1", port }, () => socket.write(bytes));
-    let out = "";
-    socket.setEncoding("utf8");
-    socket.on("data", (c: string) => {
-      out += c;
-    });
-    socket.on("error", reject);
-    socket.on("close", () => resolve(out));
-  });
-}
 
 describe("HTTP error answers end to end", () => {
   let proc: StickylbProcess | undefined;

@@ -5,7 +5,13 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { makeCertificate } from "../support/certificates.js";
 import { cookiePair, type HttpBackend, startHttpBackend } from "../support/http-backends.js";
 import { freeTcpPort } from "../support/ports.js";
-import { runStickylb, type StickylbProcess, tempDir, writeConfig } from "../support/stickylb-process.js";
+import {
+  membersYaml,
+  runStickylb,
+  type StickylbProcess,
+  tempDir,
+  writeConfig,
+} from "../support/stickylb-process.js";
 
 interface TlsAnswer {
   readonly status: number;
@@ -77,7 +83,7 @@ spec:
     - name: web
       sessionPersistence: {type: HTTP_COOKIE, persistenceTimeout: 10m}
       members:
-${backends.map((b) => `        - {address: ${b.address}, port: ${b.port}}`).join("\n")}
+${membersYaml(backends)}
 `,
     );
     proc = await runStickylb([file]);

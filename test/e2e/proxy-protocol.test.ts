@@ -2,7 +2,13 @@ import * as net from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTcpBackend, type TcpBackend, whoAnswers } from "../support/backends.js";
 import { freeTcpPort } from "../support/ports.js";
-import { runStickylb, type StickylbProcess, tempDir, writeConfig } from "../support/stickylb-process.js";
+import {
+  membersYaml,
+  runStickylb,
+  type StickylbProcess,
+  tempDir,
+  writeConfig,
+} from "../support/stickylb-process.js";
 
 const V2_SIG = Buffer.from([0x0d, 0x0a, 0x0d, 0x0a, 0x00, 0x0d, 0x0a, 0x51, 0x55, 0x49, 0x54, 0x0a]);
 
@@ -64,7 +70,7 @@ spec:
     - name: p
       algorithm: SOURCE_IP
       members:
-${backends.map((b) => `        - {address: ${b.address}, port: ${b.port}}`).join("\n")}
+${membersYaml(backends)}
 `,
     );
     proc = await runStickylb([file]);

@@ -2,7 +2,13 @@ import * as http from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type HttpBackend, startHttpBackend } from "../support/http-backends.js";
 import { freeTcpPort } from "../support/ports.js";
-import { runStickylb, type StickylbProcess, tempDir, writeConfig } from "../support/stickylb-process.js";
+import {
+  membersYaml,
+  runStickylb,
+  type StickylbProcess,
+  tempDir,
+  writeConfig,
+} from "../support/stickylb-process.js";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -17,7 +23,7 @@ spec:
     - name: p
       algorithm: ROUND_ROBIN
       members:
-${members.map((b) => `        - {address: ${b.address}, port: ${b.port}}`).join("\n")}
+${membersYaml(members)}
 `;
 }
 

@@ -2,7 +2,13 @@ import type * as net from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { connectAndReadName, startTcpBackend, type TcpBackend, whoAnswers } from "../support/backends.js";
 import { freeTcpPort } from "../support/ports.js";
-import { runStickylb, type StickylbProcess, tempDir, writeConfig } from "../support/stickylb-process.js";
+import {
+  membersYaml,
+  runStickylb,
+  type StickylbProcess,
+  tempDir,
+  writeConfig,
+} from "../support/stickylb-process.js";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -18,7 +24,7 @@ spec:
     - name: p
 ${pool}
       members:
-${backends.map((b) => `        - {address: ${b.address}, port: ${b.port}}`).join("\n")}
+${membersYaml(backends)}
 `;
 }
 

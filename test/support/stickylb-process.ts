@@ -134,3 +134,8 @@ export async function runStickylb(files: string[], extraArgs: string[] = [], env
   await proc.waitForLog((e) => e.msg === "stickylb started", 15_000);
   return proc;
 }
+
+/** The `members:` entries of a pool in a native YAML document, indented for `spec.pools[i]`. */
+export function membersYaml(members: readonly { address: string; port: number }[]): string {
+  return members.map((m) => `        - {address: ${m.address}, port: ${m.port}}`).join("\n");
+}

@@ -1,6 +1,6 @@
 import cluster from "node:cluster";
 import { type FSWatcher, watch } from "node:fs";
-import { type AdminServer, runtimeAdminSource, startAdminServer } from "../../admin/admin-server.js";
+import { runtimeAdminSource, startAdminOrLog } from "../../admin/admin-server.js";
 import { adminToken } from "../../admin/auth.js";
 import { WORKER_SLOT_ENV } from "../../cluster/messages.js";
 import { runPrimary } from "../../cluster/primary-main.js";
@@ -146,18 +146,10 @@ export async function runCommand(options: CliOptions, err: NodeJS.WritableStream
     return 1;
   }
 
-  let admin: AdminServer | undefined;
-  if (adminAt !== "off") {
-    try {
-      admin = await startAdminServer(adminAt.address, adminAt.port, runtimeAdminSource(runtime), log, {
-        token,
-        version: packageVersion(),
-      });
-    } catch (e) {
-      // The data path is up; an admin port in use must not take the load balancer down with it.
-      log.error({ err: e, address: adminAt.address, port: adminAt.port }, "admin listener could not bind");
-    }
-  }
+  const admin = await startAdminOrLog(adminAt, runtimeAdminSource(runtime), log, {
+    token,
+    version: packageVersion(),
+  });
 
   let reloading = Promise.resolve();
   const reload = (): void => {

@@ -5,7 +5,7 @@
  * API server is retried with backoff.
  */
 import { KubeConfig } from "@kubernetes/client-node";
-import { type AdminServer, runtimeAdminSource, startAdminServer } from "../../admin/admin-server.js";
+import { runtimeAdminSource, startAdminOrLog } from "../../admin/admin-server.js";
 import type { Clock } from "../../core/clock.js";
 import type { Logger } from "../../core/log.js";
 import type { ConfigModel } from "../../core/model.js";
@@ -84,26 +84,12 @@ export async function runController(
       }
     },
   });
-  let admin: AdminServer | undefined;
-  if (options.admin !== "off") {
-    try {
-      admin = await startAdminServer(
-        options.admin.address,
-        options.admin.port,
-        runtimeAdminSource(runtime, () => controller.configErrors),
-        log,
-        {
-          ...(options.adminToken === undefined ? {} : { token: options.adminToken }),
-          version: options.version,
-        },
-      );
-    } catch (e) {
-      log.error(
-        { err: e, address: options.admin.address, port: options.admin.port },
-        "admin listener could not bind",
-      );
-    }
-  }
+  const admin = await startAdminOrLog(
+    options.admin,
+    runtimeAdminSource(runtime, () => controller.configErrors),
+    log,
+    { token: options.adminToken, version: options.version },
+  );
   controller.start();
   const rebuild = (): void => controller.markDirty();
   process.on("SIGHUP", rebuild);

@@ -2,6 +2,7 @@ import * as net from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import { type HttpBackend, httpGet, startHttpBackend } from "../../support/http-backends.js";
 import { freeTcpPort } from "../../support/ports.js";
+import { rawExchange } from "../../support/raw-socket.js";
 import { listenerModel, poolModel, startProxy, type TestProxy } from "./harness.js";
 
 const cleanup: (() => Promise<void>)[] = [];
@@ -19,20 +20,6 @@ async function proxyFor(...args: Parameters<typeof startProxy>): Promise<TestPro
   const p = await startProxy(...args);
   cleanup.push(() => p.close());
   return p;
-}
-
-/** Sends raw bytes and resolves with everything received until the server closes. */
-function rawExchange(port: number, bytes: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const socket = net.connect({ host: "127.0.0.1", port }, () => socket.write(bytes));
-    let out = "";
-    socket.setEncoding("utf8");
-    socket.on("data", (c: string) => {
-      out += c;
-    });
-    socket.on("error", reject);
-    socket.on("close", () => resolve(out));
-  });
 }
 
 describe("HTTP forwarding", () => {
