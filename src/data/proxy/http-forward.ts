@@ -1,28 +1,37 @@
 /**
- * Forwards one HTTP request to a member and streams the response back (SPEC 6.6): route, place,
- * send with rewritten headers through the member's keep-alive pool, retry once on another member
- * when that is safe, then answer 502/503/504 with a counter for each case. Never throws.
+ * Forwards one HTTP request to a member and relays the response (SPEC 6.6) over the member's
+ * keep-alive connections (`upstream/http-agents.ts`), speaking HTTP/1.1 on the socket itself:
+ * the request head is rewritten once (hop-by-hop headers out, X-Forwarded-* in), the bodies in
+ * both directions pass byte for byte (a chunked body stays chunked, trailers included), and only
+ * the response head is rebuilt, to drop hop-by-hop headers and add the sticky cookie. One
+ * {@link Exchange} object per request carries every callback on its prototype: no closure, no
+ * promise, no stream object per request (issue 7 profile).
  *
- * The upstream hop is undici's low-level `dispatch(options, handler)`: no ClientRequest, no
- * IncomingMessage, no promise per request. Each attempt is one handler object whose methods are on
- * its prototype, so a request allocates no closures of its own here (issue 7 profile).
+ * Errors end in an answer and a counter: a connect failure is retried once on another member
+ * (nothing was sent), a reset before any response byte only for a bodiless idempotent request, a
+ * stale pooled connection is resent once; then 502. A member silent past `timeouts.member` gives
+ * 504; a response that breaks after its head cuts the client connection.
  */
-import type * as http from "node:http";
-import type { Readable } from "node:stream";
-import type { Dispatcher } from "undici";
-import { clientIpKey } from "../../core/member.js";
+import type { Socket } from "node:net";
 import type { ListenerModel } from "../../core/model.js";
 import type { DataPathContext } from "../context.js";
-import { clientAddressOf } from "../listener/client-address.js";
+import { ChunkedDecoder, type ChunkedError } from "../http1/chunked-decoder.js";
+import { type BodyFraming, FramingError, responseFraming } from "../http1/framing.js";
+import {
+  HeadError,
+  HeadScanner,
+  parseResponseHead,
+  type RequestHead,
+  type ResponseHead,
+} from "../http1/head-parser.js";
 import { matcherFor, normalizeHost, pathOf } from "../router/route-matcher.js";
 import type { Snapshot } from "../snapshot.js";
-import { type HttpAgents, REUSED_SOCKET, type UpstreamError } from "../upstream/http-agents.js";
+import type { HttpAgents, UpstreamConnection, UpstreamUser } from "../upstream/http-agents.js";
 import type { MemberRuntime } from "../upstream/member-runtime.js";
 import type { PoolRuntime } from "../upstream/pool-runtime.js";
 import { logAccess, pathForLog } from "./access-log.js";
 import type { HttpListenerCounters } from "./http-counters.js";
-import { ambiguousFraming, requestHeadersForMember, responseHeadersForClient } from "./http-headers.js";
-import { sendLocal } from "./http-local.js";
+import { connectionHas, firstHeader, responseHeadersForClient } from "./http-headers.js";
 import { placeRequest, type StickyRequest } from "./http-placement.js";
 
 /** What every request of one listener shares. */
@@ -35,8 +44,31 @@ export interface HttpEnv {
   readonly port: number;
 }
 
+/** The client connection, as an exchange sees it (`proxy/http-client-connection.ts`). */
+export interface ClientSide {
+  readonly socket: Socket;
+  readonly clientIp: string;
+  /** Stop/restart reading the client (back-pressure of the request body). */
+  pauseReading(): void;
+  resumeReading(): void;
+  /** The whole request has been read from the client (ends its `timeouts.client` deadline). */
+  requestRead(): void;
+  /** Writes to the client; false when its buffer is full (wait for `responseDrained`). */
+  write(data: Buffer | string): boolean;
+  /** A local answer (404, 502…); `close` ends the connection after it. */
+  answer(status: number, close: boolean): void;
+  /** The exchange is over; `keepAlive` false closes the connection once the response is flushed. */
+  exchangeDone(keepAlive: boolean): void;
+  /** Cut the client connection now (a response broke after its head). */
+  abort(): void;
+}
+
 /** RFC 9110 9.2.2: a request that may be sent twice. */
 const IDEMPOTENT = new Set(["GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"]);
+/** Below this a response head and its first body bytes are joined into one write. */
+const JOIN_LIMIT = 16_384;
+/** Request bytes held while no member connection is there yet; past this the client is paused. */
+const QUEUE_LIMIT = 65_536;
 
 export type RouteOutcome =
   | {
@@ -48,21 +80,17 @@ export type RouteOutcome =
   | { readonly ok: false; readonly status: number; readonly pool: string };
 
 /**
- * Routes and places a request with the snapshot current now: 400 for ambiguous framing, 404 for
- * no route, 503 for a pool with no eligible member.
+ * Routes and places a request with the snapshot current now: 404 for no route, 503 for a pool
+ * with no eligible member.
  */
 export function routeAndPlace(
-  req: http.IncomingMessage,
+  head: RequestHead,
   listener: ListenerModel,
   snapshot: Snapshot,
   env: HttpEnv,
-  clientIp = clientIpKey(clientAddressOf(req.socket)),
+  clientIp: string,
 ): RouteOutcome {
-  if (ambiguousFraming(req.rawHeaders) !== undefined) {
-    env.counters.malformed++;
-    return { ok: false, status: 400, pool: "" };
-  }
-  const poolName = matcherFor(listener)(normalizeHost(req.headers.host), pathOf(req.url ?? "/"));
+  const poolName = matcherFor(listener)(normalizeHost(firstHeader(head.raw, "host")), pathOf(head.target));
   if (poolName === undefined) {
     env.counters.noRoute++;
     return { ok: false, status: 404, pool: "" };
@@ -74,7 +102,7 @@ export function routeAndPlace(
   }
   const sticky = placeRequest(pool, {
     clientIp,
-    cookieHeader: req.headers.cookie,
+    cookieHeader: cookieHeaderOf(head.raw),
     https: env.https,
     now: env.ctx.clock.now(),
     cookieKey: snapshot.cookieKey,
@@ -87,305 +115,545 @@ export function routeAndPlace(
   return { ok: true, pool, sticky, member };
 }
 
-function hasBody(req: http.IncomingMessage): boolean {
-  const length = req.headers["content-length"];
-  return req.headers["transfer-encoding"] !== undefined || (length !== undefined && length !== "0");
+/** The `Cookie` header; several are joined with `; ` (RFC 9113 8.2.3, what node:http did too). */
+function cookieHeaderOf(raw: readonly string[]): string | undefined {
+  let value: string | undefined;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!;
+    if (name.length !== 6 || name.toLowerCase() !== "cookie") continue;
+    value = value === undefined ? raw[i + 1]! : `${value}; ${raw[i + 1]!}`;
+  }
+  return value;
 }
 
-/** undici refuses to send these requests (a header or target it cannot express): the client's fault. */
-const REFUSED_LOCALLY = new Set(["UND_ERR_INVALID_ARG", "UND_ERR_NOT_SUPPORTED"]);
-
-/** Health reasons and logs keep the names node:http gave these failures. */
-function reasonOf(code: string): string {
-  if (code === "UND_ERR_CONNECT_TIMEOUT") return "ETIMEDOUT";
-  if (code === "UND_ERR_SOCKET") return "ECONNRESET";
-  return code;
+enum Body {
+  None,
+  Length,
+  Chunked,
+  UntilClose,
 }
 
-/**
- * `Expect: 100-continue` was answered by our own server already; undici refuses the header, and
- * a member's `100` would be a second interim response. Rare, so the copy is only made when needed.
- */
-function withoutExpect(headers: string[]): string[] {
-  const out: string[] = [];
-  for (let i = 0; i + 1 < headers.length; i += 2)
-    if (headers[i]!.toLowerCase() !== "expect") out.push(headers[i]!, headers[i + 1]!);
-  return out;
+function kindOf(framing: BodyFraming): Body {
+  switch (framing.kind) {
+    case "none":
+      return Body.None;
+    case "length":
+      return Body.Length;
+    case "chunked":
+      return Body.Chunked;
+    case "close":
+      return Body.UntilClose;
+  }
 }
 
-/**
- * A chunked request body stays chunked on the member hop (docs/http.md). Given the stream itself,
- * undici sends a `Content-Length` instead when the whole body is already buffered; as an iterable
- * its length stays unknown. The iterator is taken only when undici starts writing, so a connect
- * failure leaves the body unread for the retry.
- */
-function chunksOf(req: http.IncomingMessage): Readable {
-  const chunks: AsyncIterable<Buffer> = { [Symbol.asyncIterator]: () => req[Symbol.asyncIterator]() };
-  // undici accepts any async iterable as a body; its type declarations list only Readable.
-  return chunks as unknown as Readable;
-}
+/** Member errors that, on a reused connection before any response byte, mean it was stale. */
+const STALE_CODES = new Set(["ECONNRESET", "EPIPE"]);
 
-const EXCHANGE = Symbol("stickylb.exchange");
-type TrackedResponse = http.ServerResponse & { [EXCHANGE]?: Exchange };
+/** One request from the client, across its attempts (a retry, or a resend after a stale connection). */
+export class Exchange implements UpstreamUser {
+  // Request side.
+  /** Every request byte has been read from the client. */
+  requestDone: boolean;
+  private readonly hasBody: boolean;
+  private bodyLeft: number;
+  private readonly requestDecoder: ChunkedDecoder | undefined;
+  /** Request body bytes read before a member connection was there. */
+  private queued: Buffer[] | undefined;
+  private queuedBytes = 0;
+  /** Upstream write buffer full: the client is paused until it drains. */
+  private bodyPaused = false;
 
-// Listeners shared by every request (`this` is the response): no closure per request.
-function onClientClose(this: TrackedResponse): void {
-  const exchange = this[EXCHANGE];
-  if (exchange === undefined || this.writableFinished) return;
-  exchange.clientGone = true;
-  exchange.current?.cancel();
-}
+  // Current attempt.
+  private conn: UpstreamConnection | undefined;
+  private target: MemberRuntime;
+  private finishClaim: (() => void) | undefined;
+  private connected = false;
+  private retried = false;
+  private staleRetried = false;
 
-function onClientDrain(this: TrackedResponse): void {
-  this[EXCHANGE]?.current?.resumeBody();
-}
-
-/** One request from the client, across its attempts (a retry or a stale-connection resend). */
-class Exchange {
-  clientGone = false;
-  current: Attempt | undefined;
-  readonly started: number;
-  readonly options: Dispatcher.DispatchOptions;
+  // Response side.
+  private readonly scanner = new HeadScanner();
+  private partialHead: Buffer | undefined;
+  /** The response head went to the client. */
+  responded = false;
+  private status = 0;
+  private responseKind = Body.None;
+  private responseLeft = 0;
+  private responseDecoder: ChunkedDecoder | undefined;
+  private memberKeepAlive = true;
+  private trailingBytes = false;
+  private closeClient: boolean;
+  private over = false;
 
   constructor(
-    readonly req: http.IncomingMessage,
-    readonly res: http.ServerResponse,
-    readonly listener: ListenerModel,
-    readonly env: HttpEnv,
-    readonly clientIp: string,
-    readonly pool: PoolRuntime,
-    readonly sticky: StickyRequest,
-    readonly withBody: boolean,
-    chunked: boolean,
-    started: number,
-    headers: string[],
+    private readonly client: ClientSide,
+    private readonly head: RequestHead,
+    framing: BodyFraming,
+    private readonly requestHead: string,
+    clientKeepAlive: boolean,
+    private readonly listener: ListenerModel,
+    private readonly env: HttpEnv,
+    private readonly pool: PoolRuntime,
+    private readonly sticky: StickyRequest,
+    private readonly started: number,
   ) {
-    this.started = started;
-    const memberMs = listener.timeouts.memberMs;
-    this.options = {
-      path: req.url ?? "/",
-      method: (req.method ?? "GET") as Dispatcher.HttpMethod,
-      headers,
-      body: withBody ? (chunked ? chunksOf(req) : req) : null,
-      headersTimeout: memberMs,
-      bodyTimeout: memberMs,
-    };
+    this.target = sticky.placement.member!;
+    this.closeClient = !clientKeepAlive;
+    const kind = kindOf(framing);
+    this.hasBody = kind !== Body.None;
+    this.requestDone = !this.hasBody;
+    this.bodyLeft = framing.kind === "length" ? framing.length : 0;
+    this.requestDecoder = kind === Body.Chunked ? new ChunkedDecoder() : undefined;
   }
 
-  start(target: MemberRuntime, retried: boolean, staleRetried: boolean): void {
-    const attempt = new Attempt(this, target, retried, staleRetried);
-    this.current = attempt;
-    this.env.agents.poolFor(target, this.listener.timeouts.connectMs).dispatch(this.options, attempt);
+  /** Starts the first attempt on the placed member. */
+  start(): void {
+    this.attempt(this.target, false);
   }
 
-  access(status: number, member: string | null): void {
+  private attempt(target: MemberRuntime, fresh: boolean): void {
+    this.target = target;
+    this.connected = false;
+    this.conn = undefined;
+    this.finishClaim = target.claim(this.client.socket);
+    const timeouts = this.listener.timeouts;
+    this.env.agents.poolFor(target).acquire(this, timeouts.connectMs, timeouts.memberMs, fresh);
+  }
+
+  // ---- request body, from the client --------------------------------------------------------
+
+  /**
+   * Request body bytes from the client: forwards (or queues) what belongs to this request and
+   * returns the index past its last byte; what follows is the next (pipelined) request.
+   */
+  feedBody(buf: Buffer, start: number, end: number): number {
+    if (this.requestDone) return start;
+    let stop: number;
+    if (this.requestDecoder !== undefined) {
+      try {
+        stop = this.requestDecoder.feed(buf, start, end);
+      } catch (err) {
+        this.malformedBody((err as ChunkedError).message);
+        return end;
+      }
+      if (this.requestDecoder.done) this.bodyComplete();
+    } else {
+      stop = Math.min(end, start + this.bodyLeft);
+      this.bodyLeft -= stop - start;
+      if (this.bodyLeft === 0) this.bodyComplete();
+    }
+    if (stop > start && !this.over)
+      this.forwardBody(start === 0 && stop === buf.length ? buf : buf.subarray(start, stop));
+    return stop;
+  }
+
+  private bodyComplete(): void {
+    this.requestDone = true;
+    this.client.requestRead();
+  }
+
+  private forwardBody(piece: Buffer): void {
+    const conn = this.conn;
+    if (conn === undefined || !this.connected) {
+      this.queued ??= [];
+      this.queued.push(piece);
+      this.queuedBytes += piece.length;
+      if (this.queuedBytes > QUEUE_LIMIT && !this.bodyPaused) {
+        this.bodyPaused = true;
+        this.client.pauseReading();
+      }
+      return;
+    }
+    if (!conn.write(piece) && !this.bodyPaused) {
+      this.bodyPaused = true;
+      this.client.pauseReading();
+    }
+  }
+
+  onUpstreamDrain(): void {
+    if (!this.bodyPaused || this.over) return;
+    this.bodyPaused = false;
+    this.client.resumeReading();
+  }
+
+  private malformedBody(reason: string): void {
+    const { counters, ctx } = this.env;
+    counters.malformed++;
+    ctx.log.debug({ listener: this.listener.name, reason }, "malformed request body");
+    this.conn?.close();
+    this.conn = undefined;
+    this.settle();
+    if (this.responded) this.client.abort();
+    else this.answer(400, null);
+  }
+
+  // ---- the member connection ----------------------------------------------------------------
+
+  onUpstreamConnect(conn: UpstreamConnection): void {
+    if (this.over) {
+      conn.close();
+      return;
+    }
+    this.conn = conn;
+    this.connected = true;
+    this.env.ctx.outcomes.connectSucceeded(this.target);
+    const queued = this.queued;
+    if (queued === undefined) {
+      conn.write(this.requestHead);
+    } else {
+      // Sent only once there is a connection: a connect failure leaves the body for the retry.
+      this.queued = undefined;
+      const head = this.requestHead;
+      if (head.length + this.queuedBytes <= JOIN_LIMIT) {
+        const out = Buffer.allocUnsafe(head.length + this.queuedBytes);
+        let at = out.write(head, 0, "latin1");
+        for (const piece of queued) at += piece.copy(out, at);
+        conn.write(out);
+      } else {
+        conn.socket.cork();
+        conn.write(head);
+        for (const piece of queued) conn.write(piece);
+        conn.socket.uncork();
+      }
+      this.queuedBytes = 0;
+      if (this.bodyPaused) {
+        this.bodyPaused = false;
+        this.client.resumeReading();
+      }
+    }
+  }
+
+  onUpstreamData(chunk: Buffer): void {
+    if (this.over) return;
+    if (this.responded) {
+      this.relayBody(chunk);
+      return;
+    }
+    let buf = chunk;
+    if (this.partialHead !== undefined) {
+      buf = Buffer.concat([this.partialHead, chunk]);
+      this.partialHead = undefined;
+    }
+    let start = 0;
+    for (;;) {
+      const end = this.scanner.feed(buf, start, buf.length);
+      if (end instanceof HeadError) {
+        this.badResponse(end.reason);
+        return;
+      }
+      if (end === -1) {
+        this.partialHead = start === 0 ? buf : buf.subarray(start);
+        return;
+      }
+      const head = parseResponseHead(buf, start, end);
+      if (head instanceof HeadError) {
+        this.badResponse(head.reason);
+        return;
+      }
+      if (head.status >= 200) {
+        this.beginResponse(head, buf, end);
+        return;
+      }
+      if (head.status === 101) {
+        this.badResponse("101 to a request that asked for no upgrade");
+        return;
+      }
+      // 1xx interim responses (100 Continue, 103 Early Hints) go to HTTP/1.1 clients as they come.
+      if (this.head.minor === 1) this.client.write(interimHead(head));
+      start = end;
+      if (start === buf.length) return;
+    }
+  }
+
+  private beginResponse(head: ResponseHead, buf: Buffer, bodyStart: number): void {
+    const framing = responseFraming(head.raw, head.status, this.head.method);
+    if (framing instanceof FramingError) {
+      this.badResponse(framing.reason);
+      return;
+    }
+    const { env, target } = this;
+    this.responded = true;
+    this.status = head.status;
+    this.memberKeepAlive =
+      head.minor === 1 ? !connectionHas(head.raw, "close") : connectionHas(head.raw, "keep-alive");
+    this.responseKind = kindOf(framing);
+    this.responseLeft = framing.kind === "length" ? framing.length : 0;
+    const out = responseHeadersForClient(head.raw);
+    for (const cookie of this.sticky.answered(target, head.raw)) out.push("Set-Cookie", cookie);
+    env.counters.countResponse(this.pool.name, target.endpoint, head.status);
+
+    let dechunk = false;
+    if (this.responseKind === Body.Chunked) {
+      if (this.head.minor === 1) out.push("Transfer-Encoding", "chunked");
+      else {
+        // An HTTP/1.0 client cannot read chunks: it gets the data, ended by the close.
+        dechunk = true;
+        this.closeClient = true;
+      }
+    } else if (this.responseKind === Body.UntilClose) {
+      this.closeClient = true;
+    }
+    if (this.closeClient) out.push("Connection", "close");
+    else if (this.head.minor === 0) out.push("Connection", "keep-alive");
+    let text = `HTTP/1.1 ${head.status} ${head.reason}\r\n`;
+    for (let i = 0; i < out.length; i += 2) text += `${out[i]}: ${out[i + 1]}\r\n`;
+    text += "\r\n";
+
+    if (this.responseKind === Body.Chunked) {
+      const client = this.client;
+      this.responseDecoder = dechunk
+        ? new ChunkedDecoder((b, s, e) => client.write(b.subarray(s, e)))
+        : new ChunkedDecoder();
+    }
+    if (dechunk || this.responseKind === Body.None || bodyStart === buf.length) {
+      this.client.write(text);
+      if (this.responseKind === Body.None) {
+        this.trailingBytes = bodyStart < buf.length;
+        this.responseComplete();
+      } else if (bodyStart < buf.length) this.relayBody(buf.subarray(bodyStart));
+      return;
+    }
+    // Head and first body bytes in one write: one syscall, one TCP segment for small responses.
+    let end: number;
+    try {
+      end = this.bodyEnd(buf, bodyStart);
+    } catch (err) {
+      this.badResponse((err as ChunkedError).message);
+      return;
+    }
+    if (text.length + (end - bodyStart) <= JOIN_LIMIT) {
+      const joined = Buffer.allocUnsafe(text.length + (end - bodyStart));
+      const at = joined.write(text, 0, "latin1");
+      buf.copy(joined, at, bodyStart, end);
+      this.writeBody(joined);
+    } else {
+      this.client.write(text);
+      this.writeBody(buf.subarray(bodyStart, end));
+    }
+    this.afterBody(end, buf.length);
+  }
+
+  /** Where this response's bytes end in `buf` from `start`; advances the framing state. */
+  private bodyEnd(buf: Buffer, start: number): number {
+    switch (this.responseKind) {
+      case Body.Length: {
+        const end = Math.min(buf.length, start + this.responseLeft);
+        this.responseLeft -= end - start;
+        return end;
+      }
+      case Body.Chunked:
+        return this.responseDecoder!.feed(buf, start, buf.length);
+      default:
+        return buf.length;
+    }
+  }
+
+  private get bodyFinished(): boolean {
+    switch (this.responseKind) {
+      case Body.Length:
+        return this.responseLeft === 0;
+      case Body.Chunked:
+        return this.responseDecoder!.done;
+      case Body.None:
+        return true;
+      default:
+        return false;
+    }
+  }
+
+  private relayBody(chunk: Buffer): void {
+    let end: number;
+    try {
+      end = this.bodyEnd(chunk, 0);
+    } catch (err) {
+      this.responseBroke((err as ChunkedError).message);
+      return;
+    }
+    if (this.responseDecoder === undefined || this.head.minor === 1)
+      this.writeBody(end === chunk.length ? chunk : chunk.subarray(0, end));
+    this.afterBody(end, chunk.length);
+  }
+
+  private writeBody(piece: Buffer): void {
+    if (piece.length === 0) return;
+    // Back-pressure: a client that reads slowly pauses the member connection until it drains.
+    if (!this.client.write(piece)) this.conn?.socket.pause();
+  }
+
+  /** The client's socket drained. */
+  responseDrained(): void {
+    const socket = this.conn?.socket;
+    if (socket?.isPaused()) socket.resume();
+  }
+
+  private afterBody(end: number, length: number): void {
+    if (!this.bodyFinished) return;
+    this.trailingBytes = end < length;
+    this.responseComplete();
+  }
+
+  onUpstreamEnd(): void {
+    if (this.over) return;
+    if (this.responded && this.responseKind === Body.UntilClose) {
+      this.memberKeepAlive = false;
+      this.responseComplete();
+      return;
+    }
+    const conn = this.conn;
+    this.conn = undefined;
+    conn?.close();
+    this.onUpstreamError("ECONNRESET", conn);
+  }
+
+  onUpstreamTimeout(): void {
+    // While the client is still sending the body the member is waiting for us, not silent.
+    if (this.over || !this.requestDone) return;
+    const { counters, ctx } = this.env;
+    this.conn?.close();
+    this.conn = undefined;
+    this.settle();
+    if (this.responded) {
+      counters.responseAborts++;
+      this.client.abort();
+      return;
+    }
+    counters.memberTimeouts++;
+    ctx.log.debug({ listener: this.listener.name, member: this.target.endpoint }, "member timeout");
+    this.answer(504, this.target.endpoint);
+  }
+
+  onUpstreamError(code: string, closed: UpstreamConnection | undefined = this.conn): void {
+    if (this.over) return;
+    this.conn = undefined;
+    this.finishClaim?.();
+    const { counters, ctx } = this.env;
+    const target = this.target;
+    if (this.responded) {
+      counters.responseAborts++;
+      this.settle();
+      this.client.abort();
+      return;
+    }
+    if (this.connected) {
+      // A pooled connection the member closed while idle: not the member's failure; resend once.
+      const stale = (closed?.served ?? 0) > 0 && STALE_CODES.has(code) && this.partialHead === undefined;
+      if (stale && !this.hasBody && !this.staleRetried) {
+        this.staleRetried = true;
+        this.scanner.reset();
+        this.attempt(target, true);
+        return;
+      }
+      counters.resets++;
+    } else {
+      counters.connectFailures++;
+    }
+    ctx.outcomes.connectFailed(target, code);
+    ctx.log.debug(
+      { listener: this.listener.name, member: target.endpoint, err: code, connected: this.connected },
+      "member failed",
+    );
+    // SPEC 6.3/6.6: nothing sent → any method may go elsewhere; sent → only a bodiless idempotent one.
+    const safe = !this.connected || (IDEMPOTENT.has(this.head.method) && !this.hasBody);
+    const next = this.retried || !safe ? undefined : this.pool.pick(this.client.clientIp, target);
+    if (next === undefined) {
+      counters.badGateway++;
+      this.settle();
+      this.answer(502, null);
+      return;
+    }
+    counters.retries++;
+    this.retried = true;
+    this.partialHead = undefined;
+    this.scanner.reset();
+    this.sticky.retried(next);
+    this.attempt(next, false);
+  }
+
+  /** The member answered something that is not HTTP: 502, and the connection is not reused. */
+  private badResponse(reason: string): void {
+    const { counters, ctx } = this.env;
+    ctx.log.debug({ listener: this.listener.name, member: this.target.endpoint, reason }, "bad response");
+    this.conn?.close();
+    this.conn = undefined;
+    this.settle();
+    counters.badGateway++;
+    this.answer(502, this.target.endpoint);
+  }
+
+  /** The response broke after its head went out: the client connection is cut. */
+  private responseBroke(reason: string): void {
+    this.env.ctx.log.debug(
+      { listener: this.listener.name, member: this.target.endpoint, reason },
+      "response broke",
+    );
+    this.env.counters.responseAborts++;
+    this.conn?.close();
+    this.conn = undefined;
+    this.settle();
+    this.client.abort();
+  }
+
+  private responseComplete(): void {
+    const conn = this.conn;
+    this.conn = undefined;
+    this.settle();
+    if (conn !== undefined) {
+      const reusable =
+        this.memberKeepAlive &&
+        this.responseKind !== Body.UntilClose &&
+        !this.trailingBytes &&
+        this.requestDone;
+      if (reusable) conn.release();
+      else conn.close();
+    }
+    this.access(this.status, this.target.endpoint);
+    // A response that came before the whole request body leaves the client stream mid-body.
+    this.client.exchangeDone(!this.closeClient && this.requestDone);
+  }
+
+  /** The exchange is over for this member: release the claim, ignore further events. */
+  private settle(): void {
+    this.over = true;
+    this.finishClaim?.();
+    this.finishClaim = undefined;
+  }
+
+  /** The client went away: stop the member request, keep nothing. */
+  clientGone(): void {
+    if (this.over) return;
+    this.settle();
+    this.conn?.close();
+    this.conn = undefined;
+  }
+
+  /** stickylb's own answer (502, 504…), counted and logged like a forwarded one. */
+  private answer(status: number, member: string | null): void {
+    this.env.counters.countResponse(this.pool.name, member ?? "", status);
+    this.access(status, member);
+    this.client.answer(status, this.closeClient || !this.requestDone);
+  }
+
+  private access(status: number, member: string | null): void {
     if (!this.listener.accessLog) return;
-    const { env, req } = this;
+    const { env, head } = this;
     logAccess(env.ctx.log, {
       listener: this.listener.name,
       protocol: env.https ? "HTTPS" : "HTTP",
-      client: this.clientIp,
+      client: this.client.clientIp,
       pool: this.pool.name,
       member,
       affinity: this.sticky.placement.result ?? "none",
       status,
-      method: req.method,
-      path: pathForLog(req.url),
+      method: head.method,
+      path: pathForLog(head.target),
       durationMs: env.ctx.clock.now() - this.started,
     });
   }
-
-  fail(status: number, member: string | null = null): void {
-    const counters = this.env.counters;
-    if (status === 502) counters.badGateway++;
-    counters.countResponse(this.pool.name, member ?? "", status);
-    this.access(status, member);
-    sendLocal(this.res, status, !this.req.complete);
-  }
 }
 
-/** One attempt on one member: the undici dispatch handler (legacy callback form, the cheapest). */
-class Attempt implements Dispatcher.DispatchHandler {
-  private readonly finish: () => void;
-  private connected = false;
-  private responded = false;
-  private status = 0;
-  private abort: ((err?: Error) => void) | undefined;
-  private resume: (() => void) | undefined;
-
-  constructor(
-    private readonly exchange: Exchange,
-    private readonly target: MemberRuntime,
-    private readonly retried: boolean,
-    private readonly staleRetried: boolean,
-  ) {
-    this.finish = target.claim(exchange.req.socket);
-  }
-
-  /** The client went away: stop the upstream request (or refuse it when it gets a connection). */
-  cancel(): void {
-    this.abort?.();
-  }
-
-  resumeBody(): void {
-    this.resume?.();
-  }
-
-  // Called once the request has a connection and before its head is written: from here on the
-  // member may have seen it. The body is read only after this, so a connect failure leaves it
-  // unread and the request can go to another member whatever its method.
-  onConnect(abort: (err?: Error) => void): void {
-    if (this.exchange.clientGone) {
-      abort();
-      return;
-    }
-    this.abort = abort;
-    if (this.connected) return;
-    this.connected = true;
-    this.exchange.env.ctx.outcomes.connectSucceeded(this.target);
-  }
-
-  onHeaders(status: number, raw: Buffer[], resume: () => void, statusText: string): boolean {
-    // 1xx interim responses (103 Early Hints) are not relayed, as with node:http before.
-    if (status < 200) return true;
-    const { exchange, target } = this;
-    this.responded = true;
-    this.status = status;
-    this.resume = resume;
-    // Header bytes as node:http gives them (latin1), converted once for both readers below.
-    const rawHeaders = new Array<string>(raw.length);
-    for (let i = 0; i < raw.length; i++) rawHeaders[i] = raw[i]!.toString("latin1");
-    const out = responseHeadersForClient(rawHeaders);
-    for (const cookie of exchange.sticky.answered(target, rawHeaders)) out.push("Set-Cookie", cookie);
-    exchange.env.counters.countResponse(exchange.pool.name, target.endpoint, status);
-    exchange.res.writeHead(status, statusText, out);
-    return true;
-  }
-
-  // Back-pressure: a full client socket pauses the member connection until it drains.
-  onData(chunk: Buffer): boolean {
-    const res = this.exchange.res;
-    if (res.write(chunk)) return true;
-    res.once("drain", onClientDrain);
-    return false;
-  }
-
-  onComplete(): void {
-    this.exchange.res.end();
-    this.finish();
-    this.exchange.access(this.status, this.target.endpoint);
-  }
-
-  onError(err: UpstreamError): void {
-    this.finish();
-    const { exchange, target } = this;
-    // A client that went away can fail the request body (undici then aborts with the body's
-    // error) before its response emits 'close': not the member's failure either.
-    if (exchange.clientGone || exchange.res.destroyed) return;
-    const { counters, ctx } = exchange.env;
-    const listener = exchange.listener.name;
-    if (this.responded) {
-      counters.responseAborts++;
-      exchange.res.destroy();
-      return;
-    }
-    const code = err.code ?? err.message;
-    if (code === "UND_ERR_HEADERS_TIMEOUT") {
-      counters.memberTimeouts++;
-      ctx.log.debug({ listener, member: target.endpoint }, "member timeout");
-      exchange.fail(504, target.endpoint);
-      return;
-    }
-    // The request body failed on the client side (the client is going away): nothing to answer.
-    if (code === "UND_ERR_ABORTED") {
-      exchange.res.destroy();
-      return;
-    }
-    if (!this.connected && REFUSED_LOCALLY.has(code)) {
-      counters.malformed++;
-      ctx.log.debug({ listener, err: err.message }, "request not forwardable");
-      exchange.fail(400);
-      return;
-    }
-    const reason = reasonOf(code);
-    // A pooled connection the member closed while idle: not the member's failure; resend once.
-    const reused = err[REUSED_SOCKET] ?? (err.socket?.bytesRead ?? 0) > 0;
-    if (this.connected && reused && reason === "ECONNRESET" && !exchange.withBody && !this.staleRetried) {
-      exchange.start(target, this.retried, true);
-      return;
-    }
-    if (this.connected) counters.resets++;
-    else counters.connectFailures++;
-    ctx.outcomes.connectFailed(target, reason);
-    ctx.log.debug(
-      { listener, member: target.endpoint, err: reason, connected: this.connected },
-      "member failed",
-    );
-    // SPEC 6.3/6.6: nothing sent → any method may go elsewhere; sent → only a bodiless idempotent one.
-    const safe = !this.connected || (IDEMPOTENT.has(exchange.req.method ?? "") && !exchange.withBody);
-    const next = this.retried || !safe ? undefined : exchange.pool.pick(exchange.clientIp, target);
-    if (next === undefined) {
-      exchange.fail(502);
-      return;
-    }
-    counters.retries++;
-    exchange.sticky.retried(next);
-    exchange.start(next, true, this.staleRetried);
-  }
-}
-
-/** Handles one request of an HTTP/HTTPS listener. */
-export function forwardHttp(
-  req: http.IncomingMessage,
-  res: http.ServerResponse,
-  listener: ListenerModel,
-  snapshot: Snapshot,
-  env: HttpEnv,
-): void {
-  const { counters, ctx } = env;
-  const started = listener.accessLog ? ctx.clock.now() : 0;
-  const clientIp = clientIpKey(clientAddressOf(req.socket));
-  const route = routeAndPlace(req, listener, snapshot, env, clientIp);
-  if (!route.ok) {
-    counters.countResponse(route.pool, "", route.status);
-    if (listener.accessLog)
-      logAccess(ctx.log, {
-        listener: listener.name,
-        protocol: env.https ? "HTTPS" : "HTTP",
-        client: clientIp,
-        pool: route.pool,
-        member: null,
-        affinity: "none",
-        status: route.status,
-        method: req.method,
-        path: pathForLog(req.url),
-        durationMs: ctx.clock.now() - started,
-      });
-    sendLocal(res, route.status, route.status === 400 || !req.complete);
-    return;
-  }
-  const headers = requestHeadersForMember(req.rawHeaders, {
-    clientIp,
-    proto: env.https ? "https" : "http",
-    port: env.port,
-    upgrade: undefined,
-    // undici frames a body of unknown length as chunked itself and refuses the header.
-    chunked: false,
-  });
-  const exchange = new Exchange(
-    req,
-    res,
-    listener,
-    env,
-    clientIp,
-    route.pool,
-    route.sticky,
-    hasBody(req),
-    req.headers["transfer-encoding"] !== undefined,
-    started,
-    req.headers.expect === undefined ? headers : withoutExpect(headers),
-  );
-  (res as TrackedResponse)[EXCHANGE] = exchange;
-  res.on("close", onClientClose);
-  exchange.start(route.member, false, false);
+function interimHead(head: ResponseHead): string {
+  const out = responseHeadersForClient(head.raw);
+  let text = `HTTP/1.1 ${head.status} ${head.reason}\r\n`;
+  for (let i = 0; i < out.length; i += 2) text += `${out[i]}: ${out[i + 1]}\r\n`;
+  return `${text}\r\n`;
 }

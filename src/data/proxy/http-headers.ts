@@ -21,17 +21,21 @@ const HOP_BY_HOP = new Set([
 const FORWARDED_SET = new Set(["x-forwarded-proto", "x-forwarded-port"]);
 
 /** The lower-case header names listed in `Connection` headers: they are hop-by-hop too. */
-export function connectionTokens(raw: readonly string[]): Set<string> {
-  const tokens = new Set<string>();
+export function connectionTokens(raw: readonly string[]): ReadonlySet<string> {
+  let tokens: Set<string> | undefined;
   for (let i = 0; i + 1 < raw.length; i += 2) {
-    if (raw[i]!.toLowerCase() !== "connection") continue;
+    const header = raw[i]!;
+    if (header.length !== 10 || header.toLowerCase() !== "connection") continue;
+    tokens ??= new Set<string>();
     for (const t of raw[i + 1]!.split(",")) {
       const name = t.trim().toLowerCase();
       if (name !== "") tokens.add(name);
     }
   }
-  return tokens;
+  return tokens ?? NO_TOKENS;
 }
+
+const NO_TOKENS: ReadonlySet<string> = new Set();
 
 export interface ForwardingFacts {
   /** The client's address as seen by this hop. */
@@ -96,24 +100,31 @@ export function headerValues(raw: readonly string[], lowerName: string): string[
   return values;
 }
 
-/**
- * Defence in depth against request smuggling (RFC 9112 6.3). Node's strict parser already refuses
- * these; checking again costs little and keeps the guarantee if a parser flag ever changes.
- * Returns the reason to refuse, or undefined.
- */
-export function ambiguousFraming(raw: readonly string[]): string | undefined {
-  let contentLength: string | undefined;
-  let transferEncoding = false;
+/** The first value of a header (case-insensitive name), or undefined. */
+export function firstHeader(raw: readonly string[], lowerName: string): string | undefined {
   for (let i = 0; i + 1 < raw.length; i += 2) {
-    const lower = raw[i]!.toLowerCase();
-    if (lower === "transfer-encoding") transferEncoding = true;
-    else if (lower === "content-length") {
-      const v = raw[i + 1]!.trim();
-      if (!/^\d+$/.test(v)) return "invalid Content-Length";
-      if (contentLength !== undefined && contentLength !== v) return "differing Content-Length";
-      contentLength = v;
-    }
+    const name = raw[i]!;
+    if (name.length === lowerName.length && name.toLowerCase() === lowerName) return raw[i + 1];
   }
-  if (transferEncoding && contentLength !== undefined) return "Content-Length with Transfer-Encoding";
   return undefined;
+}
+
+/** How many times a header occurs (case-insensitive name). */
+export function headerCount(raw: readonly string[], lowerName: string): number {
+  let n = 0;
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const name = raw[i]!;
+    if (name.length === lowerName.length && name.toLowerCase() === lowerName) n++;
+  }
+  return n;
+}
+
+/** Whether a `Connection` header lists `token` (lower case), e.g. `close`, `keep-alive`, `upgrade`. */
+export function connectionHas(raw: readonly string[], token: string): boolean {
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const name = raw[i]!;
+    if (name.length !== 10 || name.toLowerCase() !== "connection") continue;
+    for (const t of raw[i + 1]!.split(",")) if (t.trim().toLowerCase() === token) return true;
+  }
+  return false;
 }

@@ -1,4 +1,4 @@
-import { type ServerResponse, STATUS_CODES } from "node:http";
+import { STATUS_CODES } from "node:http";
 import type { Duplex } from "node:stream";
 
 function bodyOf(status: number): string {
@@ -6,39 +6,28 @@ function bodyOf(status: number): string {
 }
 
 /**
- * A response stickylb itself produces (404, 502, 503, 504). `close` ends the client connection
- * after it: needed when the request body was not read to its end.
+ * A response stickylb itself produces (400, 404, 408, 431, 502, 503, 504), in wire form. `close`
+ * announces that the client connection ends after it: needed after a refused head, or when the
+ * request body was not read to its end.
  */
-export function sendLocal(res: ServerResponse, status: number, close: boolean): void {
-  if (res.headersSent) {
-    res.destroy();
-    return;
-  }
+export function localResponse(status: number, close: boolean, extra: readonly string[] = []): string {
   const body = bodyOf(status);
-  const headers: Record<string, string | number> = {
-    "Content-Type": "text/plain; charset=utf-8",
-    "Content-Length": Buffer.byteLength(body),
-  };
-  if (close) headers.Connection = "close";
-  res.writeHead(status, headers);
-  res.end(body);
+  let head =
+    `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ""}\r\n` +
+    "Content-Type: text/plain; charset=utf-8\r\n" +
+    `Content-Length: ${body.length}\r\n`;
+  if (close) head += "Connection: close\r\n";
+  for (let i = 0; i + 1 < extra.length; i += 2) head += `${extra[i]}: ${extra[i + 1]}\r\n`;
+  return `${head}\r\n${body}`;
 }
 
-/** The same on a raw socket (parser errors, refused upgrades); the connection is closed after it. */
+/** The same on a socket that is closed after it (parser errors, refused upgrades). */
 export function writeRawResponse(socket: Duplex, status: number, extra: readonly string[] = []): void {
   if (!socket.writable) {
     socket.destroy();
     return;
   }
-  const body = bodyOf(status);
-  const lines = [
-    `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ""}`,
-    "Content-Type: text/plain; charset=utf-8",
-    `Content-Length: ${Buffer.byteLength(body)}`,
-    "Connection: close",
-    ...extra,
-  ];
-  socket.end(`${lines.join("\r\n")}\r\n\r\n${body}`);
+  socket.end(localResponse(status, true, extra), "latin1");
 }
 
 /** A response head in wire form from a flat raw header array. */

@@ -1,155 +1,190 @@
 /**
  * Relays an HTTP upgrade (WebSocket) to a member (SPEC 6.6): placed and sticky like any request,
- * the member's `101` goes back with the inserted cookie when one is due, then bytes flow both
- * ways until either side closes. A member that answers without upgrading has its response relayed
- * and the connection closed.
+ * on a connection of its own (an upgraded connection never returns to a keep-alive pool). The
+ * member's `101` goes back with the inserted cookie when one is due, then bytes flow both ways
+ * until either side closes or both stay silent for `timeouts.idle`. A member that answers without
+ * upgrading has its response relayed and the connection closed.
  */
-
-import * as http from "node:http";
-import type { Socket } from "node:net";
-import type { Duplex } from "node:stream";
-import { clientIpKey } from "../../core/member.js";
+import * as net from "node:net";
 import type { ListenerModel } from "../../core/model.js";
-import { clientAddressOf } from "../listener/client-address.js";
-import type { Snapshot } from "../snapshot.js";
+import { HeadError, HeadScanner, parseResponseHead, type RequestHead } from "../http1/head-parser.js";
 import type { MemberRuntime } from "../upstream/member-runtime.js";
-import { type HttpEnv, routeAndPlace } from "./http-forward.js";
+import type { HttpEnv, RouteOutcome } from "./http-forward.js";
 import { requestHeadersForMember, responseHeadersForClient } from "./http-headers.js";
 import { rawHead, writeRawResponse } from "./http-local.js";
 
 export function forwardUpgrade(
-  req: http.IncomingMessage,
-  client: Duplex,
-  head: Buffer,
+  client: net.Socket,
+  clientIp: string,
+  head: RequestHead,
+  protocol: string,
+  rest: Buffer | undefined,
+  route: RouteOutcome & { ok: true },
   listener: ListenerModel,
-  snapshot: Snapshot,
   env: HttpEnv,
 ): void {
   const { counters, ctx } = env;
-  client.on("error", () => {});
-  const route = routeAndPlace(req, listener, snapshot, env);
-  if (!route.ok) {
-    counters.countResponse(route.pool, "", route.status);
-    writeRawResponse(client, route.status);
-    return;
-  }
   const { pool, sticky } = route;
-  const clientIp = clientIpKey(clientAddressOf(req.socket));
-  const headers = requestHeadersForMember(req.rawHeaders, {
+  const headers = requestHeadersForMember(head.raw, {
     clientIp,
     proto: env.https ? "https" : "http",
     port: env.port,
-    upgrade: req.headers.upgrade ?? "websocket",
+    upgrade: protocol,
     chunked: false,
   });
+  let request = `${head.method} ${head.target} HTTP/1.1\r\n`;
+  for (let i = 0; i < headers.length; i += 2) request += `${headers[i]}: ${headers[i + 1]}\r\n`;
+  request += "\r\n";
   const timeouts = listener.timeouts;
+  // Client bytes that arrive before the member answers wait here (bounded by pausing the client).
+  const early: Buffer[] = rest === undefined ? [] : [rest];
+  const onEarly = (chunk: Buffer): void => {
+    early.push(chunk);
+    client.pause();
+  };
+  client.on("data", onEarly);
+  let clientGone = false;
+  const onClientClose = (): void => {
+    clientGone = true;
+  };
+  client.once("close", onClientClose);
 
   const attempt = (target: MemberRuntime, retried: boolean): void => {
     const finish = target.claim(client);
     let connected = false;
     let settled = false;
-    // A fresh connection: an upgraded socket leaves the keep-alive pool for good anyway.
-    const up = http.request({
-      host: target.address,
-      port: target.port,
-      method: req.method,
-      path: req.url,
-      headers,
-      setHost: false,
-      agent: false,
-      timeout: timeouts.connectMs,
-    });
-    up.once("socket", (socket: Socket) => {
-      socket.once("connect", () => {
-        connected = true;
-        ctx.outcomes.connectSucceeded(target);
-        up.setTimeout(timeouts.memberMs);
-      });
-    });
-    up.on("timeout", () => {
-      if (settled) return;
+    const up = net.connect({ host: target.address, port: target.port, noDelay: true });
+    up.setTimeout(timeouts.connectMs);
+    const scanner = new HeadScanner();
+    let partial: Buffer | undefined;
+
+    const fail = (status: number): void => {
       settled = true;
       up.destroy();
       finish();
+      counters.countResponse(pool.name, status === 504 ? target.endpoint : "", status);
+      writeRawResponse(client, status);
+    };
+    up.on("connect", () => {
+      connected = true;
+      ctx.outcomes.connectSucceeded(target);
+      up.setTimeout(timeouts.memberMs);
+      if (clientGone) {
+        settled = true;
+        up.destroy();
+        finish();
+        return;
+      }
+      up.write(request, "latin1");
+    });
+    up.on("timeout", () => {
+      if (settled) return;
       if (connected) {
         counters.memberTimeouts++;
-        counters.countResponse(pool.name, target.endpoint, 504);
-        writeRawResponse(client, 504);
+        fail(504);
       } else {
+        settled = true;
+        up.destroy();
+        finish();
         connectFailed(target, retried, "ETIMEDOUT");
       }
     });
     up.on("error", (err: NodeJS.ErrnoException) => {
       if (settled) return;
       settled = true;
+      up.destroy();
       finish();
+      const code = err.code ?? err.message;
       if (connected) {
         counters.resets++;
-        ctx.outcomes.connectFailed(target, err.code ?? err.message);
+        ctx.outcomes.connectFailed(target, code);
         counters.badGateway++;
         counters.countResponse(pool.name, "", 502);
         writeRawResponse(client, 502);
         return;
       }
-      connectFailed(target, retried, err.code ?? err.message);
+      connectFailed(target, retried, code);
     });
-    up.once("upgrade", (upRes, upSocket, upHead) => {
+    up.on("close", () => {
+      if (settled) return;
+      // Closed before a complete response head.
       settled = true;
-      upSocket.setTimeout(0);
-      const out = responseHeadersForClient(upRes.rawHeaders, true);
-      for (const cookie of sticky.answered(target, upRes.rawHeaders)) out.push("Set-Cookie", cookie);
-      counters.upgrades++;
-      counters.countResponse(pool.name, target.endpoint, 101);
-      if (!client.writable) {
-        upSocket.destroy();
+      finish();
+      counters.resets++;
+      counters.badGateway++;
+      counters.countResponse(pool.name, "", 502);
+      writeRawResponse(client, 502);
+    });
+    const onHead = (chunk: Buffer): void => {
+      const buf = partial === undefined ? chunk : Buffer.concat([partial, chunk]);
+      const end = scanner.feed(buf, 0, buf.length);
+      if (end === -1) {
+        partial = buf;
+        return;
+      }
+      const response = end instanceof HeadError ? end : parseResponseHead(buf, 0, end);
+      if (response instanceof HeadError || end instanceof HeadError) {
+        counters.badGateway++;
+        fail(502);
+        return;
+      }
+      if (response.status > 101 && response.status < 200) {
+        // An interim response before the answer (103): skip it.
+        partial = undefined;
+        if (end < buf.length) onHead(buf.subarray(end));
+        return;
+      }
+      settled = true;
+      up.off("data", onHead);
+      up.setTimeout(0);
+      client.off("data", onEarly);
+      client.off("close", onClientClose);
+      const upgraded = response.status === 101;
+      const out = responseHeadersForClient(response.raw, upgraded);
+      for (const cookie of sticky.answered(target, response.raw)) out.push("Set-Cookie", cookie);
+      counters.countResponse(pool.name, target.endpoint, response.status);
+      if (!client.writable || clientGone) {
+        up.destroy();
         finish();
         return;
       }
-      client.write(rawHead(101, upRes.statusMessage, out));
-      if (upHead.length > 0) client.write(upHead);
-      if (head.length > 0) upSocket.write(head);
-      upSocket.on("error", () => {});
-      const idle = (): void => {
-        client.destroy();
-        upSocket.destroy();
-      };
-      upSocket.setTimeout(timeouts.idleMs, idle);
-      upSocket.pipe(client);
-      client.pipe(upSocket);
+      if (!upgraded) {
+        // The member refused the upgrade: relay its answer, then close both connections.
+        out.push("Connection", "close");
+        client.write(rawHead(response.status, response.reason, out), "latin1");
+        if (end < buf.length) client.write(buf.subarray(end));
+        up.pipe(client);
+        up.once("close", () => {
+          finish();
+          client.destroySoon();
+        });
+        client.once("close", () => up.destroy());
+        client.resume();
+        return;
+      }
+      counters.upgrades++;
+      client.write(rawHead(101, response.reason, out), "latin1");
+      if (end < buf.length) client.write(buf.subarray(end));
+      for (const piece of early) up.write(piece);
       const close = (): void => {
         client.destroy();
-        upSocket.destroy();
+        up.destroy();
         finish();
       };
-      upSocket.once("close", close);
+      up.setTimeout(timeouts.idleMs, close);
+      up.pipe(client);
+      client.pipe(up);
+      up.once("close", close);
       client.once("close", close);
-    });
-    up.once("response", (upRes) => {
-      // The member refused the upgrade: relay its answer, close-delimited, then close.
-      settled = true;
-      const status = upRes.statusCode ?? 502;
-      const out = responseHeadersForClient(upRes.rawHeaders).filter((_, i, a) => {
-        const name = (i % 2 === 0 ? a[i] : a[i - 1])!.toLowerCase();
-        return name !== "content-length";
-      });
-      for (const cookie of sticky.answered(target, upRes.rawHeaders)) out.push("Set-Cookie", cookie);
-      out.push("Connection", "close");
-      counters.countResponse(pool.name, target.endpoint, status);
-      client.write(rawHead(status, upRes.statusMessage, out));
-      upRes.pipe(client);
-      upRes.once("end", finish);
-      upRes.once("error", () => {
-        finish();
-        client.destroy();
-      });
-    });
-    up.end();
+      client.resume();
+    };
+    up.on("data", onHead);
   };
 
   const connectFailed = (target: MemberRuntime, retried: boolean, code: string): void => {
     counters.connectFailures++;
     ctx.outcomes.connectFailed(target, code);
-    const next = retried ? undefined : pool.pick(clientIp, target);
+    const next = retried || clientGone ? undefined : pool.pick(clientIp, target);
     if (next === undefined) {
       counters.badGateway++;
       counters.countResponse(pool.name, "", 502);

@@ -1,5 +1,14 @@
-import type { Socket } from "node:net";
-import { buildConnector, Pool } from "undici";
+/**
+ * Keep-alive connections towards members for the HTTP forwarding path: one {@link MemberPool} of
+ * plain TCP sockets per member, keyed by {@link MemberId} so that a reload keeps the warm
+ * connections of members that stay (STYLE point 3). The forwarder speaks HTTP/1.1 on these sockets
+ * itself (`data/http1`); a pool only hands out connected sockets, takes them back between
+ * requests and closes the ones that idle too long or that the member closes.
+ *
+ * Why not `http.Agent` or undici: a CPU profile showed their request objects, promises and
+ * listeners per request as a large share of the forwarding cost (docs/performance.md).
+ */
+import * as net from "node:net";
 import type { MemberId } from "../../core/member.js";
 
 /**
@@ -8,85 +17,210 @@ import type { MemberId } from "../../core/member.js";
  * rarely send a request on a connection the member is closing.
  */
 export const DEFAULT_UPSTREAM_IDLE_MS = 4000;
+/** Idle connections kept per member; the rest are closed when released. */
+export const MAX_IDLE_PER_MEMBER = 256;
 
-/** Set on a socket error when the connection had carried an earlier response (a pooled reuse). */
-export const REUSED_SOCKET = Symbol("stickylb.reusedSocket");
-
-/** An upstream error, as undici reports it, possibly marked by {@link REUSED_SOCKET}. */
-export type UpstreamError = Error & {
-  code?: string;
-  [REUSED_SOCKET]?: boolean;
-  /** undici's `SocketError` carries what the socket had read and written. */
-  socket?: { bytesRead?: number } | null;
-};
-
-// Runs before undici's own listener: a reset on a connection that already carried a response is
-// the stale-pool case (the member closed it while idle), not the member's failure.
-function markReused(this: Socket, err: UpstreamError): void {
-  err[REUSED_SOCKET] = this.bytesRead > 0;
+/** What uses a connection while it is lent: the forwarding attempt. */
+export interface UpstreamUser {
+  /** The connection is established (immediately for a pooled one). */
+  onUpstreamConnect(conn: UpstreamConnection): void;
+  onUpstreamData(chunk: Buffer): void;
+  /** The member ended its side (FIN). */
+  onUpstreamEnd(): void;
+  /** Connect failure, reset, or close; `code` as Node names it (`ECONNREFUSED`, `ETIMEDOUT`…). */
+  onUpstreamError(code: string): void;
+  /** No byte either way for the time set by {@link UpstreamConnection.setActivityTimeout}. */
+  onUpstreamTimeout(): void;
+  /** The socket's write buffer drained (request body back-pressure). */
+  onUpstreamDrain(): void;
 }
 
-/**
- * Pooled keep-alive connections towards members: one undici `Pool` per member (and connect
- * timeout), keyed by {@link MemberId} so that a reload keeps the warm connections of members that
- * stay (STYLE point 3). undici replaces `http.Agent` + `http.request` on the forwarding path: its
- * `dispatch` sends a request with a few allocations and no `ClientRequest`/`IncomingMessage` pair,
- * which a CPU profile showed to be the largest share of the forwarding cost (docs/performance.md).
- */
+enum ConnState {
+  Connecting,
+  Lent,
+  Idle,
+  Closed,
+}
+
+export class UpstreamConnection {
+  state = ConnState.Connecting;
+  /** Responses this connection has carried: a reset on a reused connection is the stale case. */
+  served = 0;
+  user: UpstreamUser | undefined;
+  private timeoutMs = 0;
+
+  constructor(
+    readonly socket: net.Socket,
+    private readonly pool: MemberPool,
+    user: UpstreamUser,
+    connectMs: number,
+  ) {
+    this.user = user;
+    socket.setTimeout(connectMs);
+    socket.on("connect", () => {
+      if (this.state !== ConnState.Connecting) return;
+      this.state = ConnState.Lent;
+      socket.setTimeout(this.timeoutMs);
+      this.user?.onUpstreamConnect(this);
+    });
+    socket.on("data", (chunk: Buffer) => {
+      if (this.user !== undefined) this.user.onUpstreamData(chunk);
+      else this.close(); // bytes nobody asked for: the connection can no longer be trusted
+    });
+    socket.on("end", () => {
+      const user = this.user;
+      if (user !== undefined) user.onUpstreamEnd();
+      else this.close();
+    });
+    socket.on("drain", () => this.user?.onUpstreamDrain());
+    socket.on("timeout", () => {
+      const user = this.user;
+      if (this.state === ConnState.Connecting) {
+        this.close();
+        user?.onUpstreamError("ETIMEDOUT");
+      } else if (user !== undefined) user.onUpstreamTimeout();
+      else this.close();
+    });
+    socket.on("error", (err: NodeJS.ErrnoException) => {
+      const user = this.user;
+      this.close();
+      user?.onUpstreamError(err.code ?? err.message);
+    });
+    socket.on("close", () => {
+      const user = this.user;
+      this.close();
+      user?.onUpstreamError("ECONNRESET");
+    });
+  }
+
+  get connected(): boolean {
+    return this.state === ConnState.Lent;
+  }
+
+  /** The member timeout while lent (0: none); applied once connected. */
+  setActivityTimeout(ms: number): void {
+    if (ms === this.timeoutMs) return;
+    this.timeoutMs = ms;
+    if (this.state === ConnState.Lent) this.socket.setTimeout(ms);
+  }
+
+  write(data: Buffer | string): boolean {
+    return typeof data === "string" ? this.socket.write(data, "latin1") : this.socket.write(data);
+  }
+
+  /** Gives the connection back between requests: kept idle for the next one when allowed. */
+  release(): void {
+    if (this.state !== ConnState.Lent) return;
+    this.user = undefined;
+    this.served++;
+    if (this.socket.isPaused()) this.socket.resume();
+    this.pool.keep(this);
+  }
+
+  /** Closes the connection (after an error, an aborted response, or when it cannot be reused). */
+  close(): void {
+    if (this.state === ConnState.Closed) return;
+    const wasIdle = this.state === ConnState.Idle;
+    this.state = ConnState.Closed;
+    this.user = undefined;
+    if (wasIdle) this.pool.forget(this);
+    this.socket.destroy();
+  }
+
+  /** Called by the pool when it parks the connection. */
+  park(idleMs: number): void {
+    this.state = ConnState.Idle;
+    this.timeoutMs = idleMs;
+    this.socket.setTimeout(idleMs);
+  }
+
+  /** Called by the pool when it lends a parked connection again. */
+  lend(user: UpstreamUser): void {
+    this.state = ConnState.Lent;
+    this.user = user;
+  }
+}
+
+/** The connections towards one member. */
+export class MemberPool {
+  private readonly idle: UpstreamConnection[] = [];
+  private closing = false;
+
+  constructor(
+    private readonly address: string,
+    private readonly port: number,
+    private readonly idleMs: number,
+  ) {}
+
+  /**
+   * Lends a connection to `user`: the most recently used idle one (warmest, least likely closed
+   * by the member), else a new one. `onUpstreamConnect` is called either way, synchronously for
+   * an idle connection. `fresh` skips the idle ones (the resend after a stale connection).
+   */
+  acquire(user: UpstreamUser, connectMs: number, activityMs: number, fresh = false): UpstreamConnection {
+    const reused = fresh ? undefined : this.idle.pop();
+    if (reused !== undefined) {
+      reused.lend(user);
+      reused.setActivityTimeout(activityMs);
+      user.onUpstreamConnect(reused);
+      return reused;
+    }
+    const socket = net.connect({ host: this.address, port: this.port, noDelay: true });
+    const conn = new UpstreamConnection(socket, this, user, connectMs);
+    conn.setActivityTimeout(activityMs);
+    return conn;
+  }
+
+  /** @internal a released connection. */
+  keep(conn: UpstreamConnection): void {
+    if (this.closing || this.idle.length >= MAX_IDLE_PER_MEMBER) {
+      conn.close();
+      return;
+    }
+    conn.park(this.idleMs);
+    this.idle.push(conn);
+  }
+
+  /** @internal an idle connection that closed. */
+  forget(conn: UpstreamConnection): void {
+    const i = this.idle.indexOf(conn);
+    if (i >= 0) this.idle.splice(i, 1);
+  }
+
+  get idleCount(): number {
+    return this.idle.length;
+  }
+
+  /** Closes idle connections now and lent ones when they are released (a removed member drains). */
+  close(): void {
+    this.closing = true;
+    for (const conn of this.idle.splice(0)) conn.close();
+  }
+}
+
+/** All member pools of the process, kept across reloads by member identity. */
 export class HttpAgents {
-  // By member, then by connect timeout (listeners may differ): two lookups, no key built per request.
-  private readonly pools = new Map<MemberId, Map<number, Pool>>();
+  private readonly pools = new Map<MemberId, MemberPool>();
 
   constructor(private readonly idleMs = DEFAULT_UPSTREAM_IDLE_MS) {}
 
-  poolFor(
-    member: { readonly id: MemberId; readonly address: string; readonly port: number },
-    connectMs: number,
-  ): Pool {
-    let byTimeout = this.pools.get(member.id);
-    if (byTimeout === undefined) {
-      byTimeout = new Map();
-      this.pools.set(member.id, byTimeout);
-    }
-    let pool = byTimeout.get(connectMs);
+  poolFor(member: { readonly id: MemberId; readonly address: string; readonly port: number }): MemberPool {
+    let pool = this.pools.get(member.id);
     if (pool === undefined) {
-      pool = this.create(member, connectMs);
-      byTimeout.set(connectMs, pool);
+      pool = new MemberPool(member.address, member.port, this.idleMs);
+      this.pools.set(member.id, pool);
     }
-    return pool;
-  }
-
-  private create(member: { readonly address: string; readonly port: number }, connectMs: number): Pool {
-    const connector = buildConnector({ timeout: connectMs, noDelay: true });
-    const pool = new Pool(`http://${hostOf(member.address)}:${member.port}`, {
-      connect: (options, callback) =>
-        connector(options, (err, socket) => {
-          if (err !== null) {
-            callback(err, null);
-            return;
-          }
-          socket.prependListener("error", markReused);
-          callback(null, socket);
-        }),
-      pipelining: 1,
-      keepAliveTimeout: this.idleMs,
-      keepAliveMaxTimeout: this.idleMs,
-      // A member's body longer or shorter than it announced is an upstream error, as with node:http.
-      strictContentLength: true,
-    });
-    // Errors reach each request's handler; the pool's own event only needs a listener.
-    pool.on("connectionError", noop);
     return pool;
   }
 
   /**
-   * Forgets the pools of members not in `keep` (called after a reload). `close()` lets requests
-   * in flight finish (a removed member drains, SPEC 6.8), then closes the connections.
+   * Forgets the pools of members not in `keep` (called after a reload). Requests in flight finish
+   * on their connections (a removed member drains, SPEC 6.8); no connection returns to idle.
    */
   retain(keep: ReadonlySet<MemberId>): void {
-    for (const [id, byTimeout] of this.pools) {
+    for (const [id, pool] of this.pools) {
       if (keep.has(id)) continue;
-      for (const pool of byTimeout.values()) pool.close().catch(noop);
+      pool.close();
       this.pools.delete(id);
     }
   }
@@ -97,17 +231,9 @@ export class HttpAgents {
   }
 
   destroyAll(): void {
-    for (const byTimeout of this.pools.values())
-      for (const pool of byTimeout.values()) pool.destroy().catch(noop);
+    for (const pool of this.pools.values()) pool.close();
     this.pools.clear();
   }
-}
-
-function noop(): void {}
-
-/** An IPv6 literal goes in brackets in an origin. */
-function hostOf(address: string): string {
-  return address.includes(":") ? `[${address}]` : address;
 }
 
 /** One set of pools for the whole process: every HTTP listener forwards through it. */

@@ -1,6 +1,8 @@
 import { describe, expect, it } from "vitest";
 import {
-  ambiguousFraming,
+  connectionHas,
+  firstHeader,
+  headerCount,
   requestHeadersForMember,
   responseHeadersForClient,
 } from "../../../src/data/proxy/http-headers.js";
@@ -126,12 +128,20 @@ describe("responseHeadersForClient", () => {
   });
 });
 
-describe("ambiguousFraming", () => {
-  it("refuses Content-Length with Transfer-Encoding and differing Content-Length", () => {
-    expect(ambiguousFraming(["Content-Length", "4", "Transfer-Encoding", "chunked"])).toBeDefined();
-    expect(ambiguousFraming(["Content-Length", "4", "Content-Length", "5"])).toBeDefined();
-    expect(ambiguousFraming(["Content-Length", "4, 5"])).toBeDefined();
-    expect(ambiguousFraming(["Content-Length", "4", "Content-Length", "4"])).toBeUndefined();
-    expect(ambiguousFraming(["Transfer-Encoding", "chunked"])).toBeUndefined();
+describe("connectionHas, firstHeader, headerCount", () => {
+  it("reads Connection tokens across headers, case-insensitively", () => {
+    const raw = ["connection", "Keep-Alive, X-Foo", "CONNECTION", " Upgrade "];
+    expect(connectionHas(raw, "keep-alive")).toBe(true);
+    expect(connectionHas(raw, "upgrade")).toBe(true);
+    expect(connectionHas(raw, "close")).toBe(false);
+    expect(connectionHas(["X-Connection", "close"], "close")).toBe(false);
+  });
+
+  it("finds the first value and counts repeats", () => {
+    const raw = ["Host", "a", "X", "1", "HOST", "b"];
+    expect(firstHeader(raw, "host")).toBe("a");
+    expect(firstHeader(raw, "cookie")).toBeUndefined();
+    expect(headerCount(raw, "host")).toBe(2);
+    expect(headerCount(raw, "x")).toBe(1);
   });
 });

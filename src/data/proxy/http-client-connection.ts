@@ -1,0 +1,370 @@
+/**
+ * One client connection of an HTTP or HTTPS listener: reads request heads with the strict parser
+ * (`data/http1`), refuses what SPEC 6.6 refuses before any member sees a byte (400, 431, 505,
+ * then close), and hands each request to an {@link Exchange} (or to the upgrade relay), one at a
+ * time: pipelined requests wait in order behind the one in flight. Keep-alive follows the client
+ * (HTTP/1.1 by default, HTTP/1.0 on request) and the listener's timeouts:
+ *
+ * - `timeouts.idle`: no byte between two requests → the connection is closed;
+ * - `timeouts.client`: the whole request (head and body) must arrive within it → 408 and close.
+ *
+ * Each request reads the snapshot current when its head is complete, so a reload applies to the
+ * next request of a kept-alive connection.
+ */
+import type { Socket } from "node:net";
+import { clientIpKey } from "../../core/member.js";
+import type { ListenerModel } from "../../core/model.js";
+import { FramingError, requestFraming } from "../http1/framing.js";
+import {
+  HeadError,
+  HeadScanner,
+  MAX_HEAD_BYTES,
+  parseRequestHead,
+  type RequestHead,
+} from "../http1/head-parser.js";
+import { PendingBytes } from "../http1/pending-bytes.js";
+import { clientAddressOf } from "../listener/client-address.js";
+import { logAccess, pathForLog } from "./access-log.js";
+import { type ClientSide, Exchange, type HttpEnv, routeAndPlace } from "./http-forward.js";
+import { connectionHas, firstHeader, headerCount, requestHeadersForMember } from "./http-headers.js";
+import { localResponse } from "./http-local.js";
+import { forwardUpgrade } from "./http-upgrade.js";
+
+/** Pipelined bytes kept while a request is in flight; past this the client is paused. */
+const PIPELINE_LIMIT = MAX_HEAD_BYTES;
+
+/** What the listener gives each of its connections. */
+export interface ConnectionHost {
+  readonly env: HttpEnv;
+  /** The listener's model in the current snapshot; undefined once it left the configuration. */
+  currentListener(): { listener: ListenerModel | undefined; snapshot: import("../snapshot.js").Snapshot };
+  /** The model the listener was started with (timeouts before the first request). */
+  readonly initial: ListenerModel;
+  readonly connections: Set<HttpClientConnection>;
+}
+
+export class HttpClientConnection implements ClientSide {
+  readonly clientIp: string;
+  private readonly pending = new PendingBytes();
+  private readonly scanner = new HeadScanner();
+  private exchange: Exchange | undefined;
+  /** The connection is ending: further bytes are ignored. */
+  private ended = false;
+  /** Handed to the upgrade relay: this object no longer reads it. */
+  private detached = false;
+  /** Set by a drain (stop, removed listener): close after the response in flight. */
+  private closing = false;
+  private readingPaused = false;
+  /** `timeouts.client` deadline of the request being read. */
+  private deadline: NodeJS.Timeout | undefined;
+  private idleMs: number;
+  private clientMs: number;
+  private parsing = false;
+
+  private readonly onData = (chunk: Buffer): void => this.received(chunk);
+  private readonly onTimeout = (): void => this.idleTimeout();
+  private readonly onDrain = (): void => this.exchange?.responseDrained();
+
+  constructor(
+    readonly socket: Socket,
+    private readonly host: ConnectionHost,
+  ) {
+    this.clientIp = clientIpKey(clientAddressOf(socket));
+    const timeouts = host.initial.timeouts;
+    this.idleMs = timeouts.idleMs;
+    this.clientMs = timeouts.clientMs;
+    host.connections.add(this);
+    socket.on("data", this.onData);
+    socket.on("drain", this.onDrain);
+    socket.on("timeout", this.onTimeout);
+    socket.on("error", noop);
+    socket.once("close", () => this.closed());
+    socket.setTimeout(this.idleMs);
+  }
+
+  /** No request in flight and none being read: can be closed without cutting anything. */
+  get idle(): boolean {
+    return this.exchange === undefined && this.pending.length === 0 && !this.detached;
+  }
+
+  /** Drain: close now if idle, else after the response in flight. */
+  closeWhenIdle(): void {
+    this.closing = true;
+    if (this.idle) this.socket.destroy();
+  }
+
+  private received(chunk: Buffer): void {
+    if (this.ended) return;
+    const exchange = this.exchange;
+    if (exchange !== undefined) {
+      const used = exchange.requestDone ? 0 : exchange.feedBody(chunk, 0, chunk.length);
+      if (used < chunk.length) {
+        this.pending.append(used === 0 ? chunk : chunk.subarray(used));
+        if (this.pending.length > PIPELINE_LIMIT) this.pauseReading();
+      }
+      return;
+    }
+    this.pending.append(chunk);
+    this.parseNext();
+  }
+
+  /** Reads the pending bytes into requests while no request is in flight. */
+  private parseNext(): void {
+    if (this.parsing) return;
+    this.parsing = true;
+    try {
+      while (this.exchange === undefined && !this.ended && !this.detached && this.pending.length > 0) {
+        let buf = this.pending.view();
+        // RFC 9112 2.2: empty lines before a request line are ignored (some clients send a CRLF
+        // after a body).
+        let skip = 0;
+        while (skip + 1 < buf.length && buf[skip] === 13 && buf[skip + 1] === 10) skip += 2;
+        if (skip > 0) {
+          this.pending.consume(skip);
+          if (this.pending.length === 0) return;
+          buf = this.pending.view();
+        }
+        const end = this.scanner.feed(buf, 0, buf.length);
+        if (end instanceof HeadError) {
+          this.refuse(end.status, end.reason);
+          return;
+        }
+        if (end === -1) {
+          this.deadline ??= setTimeout(requestTimedOut, this.clientMs, this);
+          return;
+        }
+        const head = parseRequestHead(buf, 0, end);
+        if (head instanceof HeadError) {
+          this.refuse(head.status, head.reason);
+          return;
+        }
+        this.pending.consume(end);
+        this.dispatch(head);
+      }
+    } finally {
+      this.parsing = false;
+    }
+  }
+
+  private dispatch(head: RequestHead): void {
+    const { env } = this.host;
+    const { counters, ctx } = env;
+    const { snapshot, listener } = this.host.currentListener();
+    if (listener === undefined) {
+      // The listener left the configuration and drains: serve nothing new on it.
+      counters.countResponse("", "", 503);
+      this.answer(503, true);
+      return;
+    }
+    this.applyTimeouts(listener);
+    const framing = requestFraming(head.raw, head.minor);
+    if (framing instanceof FramingError) {
+      this.refuse(400, framing.reason);
+      return;
+    }
+    const hosts = headerCount(head.raw, "host");
+    if (hosts > 1 || (hosts === 0 && head.minor === 1)) {
+      this.refuse(400, hosts > 1 ? "several Host headers" : "no Host header");
+      return;
+    }
+    if (head.method === "CONNECT") {
+      counters.countResponse("", "", 405);
+      this.answer(405, true);
+      return;
+    }
+    const keepAlive =
+      head.minor === 1 ? !connectionHas(head.raw, "close") : connectionHas(head.raw, "keep-alive");
+    const started = listener.accessLog ? ctx.clock.now() : 0;
+    const route = routeAndPlace(head, listener, snapshot, env, this.clientIp);
+    if (!route.ok) {
+      counters.countResponse(route.pool, "", route.status);
+      if (listener.accessLog)
+        logAccess(ctx.log, {
+          listener: listener.name,
+          protocol: env.https ? "HTTPS" : "HTTP",
+          client: this.clientIp,
+          pool: route.pool,
+          member: null,
+          affinity: "none",
+          status: route.status,
+          method: head.method,
+          path: pathForLog(head.target),
+          durationMs: ctx.clock.now() - started,
+        });
+      // The body was not read: the connection cannot carry another request after it.
+      this.answer(route.status, !keepAlive || framing.kind !== "none");
+      return;
+    }
+    const upgrade = firstHeader(head.raw, "upgrade");
+    if (upgrade !== undefined && connectionHas(head.raw, "upgrade")) {
+      this.detach();
+      const rest = this.pending.length > 0 ? Buffer.from(this.pending.view()) : undefined;
+      this.pending.clear();
+      forwardUpgrade(this.socket, this.clientIp, head, upgrade, rest, route, listener, env);
+      return;
+    }
+    const headers = requestHeadersForMember(head.raw, {
+      clientIp: this.clientIp,
+      proto: env.https ? "https" : "http",
+      port: env.port,
+      upgrade: undefined,
+      chunked: framing.kind === "chunked",
+    });
+    let text = `${head.method} ${head.target} HTTP/1.1\r\n`;
+    for (let i = 0; i < headers.length; i += 2) text += `${headers[i]}: ${headers[i + 1]}\r\n`;
+    // HTTP/1.1 needs a Host on the member hop; an HTTP/1.0 client may have sent none.
+    if (hosts === 0) text += `Host: ${route.member.endpoint}\r\n`;
+    text += "\r\n";
+    const exchange = new Exchange(
+      this,
+      head,
+      framing,
+      text,
+      keepAlive,
+      listener,
+      env,
+      route.pool,
+      route.sticky,
+      started,
+    );
+    this.exchange = exchange;
+    if (this.pending.length > 0) {
+      const buf = this.pending.view();
+      const used = exchange.feedBody(buf, 0, buf.length);
+      this.pending.consume(used);
+    }
+    if (this.exchange !== exchange) return; // a malformed body already ended it
+    if (!exchange.requestDone) this.deadline ??= setTimeout(requestTimedOut, this.clientMs, this);
+    exchange.start();
+  }
+
+  private applyTimeouts(listener: ListenerModel): void {
+    const { idleMs, clientMs } = listener.timeouts;
+    this.clientMs = clientMs;
+    if (idleMs !== this.idleMs) {
+      this.idleMs = idleMs;
+      this.socket.setTimeout(idleMs);
+    }
+  }
+
+  // ---- ClientSide ---------------------------------------------------------------------------
+
+  write(data: Buffer | string): boolean {
+    return typeof data === "string" ? this.socket.write(data, "latin1") : this.socket.write(data);
+  }
+
+  pauseReading(): void {
+    if (this.readingPaused) return;
+    this.readingPaused = true;
+    this.socket.pause();
+  }
+
+  resumeReading(): void {
+    if (!this.readingPaused) return;
+    this.readingPaused = false;
+    this.socket.resume();
+  }
+
+  requestRead(): void {
+    if (this.deadline !== undefined) {
+      clearTimeout(this.deadline);
+      this.deadline = undefined;
+    }
+  }
+
+  answer(status: number, close: boolean): void {
+    this.exchange = undefined;
+    if (close) {
+      this.ended = true;
+      this.requestRead();
+      if (this.socket.writable) this.socket.end(localResponse(status, true), "latin1");
+      else this.socket.destroy();
+      return;
+    }
+    this.socket.write(localResponse(status, this.closing), "latin1");
+    this.exchangeDone(true);
+  }
+
+  exchangeDone(keepAlive: boolean): void {
+    this.exchange = undefined;
+    this.requestRead();
+    if (!keepAlive || this.closing) {
+      this.ended = true;
+      this.socket.end();
+      return;
+    }
+    this.resumeReading();
+    if (this.pending.length > 0) this.parseNext();
+  }
+
+  abort(): void {
+    this.exchange = undefined;
+    this.ended = true;
+    this.socket.destroy();
+  }
+
+  // ---- failures and timeouts ------------------------------------------------------------------
+
+  /** A request refused before any member saw it: counted, answered, and the connection closed. */
+  private refuse(status: number, reason: string): void {
+    const { counters, ctx } = this.host.env;
+    if (status === 431) counters.headerTooLarge++;
+    else if (status === 408) counters.clientTimeouts++;
+    else counters.malformed++;
+    counters.countResponse("", "", status);
+    ctx.log.debug({ listener: this.host.initial.name, status, reason }, "refused client request");
+    this.pending.clear();
+    this.answer(status, true);
+  }
+
+  /** `timeouts.client` passed before the whole request arrived. */
+  timedOut(): void {
+    this.deadline = undefined;
+    if (this.ended) return;
+    const exchange = this.exchange;
+    if (exchange === undefined) {
+      this.refuse(408, "request head not complete in time");
+      return;
+    }
+    // The body is late: the member never gets the rest; nothing more comes on this connection.
+    this.exchange = undefined;
+    exchange.clientGone();
+    if (exchange.responded) {
+      this.abort();
+      return;
+    }
+    this.host.env.counters.clientTimeouts++;
+    this.host.env.counters.countResponse("", "", 408);
+    this.answer(408, true);
+  }
+
+  private idleTimeout(): void {
+    // A request in flight or a head being read has its own limits (member, client timeouts).
+    if (this.exchange !== undefined || (this.pending.length > 0 && !this.ended)) return;
+    this.socket.destroy();
+  }
+
+  private detach(): void {
+    this.detached = true;
+    this.requestRead();
+    this.socket.off("data", this.onData);
+    this.socket.off("drain", this.onDrain);
+    this.socket.off("timeout", this.onTimeout);
+    this.socket.setTimeout(0);
+  }
+
+  private closed(): void {
+    this.requestRead();
+    this.host.connections.delete(this);
+    this.ended = true;
+    const exchange = this.exchange;
+    this.exchange = undefined;
+    exchange?.clientGone();
+  }
+}
+
+function requestTimedOut(connection: HttpClientConnection): void {
+  connection.timedOut();
+}
+
+function noop(): void {}
