@@ -68,6 +68,7 @@ export async function startHttpListener(
       {
         ...table.defaultOptions,
         handshakeTimeout: model.timeouts.clientMs,
+        allowHalfOpen: true,
         // The certificates of the listener model current at the handshake: a reload that changes
         // them applies to the next handshake.
         SNICallback: (servername, cb) => {
@@ -86,7 +87,8 @@ export async function startHttpListener(
     });
     server = tlsServer;
   } else {
-    server = net.createServer({ noDelay: true }, serve);
+    // Half-open: a client that sends its request and then FIN still gets its response.
+    server = net.createServer({ noDelay: true, allowHalfOpen: true }, serve);
   }
   server.on("connection", (socket: net.Socket) => {
     counters.connections++;

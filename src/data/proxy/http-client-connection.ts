@@ -55,6 +55,8 @@ export class HttpClientConnection implements ClientSide {
   /** Set by a drain (stop, removed listener): close after the response in flight. */
   private closing = false;
   private readingPaused = false;
+  /** The client sent FIN: answer what is in flight, then close (the listener allows half-open). */
+  private clientEnded = false;
   /** `timeouts.client` deadline of the request being read. */
   private deadline: NodeJS.Timeout | undefined;
   private idleMs: number;
@@ -78,6 +80,7 @@ export class HttpClientConnection implements ClientSide {
     socket.on("drain", this.onDrain);
     socket.on("timeout", this.onTimeout);
     socket.on("error", noop);
+    socket.once("end", () => this.clientHalfClosed());
     socket.once("close", () => this.closed());
     socket.setTimeout(this.idleMs);
   }
@@ -120,8 +123,13 @@ export class HttpClientConnection implements ClientSide {
         let skip = 0;
         while (skip + 1 < buf.length && buf[skip] === 13 && buf[skip + 1] === 10) skip += 2;
         if (skip > 0) {
+          // The scanner may have seen a lone CR of this CRLF: it starts again on the real head.
           this.pending.consume(skip);
-          if (this.pending.length === 0) return;
+          this.scanner.reset();
+          if (this.pending.length === 0) {
+            this.requestRead();
+            return;
+          }
           buf = this.pending.view();
         }
         const end = this.scanner.feed(buf, 0, buf.length);
@@ -139,6 +147,8 @@ export class HttpClientConnection implements ClientSide {
           return;
         }
         this.pending.consume(end);
+        // The head is complete: the deadline of `timeouts.client` now only covers a body, if any.
+        this.requestRead();
         this.dispatch(head);
       }
     } finally {
@@ -277,6 +287,8 @@ export class HttpClientConnection implements ClientSide {
     if (close) {
       this.ended = true;
       this.requestRead();
+      // Read on, so that the client's own close is seen (a paused socket would wait for idle).
+      this.resumeReading();
       if (this.socket.writable) this.socket.end(localResponse(status, true), "latin1");
       else this.socket.destroy();
       return;
@@ -290,11 +302,17 @@ export class HttpClientConnection implements ClientSide {
     this.requestRead();
     if (!keepAlive || this.closing) {
       this.ended = true;
+      this.resumeReading();
       this.socket.end();
       return;
     }
     this.resumeReading();
     if (this.pending.length > 0) this.parseNext();
+    // A client that half-closed gets the answers to the requests it sent before its FIN, then FIN.
+    if (this.clientEnded && this.exchange === undefined && !this.ended && !this.detached) {
+      this.ended = true;
+      this.socket.end();
+    }
   }
 
   abort(): void {
@@ -336,6 +354,15 @@ export class HttpClientConnection implements ClientSide {
     this.host.env.counters.clientTimeouts++;
     this.host.env.counters.countResponse("", "", 408);
     this.answer(408, true);
+  }
+
+  private clientHalfClosed(): void {
+    this.clientEnded = true;
+    // Nothing in flight: nothing to answer. Otherwise exchangeDone closes after the response.
+    if (this.exchange === undefined && !this.detached) {
+      this.ended = true;
+      this.socket.end();
+    }
   }
 
   private idleTimeout(): void {

@@ -382,16 +382,21 @@ export class Exchange implements UpstreamUser {
     for (const cookie of this.sticky.answered(target, head.raw)) out.push("Set-Cookie", cookie);
     env.counters.countResponse(this.pool.name, target.endpoint, head.status);
 
+    // A response that comes before the whole request body leaves the client stream mid-body.
+    if (!this.requestDone) this.closeClient = true;
     let dechunk = false;
+    // The member's codings are relayed as they were (`gzip, chunked` stays so), also on HEAD.
+    const codings = this.head.minor === 1 ? transferCodings(head.raw) : undefined;
     if (this.responseKind === Body.Chunked) {
-      if (this.head.minor === 1) out.push("Transfer-Encoding", "chunked");
+      if (codings !== undefined) out.push("Transfer-Encoding", codings);
       else {
         // An HTTP/1.0 client cannot read chunks: it gets the data, ended by the close.
         dechunk = true;
         this.closeClient = true;
       }
-    } else if (this.responseKind === Body.UntilClose) {
-      this.closeClient = true;
+    } else {
+      if (codings !== undefined) out.push("Transfer-Encoding", codings);
+      if (this.responseKind === Body.UntilClose) this.closeClient = true;
     }
     if (this.closeClient) out.push("Connection", "close");
     else if (this.head.minor === 0) out.push("Connection", "keep-alive");
@@ -649,6 +654,17 @@ export class Exchange implements UpstreamUser {
       durationMs: env.ctx.clock.now() - this.started,
     });
   }
+}
+
+/** The member's `Transfer-Encoding` values joined, or undefined when it sent none. */
+function transferCodings(raw: readonly string[]): string | undefined {
+  let codings: string | undefined;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!;
+    if (name.length !== 17 || name.toLowerCase() !== "transfer-encoding") continue;
+    codings = codings === undefined ? raw[i + 1]! : `${codings}, ${raw[i + 1]!}`;
+  }
+  return codings;
 }
 
 function interimHead(head: ResponseHead): string {
