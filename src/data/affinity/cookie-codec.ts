@@ -55,6 +55,8 @@ const VERSION_MISMATCH: DecodeResult = { ok: false, reason: "version" };
 export class CookieCodec {
   private readonly tokens = new Map<string, string>();
   private readonly verified = new Map<string, DecodeResult>();
+  /** The last value encoded for each member token, with its issue second. */
+  private readonly issued = new Map<string, { readonly second: number; readonly value: string }>();
 
   /** `key`: at least 32 bytes (see cookie-key.ts); the codec keeps a copy. */
   constructor(private readonly key: Buffer) {
@@ -75,10 +77,18 @@ export class CookieCodec {
 
   /** The cookie value for a token (from {@link memberToken}) issued at `issuedAtMs` (whole seconds kept). */
   encode(token: string, issuedAtMs: number): string {
-    if (!TOKEN.test(token)) throw new TypeError("not a member token");
     if (!Number.isFinite(issuedAtMs) || issuedAtMs < 0) throw new RangeError(`bad issue time ${issuedAtMs}`);
-    const issued = Math.floor(issuedAtMs / 1000).toString(36);
-    return `${COOKIE_FORMAT_VERSION}.${token}.${issued}.${this.mac(token, issued).toString("base64url")}`;
+    const second = Math.floor(issuedAtMs / 1000);
+    // Every cookie for one member issued within one second is the same value: under load (many
+    // new clients per second) the HMAC runs once per member and second, not once per response.
+    const last = this.issued.get(token);
+    if (last !== undefined && last.second === second) return last.value;
+    if (!TOKEN.test(token)) throw new TypeError("not a member token");
+    const issued = second.toString(36);
+    const value = `${COOKIE_FORMAT_VERSION}.${token}.${issued}.${this.mac(token, issued).toString("base64url")}`;
+    if (this.issued.size >= MAX_CACHED_TOKENS) this.issued.clear();
+    this.issued.set(token, { second, value });
+    return value;
   }
 
   /** Parses and authenticates a value; never throws. The caller checks expiry (it knows the timeout). */

@@ -186,3 +186,26 @@ describe("cookie expiry and re-issue", () => {
     }
   });
 });
+
+describe("encode cache", () => {
+  it("gives one value per member and issue second, a new one the next second, each authentic", () => {
+    const codec = new CookieCodec(KEY);
+    const a = codec.memberToken("127.0.1.1:80");
+    const b = codec.memberToken("127.0.1.2:80");
+    const t = 1_700_000_000_000;
+    const first = codec.encode(a, t);
+    expect(codec.encode(a, t + 999)).toBe(first);
+    expect(codec.encode(b, t)).not.toBe(first);
+    const next = codec.encode(a, t + 1_000);
+    expect(next).not.toBe(first);
+    for (const [value, issued] of [
+      [first, t],
+      [next, t + 1_000],
+    ] as const) {
+      const decoded = codec.decode(value);
+      expect(decoded.ok && decoded.token === a && decoded.issuedAtMs === issued).toBe(true);
+    }
+    // The cache never hides a bad token.
+    expect(() => codec.encode("not-a-token", t)).toThrow(TypeError);
+  });
+});
