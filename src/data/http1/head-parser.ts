@@ -50,6 +50,17 @@ const FIELD_VALUE = new Uint8Array(256);
 for (let c = 0x20; c < 0x100; c++) FIELD_VALUE[c] = c === 0x7f ? 0 : 1;
 FIELD_VALUE[0x09] = 1;
 
+type Latin1Buffer = Buffer & { latin1Slice(start: number, end: number): string };
+
+/**
+ * `buf.toString("latin1", start, end)` without the generic wrapper (encoding lookup, bounds
+ * coercion), which was a tenth of the parser's time in the profile: the bounds here are already
+ * checked. `latin1Slice` is the method Buffer itself dispatches to (Node 20 and 24).
+ */
+function latin1(buf: Buffer, start: number, end: number): string {
+  return (buf as Latin1Buffer).latin1Slice(start, end);
+}
+
 const CR = 13;
 const LF = 10;
 const SP = 32;
@@ -116,7 +127,7 @@ function parseFields(buf: Buffer, pos: number, end: number, raw: string[]): Head
     while (valueEnd > valueStart && (buf[valueEnd - 1] === SP || buf[valueEnd - 1] === HTAB)) valueEnd--;
     for (let k = valueStart; k < valueEnd; k++)
       if (FIELD_VALUE[buf[k]!] !== 1) return new HeadError(400, "control byte in a header value");
-    raw.push(buf.toString("latin1", pos, colon), buf.toString("latin1", valueStart, valueEnd));
+    raw.push(latin1(buf, pos, colon), latin1(buf, valueStart, valueEnd));
     pos = lf + 1;
   }
   return undefined;
@@ -148,12 +159,12 @@ export function parseRequestHead(buf: Buffer, start: number, end: number): Reque
   let p = start;
   while (p < lineEnd && TOKEN[buf[p]!] === 1) p++;
   if (p === start || buf[p] !== SP) return new HeadError(400, "invalid method");
-  const method = buf.toString("latin1", start, p);
+  const method = latin1(buf, start, p);
   const targetStart = ++p;
   // Any visible byte (obs-text too: raw UTF-8 paths are common); no whitespace, no control byte.
   while (p < lineEnd && buf[p]! > SP && buf[p] !== 0x7f) p++;
   if (p === targetStart || buf[p] !== SP) return new HeadError(400, "invalid request target");
-  const target = buf.toString("latin1", targetStart, p);
+  const target = latin1(buf, targetStart, p);
   if (lineEnd - (p + 1) !== 8) return new HeadError(400, "invalid request line");
   const minor = versionAt(buf, p + 1);
   if (minor === -1) {
@@ -186,7 +197,7 @@ export function parseResponseHead(buf: Buffer, start: number, end: number): Resp
     if (buf[start + 12] !== SP) return new HeadError(400, "invalid status line");
     for (let k = start + 13; k < lineEnd; k++)
       if (FIELD_VALUE[buf[k]!] !== 1) return new HeadError(400, "control byte in the reason phrase");
-    reason = buf.toString("latin1", start + 13, lineEnd);
+    reason = latin1(buf, start + 13, lineEnd);
   }
   const raw: string[] = [];
   const failure = parseFields(buf, lf + 1, end, raw);

@@ -20,6 +20,18 @@ const HOP_BY_HOP = new Set([
 
 const FORWARDED_SET = new Set(["x-forwarded-proto", "x-forwarded-port"]);
 
+/**
+ * Name lengths that may need a look (hop-by-hop, X-Forwarded-*): any other name passes without
+ * being lower-cased, which most headers of most messages do (a profile showed the case folding).
+ */
+const LOOKED_AT_LENGTHS = new Uint8Array(32);
+for (const name of [...HOP_BY_HOP, ...FORWARDED_SET, "x-forwarded-for"]) LOOKED_AT_LENGTHS[name.length] = 1;
+
+/** Whether a header name must be lower-cased to be judged, given the `Connection` tokens. */
+function needsLook(name: string, drop: ReadonlySet<string>): boolean {
+  return drop.size > 0 || (name.length < 32 && LOOKED_AT_LENGTHS[name.length] === 1);
+}
+
 /** The lower-case header names listed in `Connection` headers: they are hop-by-hop too. */
 export function connectionTokens(raw: readonly string[]): ReadonlySet<string> {
   let tokens: Set<string> | undefined;
@@ -56,6 +68,10 @@ export function requestHeadersForMember(raw: readonly string[], facts: Forwardin
   const forwardedFor: string[] = [];
   for (let i = 0; i + 1 < raw.length; i += 2) {
     const name = raw[i]!;
+    if (!needsLook(name, drop)) {
+      out.push(name, raw[i + 1]!);
+      continue;
+    }
     const lower = name.toLowerCase();
     if (HOP_BY_HOP.has(lower) || drop.has(lower) || FORWARDED_SET.has(lower)) continue;
     if (lower === "x-forwarded-for") {
@@ -81,6 +97,10 @@ export function responseHeadersForClient(raw: readonly string[], upgrade = false
   const out: string[] = [];
   for (let i = 0; i + 1 < raw.length; i += 2) {
     const name = raw[i]!;
+    if (!needsLook(name, drop)) {
+      out.push(name, raw[i + 1]!);
+      continue;
+    }
     const lower = name.toLowerCase();
     if (upgrade && (lower === "upgrade" || lower === "connection")) {
       out.push(name, raw[i + 1]!);
@@ -95,8 +115,10 @@ export function responseHeadersForClient(raw: readonly string[], upgrade = false
 /** Values of a header in a flat raw array (case-insensitive name). */
 export function headerValues(raw: readonly string[], lowerName: string): string[] {
   const values: string[] = [];
-  for (let i = 0; i + 1 < raw.length; i += 2)
-    if (raw[i]!.toLowerCase() === lowerName) values.push(raw[i + 1]!);
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const name = raw[i]!;
+    if (name.length === lowerName.length && name.toLowerCase() === lowerName) values.push(raw[i + 1]!);
+  }
   return values;
 }
 

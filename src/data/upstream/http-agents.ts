@@ -127,11 +127,16 @@ export class UpstreamConnection {
     this.socket.destroy();
   }
 
-  /** Called by the pool when it parks the connection. */
-  park(idleMs: number): void {
+  /** When the connection was parked (ms, `Date.now()`): the pool's sweep closes it after idleMs. */
+  idleSince = 0;
+
+  /**
+   * Called by the pool when it parks the connection. The socket keeps its member timeout: a
+   * second timer per request (idle, then active again) was measurable on the forwarding path.
+   */
+  park(now: number): void {
     this.state = ConnState.Idle;
-    this.timeoutMs = idleMs;
-    this.socket.setTimeout(idleMs);
+    this.idleSince = now;
   }
 
   /** Called by the pool when it lends a parked connection again. */
@@ -145,12 +150,16 @@ export class UpstreamConnection {
 export class MemberPool {
   private readonly idle: UpstreamConnection[] = [];
   private closing = false;
+  private sweeper: NodeJS.Timeout | undefined;
+  private readonly sweepEvery: number;
 
   constructor(
     private readonly address: string,
     private readonly port: number,
     private readonly idleMs: number,
-  ) {}
+  ) {
+    this.sweepEvery = Math.max(25, Math.floor(idleMs / 4));
+  }
 
   /**
    * Lends a connection to `user`: the most recently used idle one (warmest, least likely closed
@@ -177,8 +186,30 @@ export class MemberPool {
       conn.close();
       return;
     }
-    conn.park(this.idleMs);
+    conn.park(Date.now());
     this.idle.push(conn);
+    if (this.sweeper === undefined) {
+      this.sweeper = setInterval(sweepPool, this.sweepEvery, this);
+      this.sweeper.unref();
+    }
+  }
+
+  /**
+   * Closes the connections that would pass idleMs before the next sweep, so none lives longer
+   * than idleMs (the oldest are at the bottom of the stack).
+   */
+  sweep(now: number): void {
+    const limit = this.idleMs - this.sweepEvery;
+    let stale = 0;
+    while (stale < this.idle.length && now - this.idle[stale]!.idleSince >= limit) stale++;
+    if (stale > 0) for (const conn of this.idle.splice(0, stale)) conn.close();
+    if (this.idle.length === 0) this.stopSweeping();
+  }
+
+  private stopSweeping(): void {
+    if (this.sweeper === undefined) return;
+    clearInterval(this.sweeper);
+    this.sweeper = undefined;
   }
 
   /** @internal an idle connection that closed. */
@@ -195,7 +226,12 @@ export class MemberPool {
   close(): void {
     this.closing = true;
     for (const conn of this.idle.splice(0)) conn.close();
+    this.stopSweeping();
   }
+}
+
+function sweepPool(pool: MemberPool): void {
+  pool.sweep(Date.now());
 }
 
 /** All member pools of the process, kept across reloads by member identity. */
