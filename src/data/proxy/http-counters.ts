@@ -56,20 +56,31 @@ export class HttpListenerCounters {
   /** Bytes read from and written to clients, counted when a client connection closes. */
   bytesIn = 0;
   bytesOut = 0;
-  private readonly series = new Map<string, RequestCount>();
+  /** pool → member → code → row: three lookups, no key string built per response. */
+  private readonly series = new Map<string, Map<string, Map<number, RequestCount>>>();
 
   /** Counts a response sent to a client. */
   countResponse(pool: string, member: string, code: number): void {
     this.responses[classOf(code)]++;
-    const key = `${pool}\u0000${member}\u0000${code}`;
-    const row = this.series.get(key);
+    let byMember = this.series.get(pool);
+    if (byMember === undefined) {
+      byMember = new Map();
+      this.series.set(pool, byMember);
+    }
+    let byCode = byMember.get(member);
+    if (byCode === undefined) {
+      byCode = new Map();
+      byMember.set(member, byCode);
+    }
+    const row = byCode.get(code);
     if (row !== undefined) row.count++;
-    else this.series.set(key, { pool, member, code, count: 1 });
+    else byCode.set(code, { pool, member, code, count: 1 });
   }
 
   /** The labelled request counts, for the metrics endpoint. */
-  requests(): Iterable<RequestCount> {
-    return this.series.values();
+  *requests(): Iterable<RequestCount> {
+    for (const byMember of this.series.values())
+      for (const byCode of byMember.values()) yield* byCode.values();
   }
 
   get totalResponses(): number {
