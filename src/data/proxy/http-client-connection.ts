@@ -26,7 +26,7 @@ import { PendingBytes } from "../http1/pending-bytes.js";
 import { clientAddressOf } from "../listener/client-address.js";
 import { logAccess, pathForLog } from "./access-log.js";
 import { type ClientSide, Exchange, type HttpEnv, routeAndPlace } from "./http-forward.js";
-import { connectionHas, firstHeader, headerCount, requestHeadersForMember } from "./http-headers.js";
+import { connectionInfo, firstHeader, headerCount, requestHeadersForMember } from "./http-headers.js";
 import { localResponse } from "./http-local.js";
 import { forwardUpgrade } from "./http-upgrade.js";
 
@@ -182,8 +182,8 @@ export class HttpClientConnection implements ClientSide {
       this.answer(405, true);
       return;
     }
-    const keepAlive =
-      head.minor === 1 ? !connectionHas(head.raw, "close") : connectionHas(head.raw, "keep-alive");
+    const connection = connectionInfo(head.raw);
+    const keepAlive = head.minor === 1 ? !connection.close : connection.keepAlive;
     const started = listener.accessLog ? ctx.clock.now() : 0;
     const route = routeAndPlace(head, listener, snapshot, env, this.clientIp);
     if (!route.ok) {
@@ -206,20 +206,24 @@ export class HttpClientConnection implements ClientSide {
       return;
     }
     const upgrade = firstHeader(head.raw, "upgrade");
-    if (upgrade !== undefined && connectionHas(head.raw, "upgrade")) {
+    if (upgrade !== undefined && connection.upgrade) {
       this.detach();
       const rest = this.pending.length > 0 ? Buffer.from(this.pending.view()) : undefined;
       this.pending.clear();
       forwardUpgrade(this.socket, this.clientIp, head, upgrade, rest, route, listener, env);
       return;
     }
-    const headers = requestHeadersForMember(head.raw, {
-      clientIp: this.clientIp,
-      proto: env.https ? "https" : "http",
-      port: env.port,
-      upgrade: undefined,
-      chunked: framing.kind === "chunked",
-    });
+    const headers = requestHeadersForMember(
+      head.raw,
+      {
+        clientIp: this.clientIp,
+        proto: env.https ? "https" : "http",
+        port: env.port,
+        upgrade: undefined,
+        chunked: framing.kind === "chunked",
+      },
+      connection,
+    );
     let text = `${head.method} ${head.target} HTTP/1.1\r\n`;
     for (let i = 0; i < headers.length; i += 2) text += `${headers[i]}: ${headers[i + 1]}\r\n`;
     // HTTP/1.1 needs a Host on the member hop; an HTTP/1.0 client may have sent none.

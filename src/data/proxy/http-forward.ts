@@ -31,7 +31,7 @@ import type { MemberRuntime } from "../upstream/member-runtime.js";
 import type { PoolRuntime } from "../upstream/pool-runtime.js";
 import { logAccess, pathForLog } from "./access-log.js";
 import type { HttpListenerCounters } from "./http-counters.js";
-import { connectionHas, firstHeader, responseHeadersForClient } from "./http-headers.js";
+import { connectionInfo, firstHeader, responseHeadersForClient } from "./http-headers.js";
 import { placeRequest, type StickyRequest } from "./http-placement.js";
 
 /** What every request of one listener shares. */
@@ -374,11 +374,11 @@ export class Exchange implements UpstreamUser {
     const { env, target } = this;
     this.responded = true;
     this.status = head.status;
-    this.memberKeepAlive =
-      head.minor === 1 ? !connectionHas(head.raw, "close") : connectionHas(head.raw, "keep-alive");
+    const connection = connectionInfo(head.raw);
+    this.memberKeepAlive = head.minor === 1 ? !connection.close : connection.keepAlive;
     this.responseKind = kindOf(framing);
     this.responseLeft = framing.kind === "length" ? framing.length : 0;
-    const out = responseHeadersForClient(head.raw);
+    const out = responseHeadersForClient(head.raw, false, connection);
     for (const cookie of this.sticky.answered(target, head.raw)) out.push("Set-Cookie", cookie);
     env.counters.countResponse(this.pool.name, target.endpoint, head.status);
 

@@ -32,22 +32,52 @@ function needsLook(name: string, drop: ReadonlySet<string>): boolean {
   return drop.size > 0 || (name.length < 32 && LOOKED_AT_LENGTHS[name.length] === 1);
 }
 
-/** The lower-case header names listed in `Connection` headers: they are hop-by-hop too. */
-export function connectionTokens(raw: readonly string[]): ReadonlySet<string> {
-  let tokens: Set<string> | undefined;
-  for (let i = 0; i + 1 < raw.length; i += 2) {
-    const header = raw[i]!;
-    if (header.length !== 10 || header.toLowerCase() !== "connection") continue;
-    tokens ??= new Set<string>();
-    for (const t of raw[i + 1]!.split(",")) {
-      const name = t.trim().toLowerCase();
-      if (name !== "") tokens.add(name);
-    }
-  }
-  return tokens ?? NO_TOKENS;
+/** What the `Connection` headers of a message say. */
+export interface ConnectionInfo {
+  readonly close: boolean;
+  readonly keepAlive: boolean;
+  readonly upgrade: boolean;
+  /**
+   * Other header names listed (lower case): hop-by-hop for this message. The usual tokens
+   * (`close`, `keep-alive`, `upgrade`) are not in it: they name no header or one that is
+   * hop-by-hop anyway, so most messages need no per-header look.
+   */
+  readonly drop: ReadonlySet<string>;
 }
 
 const NO_TOKENS: ReadonlySet<string> = new Set();
+const NO_CONNECTION_HEADER: ConnectionInfo = {
+  close: false,
+  keepAlive: false,
+  upgrade: false,
+  drop: NO_TOKENS,
+};
+
+/** Reads every `Connection` header of a message once. */
+export function connectionInfo(raw: readonly string[]): ConnectionInfo {
+  let close = false;
+  let keepAlive = false;
+  let upgrade = false;
+  let drop: Set<string> | undefined;
+  let seen = false;
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const header = raw[i]!;
+    if (header.length !== 10 || header.toLowerCase() !== "connection") continue;
+    seen = true;
+    for (const t of raw[i + 1]!.split(",")) {
+      const token = t.trim().toLowerCase();
+      if (token === "close") close = true;
+      else if (token === "keep-alive") keepAlive = true;
+      else if (token === "upgrade") upgrade = true;
+      else if (token !== "" && !HOP_BY_HOP.has(token)) {
+        drop ??= new Set();
+        drop.add(token);
+      }
+    }
+  }
+  if (!seen) return NO_CONNECTION_HEADER;
+  return { close, keepAlive, upgrade, drop: drop ?? NO_TOKENS };
+}
 
 export interface ForwardingFacts {
   /** The client's address as seen by this hop. */
@@ -62,8 +92,12 @@ export interface ForwardingFacts {
 }
 
 /** Headers of the request towards the member, as a flat `[name, value, …]` array. */
-export function requestHeadersForMember(raw: readonly string[], facts: ForwardingFacts): string[] {
-  const drop = connectionTokens(raw);
+export function requestHeadersForMember(
+  raw: readonly string[],
+  facts: ForwardingFacts,
+  connection: ConnectionInfo = connectionInfo(raw),
+): string[] {
+  const drop = connection.drop;
   const out: string[] = [];
   const forwardedFor: string[] = [];
   for (let i = 0; i + 1 < raw.length; i += 2) {
@@ -92,8 +126,12 @@ export function requestHeadersForMember(raw: readonly string[], facts: Forwardin
  * Headers of the member's response towards the client. For a `101` the `Upgrade` and
  * `Connection` headers are kept: they are the handshake itself.
  */
-export function responseHeadersForClient(raw: readonly string[], upgrade = false): string[] {
-  const drop = connectionTokens(raw);
+export function responseHeadersForClient(
+  raw: readonly string[],
+  upgrade = false,
+  connection: ConnectionInfo = connectionInfo(raw),
+): string[] {
+  const drop = connection.drop;
   const out: string[] = [];
   for (let i = 0; i + 1 < raw.length; i += 2) {
     const name = raw[i]!;
@@ -139,14 +177,4 @@ export function headerCount(raw: readonly string[], lowerName: string): number {
     if (name.length === lowerName.length && name.toLowerCase() === lowerName) n++;
   }
   return n;
-}
-
-/** Whether a `Connection` header lists `token` (lower case), e.g. `close`, `keep-alive`, `upgrade`. */
-export function connectionHas(raw: readonly string[], token: string): boolean {
-  for (let i = 0; i + 1 < raw.length; i += 2) {
-    const name = raw[i]!;
-    if (name.length !== 10 || name.toLowerCase() !== "connection") continue;
-    for (const t of raw[i + 1]!.split(",")) if (t.trim().toLowerCase() === token) return true;
-  }
-  return false;
 }

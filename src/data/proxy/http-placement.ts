@@ -36,51 +36,84 @@ export interface RequestFacts {
 
 const NOTHING: string[] = [];
 
+// One small class per persistence type: a request allocates one object, no closures.
+
+class InsertedCookieRequest implements StickyRequest {
+  constructor(
+    private readonly pool: PoolRuntime,
+    private readonly key: Buffer,
+    private readonly decision: HttpCookieDecision,
+    private readonly https: boolean,
+    private readonly now: number,
+  ) {}
+
+  get placement(): Placement {
+    return this.decision.placement;
+  }
+
+  retried(): void {}
+
+  answered(member: MemberRuntime, raw: readonly string[]): string[] {
+    const cookie = httpCookieToSet(
+      this.pool,
+      this.key,
+      this.decision,
+      member,
+      headerValues(raw, "set-cookie"),
+      this.https,
+      this.now,
+    );
+    return cookie === undefined ? NOTHING : [cookie];
+  }
+}
+
+class AppCookieRequest implements StickyRequest {
+  constructor(
+    private readonly pool: PoolRuntime,
+    private readonly decision: AppCookieDecision,
+    private readonly now: number,
+  ) {}
+
+  get placement(): Placement {
+    return this.decision.placement;
+  }
+
+  retried(): void {}
+
+  answered(member: MemberRuntime, raw: readonly string[]): string[] {
+    learnAppCookie(this.pool, this.decision, member, headerValues(raw, "set-cookie"), this.now);
+    return NOTHING;
+  }
+}
+
+class SourceIpRequest implements StickyRequest {
+  constructor(
+    readonly placement: Placement,
+    private readonly pool: PoolRuntime,
+    private readonly clientIp: string,
+  ) {}
+
+  /** SOURCE_IP persistence: the retry's member becomes the binding. */
+  retried(member: MemberRuntime): void {
+    if (this.pool.model.sessionPersistence?.type === "SOURCE_IP")
+      this.pool.bindings?.bind(this.clientIp, member.id);
+  }
+
+  answered(): string[] {
+    return NOTHING;
+  }
+}
+
 export function placeRequest(pool: PoolRuntime, facts: RequestFacts): StickyRequest {
   const persistence = pool.model.sessionPersistence;
   if (persistence?.type === "HTTP_COOKIE" && facts.cookieKey !== undefined) {
-    const key = facts.cookieKey;
-    const decision: HttpCookieDecision = placeByHttpCookie(
-      pool,
-      key,
-      facts.cookieHeader,
-      facts.clientIp,
-      facts.now,
-    );
-    return {
-      placement: decision.placement,
-      retried: () => {},
-      answered: (member, raw) => {
-        const cookie = httpCookieToSet(
-          pool,
-          key,
-          decision,
-          member,
-          headerValues(raw, "set-cookie"),
-          facts.https,
-          facts.now,
-        );
-        return cookie === undefined ? NOTHING : [cookie];
-      },
-    };
+    const decision = placeByHttpCookie(pool, facts.cookieKey, facts.cookieHeader, facts.clientIp, facts.now);
+    return new InsertedCookieRequest(pool, facts.cookieKey, decision, facts.https, facts.now);
   }
   if (persistence?.type === "APP_COOKIE") {
-    const decision: AppCookieDecision = placeByAppCookie(pool, facts.cookieHeader, facts.clientIp);
-    return {
-      placement: decision.placement,
-      retried: () => {},
-      answered: (member, raw) => {
-        learnAppCookie(pool, decision, member, headerValues(raw, "set-cookie"), facts.now);
-        return NOTHING;
-      },
-    };
+    const decision = placeByAppCookie(pool, facts.cookieHeader, facts.clientIp);
+    return new AppCookieRequest(pool, decision, facts.now);
   }
   // SOURCE_IP persistence or none: the pool's own source-IP placement (table or policy).
-  const placement = pool.placeBySourceIp(facts.clientIp);
-  const table = persistence?.type === "SOURCE_IP" ? pool.bindings : undefined;
-  return {
-    placement,
-    retried: (member) => table?.bind(facts.clientIp, member.id),
-    answered: () => NOTHING,
-  };
+  return new SourceIpRequest(pool.placeBySourceIp(facts.clientIp), pool, facts.clientIp);
 }

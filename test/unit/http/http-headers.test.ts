@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import {
-  connectionHas,
+  connectionInfo,
   firstHeader,
   headerCount,
   requestHeadersForMember,
@@ -128,13 +128,15 @@ describe("responseHeadersForClient", () => {
   });
 });
 
-describe("connectionHas, firstHeader, headerCount", () => {
+describe("connectionInfo, firstHeader, headerCount", () => {
   it("reads Connection tokens across headers, case-insensitively", () => {
-    const raw = ["connection", "Keep-Alive, X-Foo", "CONNECTION", " Upgrade "];
-    expect(connectionHas(raw, "keep-alive")).toBe(true);
-    expect(connectionHas(raw, "upgrade")).toBe(true);
-    expect(connectionHas(raw, "close")).toBe(false);
-    expect(connectionHas(["X-Connection", "close"], "close")).toBe(false);
+    const info = connectionInfo(["connection", "Keep-Alive, X-Foo", "CONNECTION", " Upgrade , te"]);
+    expect([info.keepAlive, info.upgrade, info.close]).toEqual([true, true, false]);
+    // Only names that are not hop-by-hop anyway are listed to drop.
+    expect([...info.drop]).toEqual(["x-foo"]);
+    expect(connectionInfo(["Connection", "close"]).close).toBe(true);
+    expect(connectionInfo(["X-Connection", "close"]).close).toBe(false);
+    expect(connectionInfo(["Host", "h"]).drop.size).toBe(0);
   });
 
   it("finds the first value and counts repeats", () => {
