@@ -117,12 +117,32 @@ export function httpCookieToSet(
   const codec = codecFor(key);
   const value = codec.encode(codec.memberToken(answered.endpoint), now);
   const attrs = persistence.cookie;
-  return serializeSetCookie(persistence.cookieName, value, {
-    path: attrs.path,
-    domain: attrs.domain === "" ? undefined : attrs.domain,
-    maxAgeSeconds: Math.floor(persistence.persistenceTimeoutMs / 1000),
-    httpOnly: attrs.httpOnly,
-    sameSite: attrs.sameSite,
-    secure: isSecure(attrs, https),
-  });
+  const secure = isSecure(attrs, https);
+  // The value is the same for every response of a member within a second (cookie-codec.ts), so
+  // the header is too: serialise (and validate) it once per member, second and Secure flag.
+  let headers = serialised.get(persistence);
+  if (headers === undefined) {
+    headers = new Map();
+    serialised.set(persistence, headers);
+  }
+  const cacheKey = secure ? `s${value}` : value;
+  let header = headers.get(cacheKey);
+  if (header === undefined) {
+    header = serializeSetCookie(persistence.cookieName, value, {
+      path: attrs.path,
+      domain: attrs.domain === "" ? undefined : attrs.domain,
+      maxAgeSeconds: Math.floor(persistence.persistenceTimeoutMs / 1000),
+      httpOnly: attrs.httpOnly,
+      sameSite: attrs.sameSite,
+      secure,
+    });
+    if (headers.size >= MAX_SERIALISED_PER_POOL) headers.clear();
+    headers.set(cacheKey, header);
+  }
+  return header;
 }
+
+/** Set-Cookie headers by pool persistence model (dropped with it), then by value. */
+const serialised = new WeakMap<object, Map<string, string>>();
+/** Members × Secure flags of the current second, with room: older seconds are dropped wholesale. */
+const MAX_SERIALISED_PER_POOL = 1_024;
