@@ -1,6 +1,4 @@
 #!/usr/bin/env node
-// First: heap flags must be set before anything allocates much (see the module).
-import "./cli/heap-tuning.js";
 import { parseCli, USAGE, UsageError } from "./cli/args.js";
 import { demoCommand } from "./cli/commands/demo.js";
 import { runCommand } from "./cli/commands/run.js";
