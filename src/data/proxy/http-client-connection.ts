@@ -370,8 +370,18 @@ export class HttpClientConnection implements ClientSide {
   }
 
   private idleTimeout(): void {
+    // A response waiting for the client to read (its socket buffer full) past `timeouts.idle`:
+    // the client stopped reading; the member connection it holds paused is let go too.
+    const exchange = this.exchange;
+    if (exchange !== undefined && this.socket.writableNeedDrain) {
+      this.host.env.counters.clientTimeouts++;
+      this.exchange = undefined;
+      exchange.clientGone();
+      this.abort();
+      return;
+    }
     // A request in flight or a head being read has its own limits (member, client timeouts).
-    if (this.exchange !== undefined || (this.pending.length > 0 && !this.ended)) return;
+    if (exchange !== undefined || (this.pending.length > 0 && !this.ended)) return;
     this.socket.destroy();
   }
 

@@ -511,8 +511,10 @@ export class Exchange implements UpstreamUser {
   }
 
   onUpstreamTimeout(): void {
-    // While the client is still sending the body the member is waiting for us, not silent.
-    if (this.over || !this.requestDone) return;
+    // While the client is still sending the body the member is waiting for us, not silent; while
+    // the member connection is paused for a slow client, the wait is the client's (its idle
+    // timeout in http-client-connection.ts cuts a client that stops reading).
+    if (this.over || !this.requestDone || this.conn?.socket.isPaused() === true) return;
     const { counters, ctx } = this.env;
     this.conn?.close();
     this.conn = undefined;

@@ -155,3 +155,37 @@ describe("client timeouts", () => {
     expect(member.requests).toHaveLength(2);
   });
 });
+
+describe("a client that reads slowly", () => {
+  const BIG = 16 * 1024 * 1024;
+  const bigResponse = (conn: { socket: import("node:net").Socket }): void => {
+    conn.socket.write(`HTTP/1.1 200 OK\r\nContent-Length: ${BIG}\r\n\r\n`);
+    conn.socket.write(Buffer.alloc(BIG, 0x61));
+  };
+
+  it("is not cut by the member timeout while its own reading holds the member back", async () => {
+    const { member, proxy } = await memberAndProxy({ timeouts: timeouts({ memberMs: 300, idleMs: 5_000 }) });
+    member.onRequest = (_req, conn) => bigResponse(conn);
+    const client = await RawClient.connect(proxy.port);
+    client.socket.pause();
+    client.write("GET /big HTTP/1.1\r\nHost: h\r\n\r\n");
+    // Three member timeouts pass with the client reading nothing.
+    await sleep(1_000);
+    client.socket.resume();
+    const response = await client.response("GET", 10_000);
+    expect(response.status).toBe(200);
+    expect(response.data.length).toBe(BIG);
+    expect(proxy.counters.responseAborts).toBe(0);
+  });
+
+  it("is cut after its idle timeout when it stops reading for good", async () => {
+    const { member, proxy } = await memberAndProxy({ timeouts: timeouts({ memberMs: 300, idleMs: 800 }) });
+    member.onRequest = (_req, conn) => bigResponse(conn);
+    const client = await RawClient.connect(proxy.port);
+    client.socket.pause();
+    client.write("GET /big HTTP/1.1\r\nHost: h\r\n\r\n");
+    await expect.poll(() => proxy.counters.clientTimeouts, { timeout: 5_000 }).toBe(1);
+    await expect.poll(() => proxy.openCount(), { timeout: 3_000 }).toBe(0);
+    await expect.poll(() => member.connections[0]?.closed, { timeout: 3_000 }).toBe(true);
+  });
+});
