@@ -63,9 +63,29 @@ export class HttpClientConnection implements ClientSide {
   private clientMs: number;
   private parsing = false;
 
-  private readonly onData = (chunk: Buffer): void => this.received(chunk);
-  private readonly onTimeout = (): void => this.idleTimeout();
-  private readonly onDrain = (): void => this.exchange?.responseDrained();
+  // Socket events enter here; a bug below must cost one connection, never the process (the data
+  // path never throws past a connection, STYLE point 6).
+  private readonly onData = (chunk: Buffer): void => {
+    try {
+      this.received(chunk);
+    } catch (err) {
+      this.fault(err);
+    }
+  };
+  private readonly onTimeout = (): void => {
+    try {
+      this.idleTimeout();
+    } catch (err) {
+      this.fault(err);
+    }
+  };
+  private readonly onDrain = (): void => {
+    try {
+      this.exchange?.responseDrained();
+    } catch (err) {
+      this.fault(err);
+    }
+  };
 
   constructor(
     readonly socket: Socket,
@@ -339,6 +359,21 @@ export class HttpClientConnection implements ClientSide {
     this.answer(status, true);
   }
 
+  /** An unexpected error while serving this connection: logged, and only this connection ends. */
+  fault(err: unknown): void {
+    this.host.env.ctx.log.error(
+      { err, listener: this.host.initial.name, client: this.clientIp },
+      "unexpected error serving an HTTP connection",
+    );
+    const exchange = this.exchange;
+    this.exchange = undefined;
+    try {
+      exchange?.clientGone();
+    } finally {
+      this.abort();
+    }
+  }
+
   /** `timeouts.client` passed before the whole request arrived. */
   timedOut(): void {
     this.deadline = undefined;
@@ -405,7 +440,11 @@ export class HttpClientConnection implements ClientSide {
 }
 
 function requestTimedOut(connection: HttpClientConnection): void {
-  connection.timedOut();
+  try {
+    connection.timedOut();
+  } catch (err) {
+    connection.fault(err);
+  }
 }
 
 function noop(): void {}

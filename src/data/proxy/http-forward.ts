@@ -576,6 +576,17 @@ export class Exchange implements UpstreamUser {
     this.attempt(next, false);
   }
 
+  /** A bug surfaced while handling the member connection: this request ends, the process goes on. */
+  onUpstreamFault(err: unknown): void {
+    this.env.ctx.log.error(
+      { err, listener: this.listener.name, member: this.target.endpoint },
+      "unexpected error forwarding an HTTP request",
+    );
+    this.conn = undefined;
+    this.settle();
+    this.client.abort();
+  }
+
   /** The member answered something that is not HTTP: 502, and the connection is not reused. */
   private badResponse(reason: string): void {
     const { counters, ctx } = this.env;

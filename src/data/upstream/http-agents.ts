@@ -33,6 +33,8 @@ export interface UpstreamUser {
   onUpstreamTimeout(): void;
   /** The socket's write buffer drained (request body back-pressure). */
   onUpstreamDrain(): void;
+  /** One of the calls above threw (a bug): the connection is closed; the user ends its request. */
+  onUpstreamFault(err: unknown): void;
 }
 
 enum ConnState {
@@ -57,40 +59,80 @@ export class UpstreamConnection {
   ) {
     this.user = user;
     socket.setTimeout(connectMs);
+    // One listener per event for the connection's life; each body is a method, in a try so that
+    // a throw (a bug in the user) closes this connection and fails one request, not the process.
     socket.on("connect", () => {
-      if (this.state !== ConnState.Connecting) return;
-      this.state = ConnState.Lent;
-      socket.setTimeout(this.timeoutMs);
-      this.user?.onUpstreamConnect(this);
+      try {
+        this.connected_();
+      } catch (err) {
+        this.fault(err);
+      }
     });
     socket.on("data", (chunk: Buffer) => {
-      if (this.user !== undefined) this.user.onUpstreamData(chunk);
-      else this.close(); // bytes nobody asked for: the connection can no longer be trusted
+      try {
+        if (this.user !== undefined) this.user.onUpstreamData(chunk);
+        else this.close(); // bytes nobody asked for: the connection can no longer be trusted
+      } catch (err) {
+        this.fault(err);
+      }
     });
     socket.on("end", () => {
-      const user = this.user;
-      if (user !== undefined) user.onUpstreamEnd();
-      else this.close();
+      try {
+        if (this.user !== undefined) this.user.onUpstreamEnd();
+        else this.close();
+      } catch (err) {
+        this.fault(err);
+      }
     });
-    socket.on("drain", () => this.user?.onUpstreamDrain());
+    socket.on("drain", () => {
+      try {
+        this.user?.onUpstreamDrain();
+      } catch (err) {
+        this.fault(err);
+      }
+    });
     socket.on("timeout", () => {
-      const user = this.user;
-      if (this.state === ConnState.Connecting) {
-        this.close();
-        user?.onUpstreamError("ETIMEDOUT");
-      } else if (user !== undefined) user.onUpstreamTimeout();
-      else this.close();
+      try {
+        this.timedOut();
+      } catch (err) {
+        this.fault(err);
+      }
     });
-    socket.on("error", (err: NodeJS.ErrnoException) => {
-      const user = this.user;
+    socket.on("error", (err: NodeJS.ErrnoException) => this.failed(err.code ?? err.message));
+    socket.on("close", () => this.failed("ECONNRESET"));
+  }
+
+  private connected_(): void {
+    if (this.state !== ConnState.Connecting) return;
+    this.state = ConnState.Lent;
+    this.socket.setTimeout(this.timeoutMs);
+    this.user?.onUpstreamConnect(this);
+  }
+
+  private timedOut(): void {
+    const user = this.user;
+    if (this.state === ConnState.Connecting) {
       this.close();
-      user?.onUpstreamError(err.code ?? err.message);
-    });
-    socket.on("close", () => {
-      const user = this.user;
-      this.close();
-      user?.onUpstreamError("ECONNRESET");
-    });
+      user?.onUpstreamError("ETIMEDOUT");
+    } else if (user !== undefined) user.onUpstreamTimeout();
+    else this.close();
+  }
+
+  /** The socket failed or closed: the user (if any) hears it once, the connection is gone. */
+  private failed(code: string): void {
+    const user = this.user;
+    this.close();
+    try {
+      user?.onUpstreamError(code);
+    } catch (err) {
+      user?.onUpstreamFault(err);
+    }
+  }
+
+  private fault(err: unknown): void {
+    const user = this.user;
+    this.close();
+    user?.onUpstreamFault(err);
   }
 
   get connected(): boolean {

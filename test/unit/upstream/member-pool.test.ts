@@ -53,6 +53,7 @@ function user(): UpstreamUser & { connected: Promise<UpstreamConnection>; errors
     onUpstreamError: (code) => errors.push(code),
     onUpstreamTimeout: () => {},
     onUpstreamDrain: () => {},
+    onUpstreamFault: (err) => errors.push(`fault: ${(err as Error).message}`),
   };
 }
 
@@ -103,5 +104,18 @@ describe("MemberPool", () => {
     const u = user();
     pool.acquire(u, 1_000, 10_000);
     await expect.poll(() => u.errors).toEqual(["ECONNREFUSED"]);
+  });
+
+  it("turns a throw of its user into a fault of that one request, not of the process", async () => {
+    const member = await countingMember();
+    const pool = new MemberPool("127.0.1.1", member.port, 60_000);
+    cleanups.push(() => pool.close(), member.close);
+    const u = user();
+    u.onUpstreamConnect = () => {
+      throw new Error("bug");
+    };
+    pool.acquire(u, 1_000, 10_000);
+    await expect.poll(() => u.errors).toEqual(["fault: bug"]);
+    await expect.poll(() => member.closed()).toBe(1);
   });
 });
