@@ -147,7 +147,7 @@ function kindOf(framing: BodyFraming): Body {
 }
 
 /** Member errors that, on a reused connection before any response byte, mean it was stale. */
-const STALE_CODES = new Set(["ECONNRESET", "EPIPE"]);
+const STALE_CODES = new Set(["ECONNRESET", "EPIPE", "ERR_STREAM_DESTROYED", "ERR_STREAM_WRITE_AFTER_END"]);
 
 /** One request from the client, across its attempts (a retry, or a resend after a stale connection). */
 export class Exchange implements UpstreamUser {
