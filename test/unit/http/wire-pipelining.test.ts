@@ -100,3 +100,19 @@ describe("a client that half-closes after its requests", () => {
     await expect.poll(() => client.ended, { timeout: 3_000 }).toBe(true);
   });
 });
+
+describe("a pipelined burst larger than the pipelining bound (64 KiB)", () => {
+  it("is read in pauses and answered whole, in order", async () => {
+    const { member, proxy } = await memberAndProxy();
+    const count = 3_000; // about 100 KiB of requests in one write
+    let burst = "";
+    for (let i = 0; i < count; i++) burst += get(`/${i}`);
+    expect(burst.length).toBeGreaterThan(65_536);
+    const client = await RawClient.connect(proxy.port);
+    client.write(burst);
+    const targets: string[] = [];
+    for (let i = 0; i < count; i++) targets.push((await client.response("GET", 10_000)).data.toString());
+    expect(targets).toEqual(Array.from({ length: count }, (_, i) => `GET /${i}`));
+    expect(member.requests.length).toBe(count);
+  }, 30_000);
+});
