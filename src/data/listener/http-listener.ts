@@ -20,8 +20,6 @@ import type { RunningListener } from "./running-listener.js";
 import { listen } from "./tcp-listener.js";
 import { contextFor, sniTableFor } from "./tls-contexts.js";
 
-export { MAX_HEAD_BYTES as MAX_HEADER_SIZE } from "../http1/head-parser.js";
-
 export interface HttpListenerOptions {
   readonly counters?: HttpListenerCounters;
   readonly agents?: HttpAgents;

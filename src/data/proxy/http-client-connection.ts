@@ -27,7 +27,7 @@ import { clientAddressOf } from "../listener/client-address.js";
 import { logAccess, pathForLog } from "./access-log.js";
 import { type ClientSide, Exchange, type HttpEnv, routeAndPlace } from "./http-forward.js";
 import { connectionInfo, firstHeader, headerCount, requestHeadersForMember } from "./http-headers.js";
-import { localResponse } from "./http-local.js";
+import { localResponse, rawRequestHead } from "./http-local.js";
 import { forwardUpgrade } from "./http-upgrade.js";
 
 /** Pipelined bytes kept while a request is in flight; past this the client is paused. */
@@ -244,11 +244,9 @@ export class HttpClientConnection implements ClientSide {
       },
       connection,
     );
-    let text = `${head.method} ${head.target} HTTP/1.1\r\n`;
-    for (let i = 0; i < headers.length; i += 2) text += `${headers[i]}: ${headers[i + 1]}\r\n`;
     // HTTP/1.1 needs a Host on the member hop; an HTTP/1.0 client may have sent none.
-    if (hosts === 0) text += `Host: ${route.member.endpoint}\r\n`;
-    text += "\r\n";
+    if (hosts === 0) headers.push("Host", route.member.endpoint);
+    const text = rawRequestHead(head.method, head.target, headers);
     const exchange = new Exchange(
       this,
       head,

@@ -32,6 +32,7 @@ import type { PoolRuntime } from "../upstream/pool-runtime.js";
 import { logAccess, pathForLog } from "./access-log.js";
 import type { HttpListenerCounters } from "./http-counters.js";
 import { connectionInfo, firstHeader, responseHeadersForClient } from "./http-headers.js";
+import { rawHead } from "./http-local.js";
 import { placeRequest, type StickyRequest } from "./http-placement.js";
 
 /** What every request of one listener shares. */
@@ -400,9 +401,7 @@ export class Exchange implements UpstreamUser {
     }
     if (this.closeClient) out.push("Connection", "close");
     else if (this.head.minor === 0) out.push("Connection", "keep-alive");
-    let text = `HTTP/1.1 ${head.status} ${head.reason}\r\n`;
-    for (let i = 0; i < out.length; i += 2) text += `${out[i]}: ${out[i + 1]}\r\n`;
-    text += "\r\n";
+    const text = rawHead(head.status, head.reason, out);
 
     if (this.responseKind === Body.Chunked) {
       const client = this.client;
@@ -681,8 +680,5 @@ function transferCodings(raw: readonly string[]): string | undefined {
 }
 
 function interimHead(head: ResponseHead): string {
-  const out = responseHeadersForClient(head.raw);
-  let text = `HTTP/1.1 ${head.status} ${head.reason}\r\n`;
-  for (let i = 0; i < out.length; i += 2) text += `${out[i]}: ${out[i + 1]}\r\n`;
-  return `${text}\r\n`;
+  return rawHead(head.status, head.reason, responseHeadersForClient(head.raw));
 }

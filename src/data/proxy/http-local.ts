@@ -30,6 +30,13 @@ export function writeRawResponse(socket: Duplex, status: number, extra: readonly
   socket.end(localResponse(status, true, extra), "latin1");
 }
 
+/** A request head in wire form from a flat raw header array (the member hop is HTTP/1.1). */
+export function rawRequestHead(method: string, target: string, raw: readonly string[]): string {
+  let head = `${method} ${target} HTTP/1.1\r\n`;
+  for (let i = 0; i + 1 < raw.length; i += 2) head += `${raw[i]}: ${raw[i + 1]}\r\n`;
+  return `${head}\r\n`;
+}
+
 /** A response head in wire form from a flat raw header array. */
 export function rawHead(status: number, message: string | undefined, raw: readonly string[]): string {
   let head = `HTTP/1.1 ${status} ${message ?? STATUS_CODES[status] ?? ""}\r\n`;

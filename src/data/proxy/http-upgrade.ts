@@ -11,7 +11,7 @@ import { HeadError, HeadScanner, parseResponseHead, type RequestHead } from "../
 import type { MemberRuntime } from "../upstream/member-runtime.js";
 import type { HttpEnv, RouteOutcome } from "./http-forward.js";
 import { requestHeadersForMember, responseHeadersForClient } from "./http-headers.js";
-import { rawHead, writeRawResponse } from "./http-local.js";
+import { rawHead, rawRequestHead, writeRawResponse } from "./http-local.js";
 
 export function forwardUpgrade(
   client: net.Socket,
@@ -32,9 +32,7 @@ export function forwardUpgrade(
     upgrade: protocol,
     chunked: false,
   });
-  let request = `${head.method} ${head.target} HTTP/1.1\r\n`;
-  for (let i = 0; i < headers.length; i += 2) request += `${headers[i]}: ${headers[i + 1]}\r\n`;
-  request += "\r\n";
+  const request = rawRequestHead(head.method, head.target, headers);
   const timeouts = listener.timeouts;
   // Client bytes that arrive before the member answers wait here (bounded by pausing the client).
   const early: Buffer[] = rest === undefined ? [] : [rest];

@@ -135,10 +135,6 @@ export class UpstreamConnection {
     user?.onUpstreamFault(err);
   }
 
-  get connected(): boolean {
-    return this.state === ConnState.Lent;
-  }
-
   /** The member timeout while lent (0: none); applied once connected. */
   setActivityTimeout(ms: number): void {
     if (ms === this.timeoutMs) return;
@@ -301,11 +297,6 @@ export class HttpAgents {
       pool.close();
       this.pools.delete(id);
     }
-  }
-
-  /** Members with pools. */
-  get size(): number {
-    return this.pools.size;
   }
 
   destroyAll(): void {
