@@ -4,21 +4,37 @@
  * extensions and trailers included); only a client that cannot read chunked framing (HTTP/1.0)
  * gets the chunk data alone, through the optional `onData`.
  *
- * Strict like the head parser: hex sizes only (no sign, no `0x`, at most 15 digits), CRLF after
- * every size line and every chunk, no bare LF anywhere. A body that breaks these rules is an
- * error, never a guess.
+ * Strict like the head parser, and never looser than llhttp (Node's parser, and so the parser of
+ * many members), because whatever we forward unchanged must mean the same to the member:
+ * - chunk-size: hex digits only (no sign, no `0x`, at most 15 digits), then CRLF or `;` at once —
+ *   no whitespace anywhere on the line (RFC 9112 allows "bad whitespace" around `;` and `=`,
+ *   llhttp refuses it);
+ * - chunk-ext: `;name` or `;name=value`, the name a token, the value a non-empty token or a
+ *   quoted-string; nothing else;
+ * - trailer section: field lines exactly as in a head (token name, colon, value of visible bytes,
+ *   SP, HTAB and obs-text; no obs-fold), and no field that frames, routes or controls the
+ *   connection (RFC 9110 6.5.1: such a trailer is one a recipient could merge into the head, and
+ *   llhttp refuses `Content-Length` and `Transfer-Encoding` there);
+ * - CRLF after every line and every chunk, no bare LF or CR anywhere.
+ * A body that breaks these rules is an error, never a guess. See docs/http.md.
  */
 
 enum State {
   Size,
-  SizeWhitespace,
-  Extension,
+  ExtNameStart,
+  ExtName,
+  ExtValueStart,
+  ExtToken,
+  ExtQuoted,
+  ExtQuotedPair,
+  ExtQuotedEnd,
   SizeLf,
   Data,
   DataCr,
   DataLf,
   TrailerStart,
-  Trailer,
+  TrailerName,
+  TrailerValue,
   TrailerLf,
   EndLf,
   Done,
@@ -26,10 +42,52 @@ enum State {
 
 const CR = 13;
 const LF = 10;
+const SEMICOLON = 0x3b;
+const EQUALS = 0x3d;
+const DQUOTE = 0x22;
+const BACKSLASH = 0x5c;
+const COLON = 0x3a;
 /** 15 hex digits stay below 2^60, exact in a double: no overflow games with long sizes. */
 const MAX_SIZE_DIGITS = 15;
 /** A chunk-size line (with extensions) or a trailer line longer than this is refused. */
 const MAX_LINE_BYTES = 8_192;
+/** The whole trailer section: bounded like a head. */
+const MAX_TRAILER_BYTES = 65_536;
+
+/** tchar of RFC 9110 5.6.2. */
+const TOKEN = new Uint8Array(256);
+for (const c of "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
+  TOKEN[c.charCodeAt(0)] = 1;
+
+/** Bytes of a field value: VCHAR, obs-text, SP, HTAB (no control byte, no DEL). */
+const FIELD_VALUE = new Uint8Array(256);
+for (let c = 0x20; c < 0x100; c++) FIELD_VALUE[c] = c === 0x7f ? 0 : 1;
+FIELD_VALUE[0x09] = 1;
+
+/** qdtext of RFC 9110 5.6.4: a field-value byte other than `"` and `\`. */
+const QDTEXT = new Uint8Array(FIELD_VALUE);
+QDTEXT[DQUOTE] = 0;
+QDTEXT[BACKSLASH] = 0;
+
+/**
+ * Trailer names refused: framing (`Content-Length`, `Transfer-Encoding`, `Trailer`), routing
+ * (`Host`) and connection control (the hop-by-hop fields). A trailer passes to the member as it
+ * came, so one of these could be merged into the head by a lenient member and change what the
+ * request means there.
+ */
+const FORBIDDEN_TRAILERS = new Set([
+  "content-length",
+  "transfer-encoding",
+  "trailer",
+  "host",
+  "connection",
+  "keep-alive",
+  "proxy-connection",
+  "te",
+  "upgrade",
+]);
+/** Longer names cannot be one of the refused ones: they are not collected. */
+const MAX_FORBIDDEN_NAME = 17;
 
 function hexValue(c: number): number {
   if (c >= 0x30 && c <= 0x39) return c - 0x30;
@@ -45,6 +103,9 @@ export class ChunkedDecoder {
   private remaining = 0;
   private digits = 0;
   private lineBytes = 0;
+  private trailerBytes = 0;
+  /** The trailer name being read, lower case, up to {@link MAX_FORBIDDEN_NAME} + 1 characters. */
+  private name = "";
 
   /**
    * @param onData receives each piece of chunk data (`buf[start, end)`) when set.
@@ -53,6 +114,15 @@ export class ChunkedDecoder {
 
   get done(): boolean {
     return this.state === State.Done;
+  }
+
+  private extensionByte(): void {
+    if (++this.lineBytes > MAX_LINE_BYTES) throw new ChunkedError("chunk extension too long");
+  }
+
+  private trailerByte(): void {
+    if (++this.lineBytes > MAX_LINE_BYTES) throw new ChunkedError("trailer line too long");
+    if (++this.trailerBytes > MAX_TRAILER_BYTES) throw new ChunkedError("trailer section too long");
   }
 
   /**
@@ -82,28 +152,65 @@ export class ChunkedDecoder {
             throw new ChunkedError("invalid chunk size");
           } else if (c === CR) {
             this.state = State.SizeLf;
-          } else if (c === 0x3b /* ; */) {
-            this.state = State.Extension;
-          } else if (c === 0x20 || c === 0x09) {
-            this.state = State.SizeWhitespace;
+          } else if (c === SEMICOLON) {
+            this.state = State.ExtNameStart;
           } else {
-            throw new ChunkedError("invalid chunk size");
+            throw new ChunkedError("invalid chunk size line");
           }
           break;
         }
-        case State.SizeWhitespace: {
-          const c = buf[i++]!;
-          if (c === 0x3b) this.state = State.Extension;
-          else if (c === CR) this.state = State.SizeLf;
-          else if (c !== 0x20 && c !== 0x09) throw new ChunkedError("invalid chunk size line");
+        case State.ExtNameStart: {
+          if (TOKEN[buf[i++]!] !== 1) throw new ChunkedError("invalid chunk extension name");
+          this.extensionByte();
+          this.state = State.ExtName;
           break;
         }
-        case State.Extension: {
+        case State.ExtName: {
           const c = buf[i++]!;
           if (c === CR) this.state = State.SizeLf;
-          else if (c === LF || (c < 0x20 && c !== 0x09) || c === 0x7f)
-            throw new ChunkedError("invalid chunk extension");
-          else if (++this.lineBytes > MAX_LINE_BYTES) throw new ChunkedError("chunk extension too long");
+          else if (c === SEMICOLON) this.state = State.ExtNameStart;
+          else if (c === EQUALS) this.state = State.ExtValueStart;
+          else if (TOKEN[c] !== 1) throw new ChunkedError("invalid chunk extension name");
+          this.extensionByte();
+          break;
+        }
+        case State.ExtValueStart: {
+          const c = buf[i++]!;
+          if (c === DQUOTE) this.state = State.ExtQuoted;
+          else if (TOKEN[c] === 1) this.state = State.ExtToken;
+          else throw new ChunkedError("invalid chunk extension value");
+          this.extensionByte();
+          break;
+        }
+        case State.ExtToken: {
+          const c = buf[i++]!;
+          if (c === CR) this.state = State.SizeLf;
+          else if (c === SEMICOLON) this.state = State.ExtNameStart;
+          else if (TOKEN[c] !== 1) throw new ChunkedError("invalid chunk extension value");
+          this.extensionByte();
+          break;
+        }
+        case State.ExtQuoted: {
+          const c = buf[i++]!;
+          if (c === DQUOTE) this.state = State.ExtQuotedEnd;
+          else if (c === BACKSLASH) this.state = State.ExtQuotedPair;
+          else if (QDTEXT[c] !== 1) throw new ChunkedError("invalid byte in a quoted chunk extension");
+          this.extensionByte();
+          break;
+        }
+        case State.ExtQuotedPair: {
+          if (FIELD_VALUE[buf[i++]!] !== 1)
+            throw new ChunkedError("invalid byte in a quoted chunk extension");
+          this.extensionByte();
+          this.state = State.ExtQuoted;
+          break;
+        }
+        case State.ExtQuotedEnd: {
+          const c = buf[i++]!;
+          if (c === CR) this.state = State.SizeLf;
+          else if (c === SEMICOLON) this.state = State.ExtNameStart;
+          else throw new ChunkedError("invalid chunk extension after a quoted value");
+          this.extensionByte();
           break;
         }
         case State.SizeLf: {
@@ -125,16 +232,34 @@ export class ChunkedDecoder {
         }
         case State.TrailerStart: {
           const c = buf[i++]!;
+          this.trailerByte();
           if (c === CR) this.state = State.EndLf;
-          else if (c === LF) throw new ChunkedError("bare LF in the trailer section");
-          else this.state = State.Trailer;
+          else if (TOKEN[c] === 1) {
+            this.name = String.fromCharCode(c | 0x20);
+            this.state = State.TrailerName;
+          } else if (c === 0x20 || c === 0x09) throw new ChunkedError("obs-fold line in the trailer section");
+          else throw new ChunkedError("invalid trailer name");
           break;
         }
-        case State.Trailer: {
+        case State.TrailerName: {
           const c = buf[i++]!;
+          this.trailerByte();
+          if (c === COLON) {
+            if (FORBIDDEN_TRAILERS.has(this.name)) throw new ChunkedError(`${this.name} as a trailer`);
+            this.state = State.TrailerValue;
+          } else if (TOKEN[c] !== 1) throw new ChunkedError("invalid trailer name");
+          else if (this.name.length <= MAX_FORBIDDEN_NAME)
+            // Lower-cased by a bit: exact for letters, and harmless for the other token bytes, since
+            // no refused name holds any of them but `-`, which the bit leaves as it is.
+            this.name += String.fromCharCode(c | 0x20);
+          break;
+        }
+        case State.TrailerValue: {
+          const c = buf[i++]!;
+          this.trailerByte();
           if (c === CR) this.state = State.TrailerLf;
           else if (c === LF) throw new ChunkedError("bare LF in the trailer section");
-          else if (++this.lineBytes > MAX_LINE_BYTES) throw new ChunkedError("trailer line too long");
+          else if (FIELD_VALUE[c] !== 1) throw new ChunkedError("control byte in a trailer value");
           break;
         }
         case State.TrailerLf: {

@@ -46,8 +46,10 @@ function contentLengthOf(value: string): number {
 }
 
 /**
- * Reads `Content-Length` (a comma list of equal values counts as one, RFC 9110 8.6) and
- * `Transfer-Encoding` from a flat raw header array.
+ * Reads `Content-Length` and `Transfer-Encoding` from a flat raw header array. One
+ * `Content-Length` with one value only: RFC 9110 8.6 lets a recipient accept a list or repeated
+ * headers of equal values as one, but llhttp refuses them, and a message that one parser behind us
+ * refuses and another reads must not pass.
  */
 function framingHeaders(raw: readonly string[]): { length: number; te: string | undefined } | FramingError {
   let length = -2; // -2: absent
@@ -56,12 +58,16 @@ function framingHeaders(raw: readonly string[]): { length: number; te: string | 
     const name = raw[i]!;
     // Cheap first test on the length of the name before any case folding.
     if (name.length === 14 && name.toLowerCase() === "content-length") {
-      for (const part of raw[i + 1]!.split(",")) {
-        const v = contentLengthOf(trimOws(part));
-        if (v < 0) return new FramingError("invalid Content-Length");
-        if (length !== -2 && length !== v) return new FramingError("differing Content-Length");
-        length = v;
+      const value = raw[i + 1]!;
+      if (length !== -2) {
+        const v = contentLengthOf(value);
+        return new FramingError(
+          v >= 0 && v === length ? "repeated Content-Length" : "differing Content-Length",
+        );
       }
+      if (value.includes(",")) return new FramingError("a list of Content-Length values");
+      length = contentLengthOf(value);
+      if (length < 0) return new FramingError("invalid Content-Length");
     } else if (name.length === 17 && name.toLowerCase() === "transfer-encoding") {
       te = te === undefined ? raw[i + 1]! : `${te}, ${raw[i + 1]!}`;
     }

@@ -20,6 +20,21 @@ describe("member responses that cannot be trusted → 502", () => {
     ["garbage instead of HTTP", "this is not http at all\r\n\r\n"],
     ["a bare LF head", "HTTP/1.1 200 OK\nContent-Length: 2\n\nok"],
     ["an obs-fold line", "HTTP/1.1 200 OK\r\nX-A: b\r\n c\r\nContent-Length: 2\r\n\r\nok"],
+    // The same strictness as for requests: what llhttp would refuse is never relayed.
+    ["two equal Content-Length", "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\nhello"],
+    ["a Content-Length list of equal values", "HTTP/1.1 200 OK\r\nContent-Length: 5, 5\r\n\r\nhello"],
+    [
+      "a chunk-size line with a trailing space",
+      "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5 \r\nhello\r\n0\r\n\r\n",
+    ],
+    [
+      "an empty chunk extension",
+      "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5;\r\nhello\r\n0\r\n\r\n",
+    ],
+    [
+      "Content-Length as a trailer",
+      "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nContent-Length: 5\r\n\r\nhello",
+    ],
   ];
   for (const [name, response] of cases) {
     it(`${name}`, async () => {
@@ -130,6 +145,16 @@ describe("requests refused before any member sees them", () => {
     ["Transfer-Encoding in HTTP/1.0", "POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400],
     ["Transfer-Encoding: gzip", "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: gzip\r\n\r\n", 400],
     ["a negative Content-Length", "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: -1\r\n\r\n", 400],
+    [
+      "a Content-Length list of equal values",
+      "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 5, 5\r\n\r\nhello",
+      400,
+    ],
+    [
+      "two equal Content-Length",
+      "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\nhello",
+      400,
+    ],
   ];
   for (const [name, bytes, status] of cases) {
     it(`${name} → ${status}, connection closed`, async () => {
@@ -157,5 +182,26 @@ describe("requests refused before any member sees them", () => {
     // The member had the head and part of the body; its connection is closed, never reused.
     await expect.poll(() => member.connections.every((c) => c.closed), { timeout: 2_000 }).toBe(true);
     expect(member.allReceived()).not.toContain("zz");
+  });
+
+  it.each([
+    ["a chunk-size line with a trailing space", "3 \r\nabc\r\n0\r\n\r\n"],
+    ["a chunk-size line with a trailing tab", "3\t\r\nabc\r\n0\r\n\r\n"],
+    ["a space before a chunk extension", "3 ;ext\r\nabc\r\n0\r\n\r\n"],
+    ["a malformed chunk extension", '3;"x"\r\nabc\r\n0\r\n\r\n'],
+    ["a trailer line without a colon", "3\r\nabc\r\n0\r\nGET /SMUGGLE2 HTTP/1.1\r\n\r\n"],
+    ["NUL in a trailer", "3\r\nabc\r\n0\r\nX-T: a\x00b\r\n\r\n"],
+  ])("%s → 400 (counted), and the member never sees the offending line", async (_, body) => {
+    const { member, proxy } = await memberAndProxy();
+    const client = await RawClient.connect(proxy.port);
+    client.write(`POST /x HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n${body}`);
+    const answer = await client.response("POST");
+    expect(answer.status).toBe(400);
+    await client.waitEnded();
+    expect(proxy.counters.malformed).toBe(1);
+    await expect.poll(() => member.connections.every((c) => c.closed), { timeout: 2_000 }).toBe(true);
+    const seen = member.allReceived();
+    expect(seen).not.toMatch(/3[ \t;]|SMUGGLE2/);
+    expect(seen).not.toContain("\x00");
   });
 });

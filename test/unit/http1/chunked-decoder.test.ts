@@ -112,27 +112,19 @@ describe("ChunkedDecoder", () => {
     }
   });
 
-  it("skips chunk extensions, with or without whitespace before ';'", () => {
+  it("skips well-formed chunk extensions: token names, token or quoted-string values", () => {
     for (const body of [
       "5;a=b\r\nhello\r\n0\r\n\r\n",
       '5;a=b;c="x y"\r\nhello\r\n0;last\r\n\r\n',
-      "5 ;a=b\r\nhello\r\n0\t;z\r\n\r\n",
-      "5 \t ;a\r\nhello\r\n0 \r\n\r\n",
-      "5;\r\nhello\r\n0\r\n\r\n",
-      "5;a=\xe9\t\r\nhello\r\n0\r\n\r\n",
+      "5;a;b=c\r\nhello\r\n0;z\r\n\r\n",
+      '5;a="\\"q\\" \t\xe9"\r\nhello\r\n0\r\n\r\n',
+      "5;!#$%&'*+-.^_`|~09AZaz=!#$%&'*+-.^_`|~09AZaz\r\nhello\r\n0\r\n\r\n",
     ]) {
       const { decoder, data } = recording();
       expect(feedAll(decoder, bytes(body + NEXT)), body).toBe(body.length);
       expect(decoder.done).toBe(true);
       expect(data()).toBe("hello");
     }
-  });
-
-  it("accepts whitespace between the size and CRLF", () => {
-    const body = "5  \r\nhello\r\n0\r\n\r\n";
-    const { decoder, data } = recording();
-    expect(feedAll(decoder, bytes(body + NEXT))).toBe(body.length);
-    expect(data()).toBe("hello");
   });
 
   it("reads trailers and ends after the blank line that follows them", () => {
@@ -212,7 +204,6 @@ describe("ChunkedDecoder", () => {
       ["data longer than its size", "3\r\nabcd\r\n0\r\n\r\n"],
       ["data with no CRLF after it", "3\r\nabc0\r\n\r\n"],
       ["bare LF after the size", "5\nhello\r\n0\r\n\r\n"],
-      ["bare LF after whitespace after the size", "5 \nhello\r\n0\r\n\r\n"],
       ["bare LF after an extension", "5;a=b\nhello\r\n0\r\n\r\n"],
       ["bare LF after the data", "5\r\nhello\n0\r\n\r\n"],
       ["bare LF after the last chunk size", "0\n\r\n"],
@@ -226,6 +217,42 @@ describe("ChunkedDecoder", () => {
       ["bare CR as the final line", "0\r\n\rX"],
       ["a control byte in an extension", "5;a\x00\r\nhello\r\n0\r\n\r\n"],
       ["DEL in an extension", "5;a\x7f\r\nhello\r\n0\r\n\r\n"],
+      // Whitespace anywhere in a chunk-size line: llhttp refuses it, so a member behind us may too.
+      ["a space after the size", "3 \r\nabc\r\n0\r\n\r\n"],
+      ["a tab after the size", "5\t\r\nhello\r\n0\r\n\r\n"],
+      ["a space after the last chunk size", "0 \r\n\r\n"],
+      ["a space before an extension", "5 ;ext\r\nhello\r\n0\r\n\r\n"],
+      ["a tab before an extension", "5\t;ext\r\nhello\r\n0\r\n\r\n"],
+      ["a space after ';'", "5; ext\r\nhello\r\n0\r\n\r\n"],
+      ["a space after an extension name", "5;ext ;b\r\nhello\r\n0\r\n\r\n"],
+      ["a space before '='", "5;ext =v\r\nhello\r\n0\r\n\r\n"],
+      ["a space after '='", "5;ext= v\r\nhello\r\n0\r\n\r\n"],
+      ["an empty extension", "5;\r\nhello\r\n0\r\n\r\n"],
+      ["an empty extension after another", "5;a;\r\nhello\r\n0\r\n\r\n"],
+      ["an empty extension value", "5;a=\r\nhello\r\n0\r\n\r\n"],
+      ["a quoted extension name", '5;"x"\r\nhello\r\n0\r\n\r\n'],
+      ["obs-text in an extension name", "5;\xff\r\nhello\r\n0\r\n\r\n"],
+      ["obs-text in an unquoted extension value", "5;a=\xff\r\nhello\r\n0\r\n\r\n"],
+      ["a tab inside an extension", "5;a\tb\r\nhello\r\n0\r\n\r\n"],
+      ["an unterminated quoted value", '5;a="x\r\nhello\r\n0\r\n\r\n'],
+      ["bytes after a quoted value", '5;a="x"y\r\nhello\r\n0\r\n\r\n'],
+      ["a control byte in a quoted value", '5;a="x\x01"\r\nhello\r\n0\r\n\r\n'],
+      // The trailer section is a field section like a head (RFC 9112 7.1.2), read as strictly.
+      ["NUL in a trailer value", "0\r\nX-T: v\x00w\r\n\r\n"],
+      ["a control byte in a trailer value", "0\r\nX-T: a\x01b\r\n\r\n"],
+      ["DEL in a trailer value", "0\r\nX-T: a\x7fb\r\n\r\n"],
+      ["an obs-fold trailer line", "0\r\nX-T: v\r\n w\r\n\r\n"],
+      ["a trailer line starting with a tab", "0\r\n\tX-T: v\r\n\r\n"],
+      ["a space in a trailer name", "0\r\nX T: v\r\n\r\n"],
+      ["a space before a trailer's colon", "0\r\nX-T : v\r\n\r\n"],
+      ["a trailer line without a colon", "0\r\nGET /SMUGGLE2 HTTP/1.1\r\n\r\n"],
+      ["a trailer with an empty name", "0\r\n: v\r\n\r\n"],
+      ["obs-text in a trailer name", "0\r\nX\xffT: v\r\n\r\n"],
+      ["Content-Length as a trailer", "0\r\nContent-Length: 5\r\n\r\n"],
+      ["Transfer-Encoding as a trailer", "0\r\ntransfer-encoding: chunked\r\n\r\n"],
+      ["Host as a trailer", "0\r\nHOST: b\r\n\r\n"],
+      ["Connection as a trailer", "0\r\nConnection: close\r\n\r\n"],
+      ["Trailer as a trailer", "0\r\nTrailer: X\r\n\r\n"],
     ])("%s", (_, body) => {
       expect(() => feedAll(new ChunkedDecoder(), bytes(body))).toThrow(ChunkedError);
       expect(throwsByteByByte(body)).toBeInstanceOf(ChunkedError);
@@ -272,7 +299,7 @@ describe("ChunkedDecoder", () => {
 
 describe("property: random chunk lists, split at random points", () => {
   const chunk = fc.uint8Array({ minLength: 1, maxLength: 300 });
-  const extension = fc.constantFrom("", ";a=b", " ;x", ';q="1 2"', "\t;k");
+  const extension = fc.constantFrom("", ";a=b", ";x", ';q="1 2"', ";k;l=m");
   const trailer = fc.constantFrom("", "X-T: 1\r\n", "A: b\r\nC: d\r\n");
 
   it("onData yields the concatenation and the end index is exact", () => {

@@ -41,22 +41,17 @@ describe("requestFraming", () => {
     expect(requestFraming(["Transfer-Encodings", "chunked"], 1)).toEqual(NO_BODY);
   });
 
-  it("accepts a list of equal values as one", () => {
-    expect(requestFraming([CL, "5, 5"], 1)).toEqual({ kind: "length", length: 5 });
-    expect(requestFraming([CL, "5,5,5"], 1)).toEqual({ kind: "length", length: 5 });
-    expect(requestFraming([CL, "5 ,\t5"], 1)).toEqual({ kind: "length", length: 5 });
-  });
-
-  it("accepts repeated equal Content-Length headers", () => {
-    expect(requestFraming([CL, "5", "content-length", "5"], 1)).toEqual({ kind: "length", length: 5 });
-    expect(requestFraming([CL, "5", CL, "5, 05"], 1)).toEqual({ kind: "length", length: 5 });
-  });
-
   it.each([
     ["a list of differing values", [CL, "5, 6"]],
     ["differing values, equal first and last", [CL, "5, 6, 5"]],
     ["two differing headers", [CL, "5", CL, "6"]],
     ["two differing headers, one of them 0", [CL, "0", "content-length", "6"]],
+    // Equal values too: llhttp refuses a list or a repeated header, so a member behind us may.
+    ["a list of equal values", [CL, "5, 5"]],
+    ["a list of equal values without spaces", [CL, "5,5,5"]],
+    ["a list of equal values with whitespace", [CL, "5 ,\t5"]],
+    ["two equal headers", [CL, "5", "content-length", "5"]],
+    ["two equal headers, one a list", [CL, "5", CL, "5, 05"]],
   ])("refuses %s", (_, raw) => {
     expect(requestFraming(raw, 1)).toBeInstanceOf(FramingError);
   });
@@ -189,10 +184,12 @@ describe("responseFraming", () => {
 
   it("reads a Content-Length", () => {
     expect(responseFraming([CL, "42"], 200, "GET")).toEqual({ kind: "length", length: 42 });
-    expect(responseFraming(["content-length", "42, 42"], 404, "POST")).toEqual({
-      kind: "length",
-      length: 42,
-    });
+    expect(responseFraming(["content-length", "42"], 404, "POST")).toEqual({ kind: "length", length: 42 });
+  });
+
+  it("refuses equal Content-Length values in a list or repeated, as llhttp does", () => {
+    expect(responseFraming(["content-length", "42, 42"], 404, "POST")).toBeInstanceOf(FramingError);
+    expect(responseFraming([CL, "42", CL, "42"], 200, "GET")).toBeInstanceOf(FramingError);
   });
 
   it("gives no body for Content-Length: 0", () => {
