@@ -26,6 +26,8 @@ const V2_SIGNATURE = Buffer.from([0x0d, 0x0a, 0x0d, 0x0a, 0x00, 0x0d, 0x0a, 0x51
 const V1_PREFIX = Buffer.from("PROXY ");
 const V1_MAX = 107;
 const V2_MAX_ADDRESS_BYTES = 536;
+/** UNSPEC, TCP and UDP over IPv4, over IPv6, over UNIX sockets: the only valid family bytes. */
+const V2_FAMILIES = new Set([0x00, 0x11, 0x12, 0x21, 0x22, 0x31, 0x32]);
 
 /** Parses a header at the start of `buf`; `incomplete` means more bytes are needed. */
 export function parseProxyHeader(buf: Buffer): ParseOutcome {
@@ -79,6 +81,10 @@ function parseV2(buf: Buffer): ParseOutcome {
   if (buf.length < length) return { kind: "incomplete" };
   if (command === 0x0) return { kind: "local", length };
   if (command !== 0x1) return { kind: "invalid", reason: "v2 command is neither LOCAL nor PROXY" };
+  // Only these family/transport bytes exist; the specification says any other "must be rejected
+  // as invalid by receivers" (a LOCAL header's family is ignored, above).
+  if (!V2_FAMILIES.has(family))
+    return { kind: "invalid", reason: `v2 address family and transport 0x${family.toString(16)} unknown` };
   const addressFamily = family >> 4;
   if (addressFamily === 0x1) {
     if (addressLength < 12) return { kind: "invalid", reason: "v2 IPv4 address block too short" };
@@ -96,6 +102,8 @@ function parseV2(buf: Buffer): ParseOutcome {
     for (let i = 0; i < 8; i++) groups.push(buf.readUInt16BE(16 + i * 2).toString(16));
     return { kind: "proxy", sourceAddress: compressIPv6(groups), sourcePort: buf.readUInt16BE(48), length };
   }
+  if (addressFamily === 0x3 && addressLength < 216)
+    return { kind: "invalid", reason: "v2 UNIX address block too short" };
   // AF_UNSPEC or AF_UNIX: nothing usable as a client IP; treat like LOCAL.
   return { kind: "local", length };
 }

@@ -80,4 +80,34 @@ describe("PROXY protocol parser", () => {
     tooLong.writeUInt16BE(60000, 14);
     expect(parseProxyHeader(tooLong).kind).toBe("invalid");
   });
+
+  // The specification lists the only valid family/transport bytes (0x00, 0x11, 0x12, 0x21, 0x22,
+  // 0x31, 0x32) and says any other "must be rejected as invalid by receivers".
+  it.each([
+    ["an unknown address family", 0xff],
+    ["address family 4", 0x41],
+    ["an unknown transport over IPv4", 0x13],
+    ["an unknown transport over IPv6", 0x2f],
+    ["an unspecified transport over IPv4", 0x10],
+    ["an unspecified transport over IPv6", 0x20],
+    ["an unknown transport with an unspecified family", 0x01],
+  ])("refuses a v2 PROXY header with %s", (_, family) => {
+    const outcome = parseProxyHeader(v2(1, family, Buffer.alloc(216)));
+    expect(outcome.kind).toBe("invalid");
+  });
+
+  it("accepts every listed family and transport on a v2 PROXY header", () => {
+    expect(parseProxyHeader(v2(1, 0x12, Buffer.alloc(12))).kind).toBe("proxy");
+    expect(parseProxyHeader(v2(1, 0x22, Buffer.alloc(36))).kind).toBe("proxy");
+    for (const family of [0x00, 0x31, 0x32])
+      expect(parseProxyHeader(v2(1, family, Buffer.alloc(216))).kind, String(family)).toBe("local");
+  });
+
+  it("refuses a v2 UNIX address block shorter than its 216 bytes", () => {
+    expect(parseProxyHeader(v2(1, 0x31, Buffer.alloc(100))).kind).toBe("invalid");
+  });
+
+  it("ignores the family of a v2 LOCAL header, as the specification says", () => {
+    expect(parseProxyHeader(v2(0, 0xff, Buffer.alloc(0)))).toEqual({ kind: "local", length: 16 });
+  });
 });
