@@ -133,6 +133,26 @@ function parseFields(buf: Buffer, pos: number, end: number, raw: string[]): Head
   return undefined;
 }
 
+/**
+ * absolute-form (RFC 9112 3.2.2) as llhttp reads it: a scheme of letters only, `://`, a non-empty
+ * authority of unreserved, sub-delims, `%`, `:`, `@` and IP-literal brackets, then nothing or a
+ * path or query (checked byte-wise above). llhttp refuses `+`, `-`, `.` in a scheme and a fragment
+ * right after the authority, which RFC 3986 allows: stricter wins.
+ */
+const ABSOLUTE_FORM = /^[A-Za-z]+:\/\/[A-Za-z0-9._~:@[\]%!$&'()*+,;=-]+(?:[/?].*)?$/s;
+
+/**
+ * One of the forms of RFC 9112 3.2: origin-form (`/…`), asterisk (`*`), absolute-form, and
+ * authority-form for CONNECT only — what llhttp accepts, and nothing a member could read otherwise.
+ */
+function targetFormOk(target: string, method: string): boolean {
+  const first = target.charCodeAt(0);
+  if (first === 0x2f /* / */) return true;
+  if (target === "*") return true;
+  if (method === "CONNECT") return true;
+  return ABSOLUTE_FORM.test(target);
+}
+
 /** `HTTP/1.0` or `HTTP/1.1` at `pos`: the minor version, else -1. */
 function versionAt(buf: Buffer, pos: number): number {
   if (
@@ -161,10 +181,12 @@ export function parseRequestHead(buf: Buffer, start: number, end: number): Reque
   if (p === start || buf[p] !== SP) return new HeadError(400, "invalid method");
   const method = latin1(buf, start, p);
   const targetStart = ++p;
-  // Any visible byte (obs-text too: raw UTF-8 paths are common); no whitespace, no control byte.
-  while (p < lineEnd && buf[p]! > SP && buf[p] !== 0x7f) p++;
+  // Visible ASCII only: a target is a URI reference (RFC 3986), and llhttp refuses raw obs-text
+  // (UTF-8 paths must be percent-encoded), so a member behind us may too.
+  while (p < lineEnd && buf[p]! > SP && buf[p]! < 0x7f) p++;
   if (p === targetStart || buf[p] !== SP) return new HeadError(400, "invalid request target");
   const target = latin1(buf, targetStart, p);
+  if (!targetFormOk(target, method)) return new HeadError(400, "invalid request target");
   if (lineEnd - (p + 1) !== 8) return new HeadError(400, "invalid request line");
   const minor = versionAt(buf, p + 1);
   if (minor === -1) {
