@@ -440,3 +440,72 @@ export function generateCase(seed: number, index: number): HttpCase {
   if (clean) tags.unshift("clean");
   return { seed, index, tags, bytes: Buffer.concat([bytes, Buffer.from(SENTINEL, "latin1")]) };
 }
+
+const STATUS_LINES = [
+  "HTTP/1.1 200 OK",
+  "HTTP/1.1 404 Not Found",
+  "HTTP/1.0 200 OK",
+  "HTTP/1.1 200 D\xe9j\xe0 vu",
+  "HTTP/1.1 500 ",
+];
+const ODD_STATUS_LINES = [
+  "HTTP/1.1 200",
+  "HTTP/1.1 99 X",
+  "HTTP/1.1 2000 X",
+  "HTTP/1.1  200 OK",
+  "HTTP/1.1 200 O\x00K",
+  "http/1.1 200 OK",
+  "HTTP/1.2 200 OK",
+  "HTTP/1.1 20x OK",
+];
+
+/**
+ * A member's response to a GET (`bytes`, one message, then the member closes): status line,
+ * header oddities and every framing, the chunked bodies spoilt as for requests. For the response
+ * side of the same differential.
+ */
+export function generateResponse(seed: number, index: number): HttpCase {
+  const rng = new Prng((seed * 0x27d4eb2f) ^ (index * 0x165667b1) ^ 0x1b873593);
+  const tags: string[] = [];
+  const clean = rng.chance(0.35);
+  const m = clean ? 0 : 1;
+  let status = rng.pick(STATUS_LINES);
+  if (rng.chance(0.1 * m)) {
+    status = rng.pick(ODD_STATUS_LINES);
+    tags.push(`status:${JSON.stringify(status)}`);
+  }
+  const lines: string[] = ["Content-Type: text/plain"];
+  if (rng.chance(0.2 * m)) {
+    const odd = rng.pick(ODD_HEADER_LINES);
+    lines.push(odd);
+    tags.push(`header:${JSON.stringify(odd)}`);
+  }
+  let body: Buffer;
+  const roll = rng.int(clean ? 3 : 5);
+  if (roll === 0) {
+    body = randomBody(rng, 40);
+    lines.push(`Content-Length: ${body.length}`);
+  } else if (roll === 1) {
+    const bad = !clean && rng.chance(0.6);
+    if (bad) tags.push("chunked-mutated");
+    lines.push("Transfer-Encoding: chunked");
+    body = chunkedBody(rng, tags, bad);
+  } else if (roll === 2) {
+    body = randomBody(rng, 40); // until close
+    tags.push("until-close");
+  } else if (roll === 3) {
+    body = randomBody(rng, 30);
+    const variant = rng.int(CL_VARIANTS.length);
+    tags.push(`cl-variant:${variant}`);
+    lines.push(...CL_VARIANTS[variant]!(body.length));
+  } else {
+    const te = rng.pick(TE_VARIANTS);
+    tags.push(`te:${JSON.stringify(te)}`);
+    lines.push(`Transfer-Encoding: ${te}`);
+    if (rng.chance(0.3)) lines.push("Content-Length: 5");
+    body = chunkedBody(rng, tags, rng.chance(0.3));
+  }
+  if (clean) tags.unshift("clean");
+  const head = `${status}\r\n${lines.map((l) => `${l}\r\n`).join("")}\r\n`;
+  return { seed, index, tags, bytes: Buffer.concat([Buffer.from(head, "latin1"), body]) };
+}
