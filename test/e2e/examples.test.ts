@@ -146,4 +146,44 @@ describe("examples end to end", () => {
       if (host.startsWith("www")) expect(answer.setCookies[0]).toMatch(/^STICKYLB=.*; Secure$/);
     }
   });
+
+  it("validate --print of an example prints a document that validate reprints alike and run serves", async () => {
+    const www = [await startHttpBackend("www-a", "127.0.1.1")];
+    const api = [await startHttpBackend("api-a", "127.0.1.3")];
+    backends.push(...www, ...api);
+    const { text, ports } = await adapted("https-sni.yaml", (pool) => (pool === "api" ? api : www));
+    const dir = tempDir();
+    const source = writeConfig(dir, "https-sni.yaml", text);
+    const first = await run(process.execPath, [STICKYLB_MAIN, "validate", "--print", "-f", source]);
+    expect(first.stderr).toMatch(/configuration is valid: 1 listener\(s\), 2 pool\(s\)/);
+    expect(first.stdout).toMatch(/^# The effective configuration/);
+    const printed = writeConfig(dir, "printed.yaml", first.stdout);
+    const second = await run(process.execPath, [STICKYLB_MAIN, "validate", "--print", "-f", printed]);
+    expect(second.stdout).toBe(first.stdout);
+    processes.push(await runStickylb([printed]));
+    const ca = readFileSync(join(EXAMPLES, "certs", "api.example.com.crt"), "utf8");
+    const body = await new Promise<string>((done, fail) => {
+      const req = https.request(
+        {
+          host: "127.0.0.1",
+          port: ports.get("https")!,
+          servername: "api.example.com",
+          ca,
+          agent: false,
+          headers: { Host: "api.example.com" },
+        },
+        (res) => {
+          let b = "";
+          res.setEncoding("utf8");
+          res.on("data", (c: string) => {
+            b += c;
+          });
+          res.on("end", () => done(b));
+        },
+      );
+      req.on("error", fail);
+      req.end();
+    });
+    expect(body.trim()).toBe("api-a");
+  });
 });
