@@ -11,6 +11,7 @@ import type { TLSSocket } from "node:tls";
 import { promisify } from "node:util";
 import { afterEach, describe, expect, it } from "vitest";
 import { isMap, isSeq, parseAllDocuments } from "yaml";
+import { startTcpBackend, type TcpBackend, whoAnswers } from "../support/backends.js";
 import { cookiePair, type HttpBackend, httpGet, startHttpBackend } from "../support/http-backends.js";
 import { freeTcpPort } from "../support/ports.js";
 import {
@@ -33,7 +34,7 @@ const yamlExamples = readdirSync(EXAMPLES)
  */
 async function adapted(
   name: string,
-  members: (pool: string) => readonly HttpBackend[],
+  members: (pool: string) => readonly { readonly address: string; readonly port: number }[],
 ): Promise<{ text: string; ports: Map<string, number> }> {
   const ports = new Map<string, number>();
   const docs = parseAllDocuments(readFileSync(join(EXAMPLES, name), "utf8"));
@@ -95,7 +96,7 @@ describe("examples", () => {
 });
 
 describe("examples end to end", () => {
-  const backends: HttpBackend[] = [];
+  const backends: (HttpBackend | TcpBackend)[] = [];
   const processes: StickylbProcess[] = [];
   afterEach(async () => {
     await Promise.all(processes.splice(0).map((p) => p.stop()));
@@ -113,6 +114,25 @@ describe("examples end to end", () => {
     for (let i = 0; i < 8; i++) expect((await httpGet(port, "/", { Cookie: cookie })).body).toBe(first.body);
     const line = await processes[0]!.waitForLog((e) => e.msg === "access" && e.memberName !== null);
     expect(["web-1", "web-2", "web-3"]).toContain(line.memberName);
+  });
+
+  it("tcp.yaml: each client IP stays on one backend on both listeners", async () => {
+    const tcp: TcpBackend[] = [];
+    for (let i = 1; i <= 3; i++) tcp.push(await startTcpBackend(`backend-${i}`, `127.0.1.${i}`));
+    backends.push(...tcp);
+    const { text, ports } = await adapted("tcp.yaml", () => tcp);
+    processes.push(await runStickylb([writeConfig(tempDir(), "tcp.yaml", text)]));
+    for (const listener of ["tcp-source-ip", "tcp-persistent"]) {
+      const port = ports.get(listener)!;
+      const seen = new Set<string>();
+      for (const client of ["127.0.0.2", "127.0.0.3", "127.0.0.4"]) {
+        const first = await whoAnswers(port, client);
+        for (let i = 0; i < 3; i++) expect(await whoAnswers(port, client)).toBe(first);
+        seen.add(first);
+      }
+      // Round robin places three new clients on three backends; the hash may put two together.
+      if (listener === "tcp-persistent") expect(seen.size).toBe(3);
+    }
   });
 
   it("https-sni.yaml: each host gets its own certificate and its own pool", async () => {
