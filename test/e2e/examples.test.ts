@@ -135,6 +135,51 @@ describe("examples end to end", () => {
     }
   });
 
+  it("kubernetes.yaml: the Service and the Ingress serve, members named after their Pods", async () => {
+    // The slices give one port per Service for all endpoints, so the backends share a port number.
+    const tcpPort = await freeTcpPort("127.0.1.11");
+    const httpPort = await freeTcpPort("127.0.1.11");
+    const tcp: TcpBackend[] = [];
+    for (const host of [11, 12, 13])
+      tcp.push(await startTcpBackend(`pod-${host}`, `127.0.1.${host}`, tcpPort));
+    const web = [
+      await startHttpBackend("web-11", "127.0.1.11", "name", httpPort),
+      await startHttpBackend("web-12", "127.0.1.12", "name", httpPort),
+    ];
+    backends.push(...tcp, ...web);
+    const servicePort = await freeTcpPort();
+    const ingressPort = await freeTcpPort();
+    const text = readFileSync(join(EXAMPLES, "kubernetes.yaml"), "utf8")
+      .replace("port: 7100, targetPort: 9000", `port: ${servicePort}, targetPort: 9000`)
+      .replace('kubernetes.io/elb.port: "8088"', `kubernetes.io/elb.port: "${ingressPort}"`)
+      .replace("{name: tcp, protocol: TCP, port: 9000}", `{name: tcp, protocol: TCP, port: ${tcpPort}}`)
+      .replace("{name: http, protocol: TCP, port: 8080}", `{name: http, protocol: TCP, port: ${httpPort}}`);
+    const file = writeConfig(tempDir(), "kubernetes.yaml", text);
+    const proc = await runStickylb([file], ["--listen-address", "127.0.0.1"]);
+    processes.push(proc);
+    // SOURCE_IP persistence: a client stays on one Pod; the terminating Pod takes no new client.
+    for (const client of ["127.0.0.2", "127.0.0.3", "127.0.0.4"]) {
+      const first = await whoAnswers(servicePort, client);
+      expect(first).not.toBe("pod-13");
+      expect(await whoAnswers(servicePort, client)).toBe(first);
+    }
+    // The Ingress: host rule, HTTP_COOKIE.
+    const answer = await httpGet(ingressPort, "/", { Host: "shop.example.com" });
+    expect(answer.body).toMatch(/^web-1[12]/);
+    expect(answer.setCookies[0]).toMatch(/^STICKYLB=.*; Max-Age=3600; /);
+    const status = (await (
+      await fetch(`http://127.0.0.1:${await proc.adminPort()}/api/v1/status`)
+    ).json()) as {
+      pools: { name: string; members: { name: string | null; draining: boolean }[] }[];
+    };
+    const pool = status.pools.find((p) => p.name === `default.shop-tcp.${servicePort}`)!;
+    expect(pool.members.map((m) => [m.name, m.draining])).toEqual([
+      ["shop-7d4b9c-x2k8f", false],
+      ["shop-7d4b9c-q9z7m", false],
+      ["shop-6c5a8b-old01", true],
+    ]);
+  });
+
   it("https-sni.yaml: each host gets its own certificate and its own pool", async () => {
     const www = [await startHttpBackend("www-a", "127.0.1.1"), await startHttpBackend("www-b", "127.0.1.2")];
     const api = [await startHttpBackend("api-a", "127.0.1.3"), await startHttpBackend("api-b", "127.0.1.4")];
