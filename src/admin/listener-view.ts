@@ -30,8 +30,8 @@ export interface ListenerView {
   readonly events: Readonly<Record<string, number>>;
   /** HTTP: the rows of `stickylb_requests_total`. */
   readonly requests: readonly RequestCount[];
-  /** HTTP: request durations by pool (`stickylb_request_duration_seconds`); empty otherwise. */
-  readonly durations: readonly DurationSeries[];
+  /** HTTP: request durations by pool (`stickylb_request_duration_seconds`); absent otherwise. */
+  readonly durations?: readonly DurationSeries[];
   /** UDP only. */
   readonly udp?: UdpListenerCounters;
   /** Pools the listener sends to (default pool first, then rule pools). */
@@ -92,7 +92,6 @@ export function listenerViews(snapshot: Snapshot, set: ListenerSet): ListenerVie
         bytesOut: c.bytesOut,
         events: { no_member: c.noMember, drop: c.drops },
         requests: [],
-        durations: [],
         udp: c,
       });
     } else if (c instanceof TcpListenerCounters) {
@@ -111,7 +110,6 @@ export function listenerViews(snapshot: Snapshot, set: ListenerSet): ListenerVie
           proxy_header_rejected: c.proxyHeaderRejected,
         },
         requests: [],
-        durations: [],
       });
     } else {
       views.push({
@@ -123,7 +121,6 @@ export function listenerViews(snapshot: Snapshot, set: ListenerSet): ListenerVie
         bytesOut: 0,
         events: {},
         requests: [],
-        durations: [],
       });
     }
   }

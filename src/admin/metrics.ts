@@ -316,7 +316,7 @@ function requestDurationMetric(listeners: () => ReturnType<typeof listenerViews>
   const read = () => {
     const values: MetricValueWithName<string>[] = [];
     for (const v of listeners()) {
-      for (const series of v.durations) {
+      for (const series of v.durations ?? []) {
         const labels = { listener: v.model.name, pool: series.pool };
         let cumulative = 0;
         DURATION_BUCKETS.forEach((le, i) => {

@@ -199,7 +199,7 @@ function listenerStatus(v: ListenerView, runtime: Runtime, rates: RateTracker): 
     stickyHitRatio: hitRatio(decisions),
     latency:
       v.model.protocol === "HTTP" || v.model.protocol === "HTTPS"
-        ? latencyOf(mergedCounts(v.durations))
+        ? latencyOf(mergedCounts(v.durations ?? []))
         : null,
   };
 }
