@@ -38,7 +38,7 @@ const SECTIONS = {
   12: "docs/reference/admin-api.md",
 };
 
-const CITATION = /\bSPEC(?:'s)?(?: section)? (\d+(?:\.\d+)?a?)(?:[/–-](\d+(?:\.\d+)?a?))?/g;
+const CITATION = /\bSPEC(?:'s)?(?: section)? (\d+(?:\.\d+)?a?)(?:(?:[/–-]| and )(\d+(?:\.\d+)?a?))?/g;
 const STYLE = /\bSTYLE(?: point)? \d+\b/g;
 const LEFT = /\bSPEC\b|\bissue [0-9]+|\bSTYLE\b/;
 
