@@ -1,4 +1,6 @@
 # stickylb image: `docker build -t stickylb .`; runs as the unprivileged `node` user (uid 1000).
+# The runtime stage holds what `npm pack` ships (package.json "files": dist/src, docs, examples,
+# README.md) with the production dependencies of the lock file; a test keeps the two lists in step.
 FROM node:20-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
@@ -13,7 +15,10 @@ ENV NODE_ENV=production
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev && npm cache clean --force
-COPY --from=build /app/dist ./dist
+COPY --from=build /app/dist/src ./dist/src
+COPY docs ./docs
+COPY examples ./examples
+COPY README.md ./
 RUN mkdir -p /var/lib/stickylb && chown node:node /var/lib/stickylb
 USER node
 ENV XDG_STATE_HOME=/var/lib

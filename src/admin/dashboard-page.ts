@@ -79,6 +79,7 @@ export const DASHBOARD_HTML = `<!doctype html>
   .m .ep { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; font-size: 12px;
     overflow: hidden; text-overflow: ellipsis; }
   .m.isdown .ep { color: var(--down); }
+  .m .ep .name { font-family: inherit; font-weight: 600; }
   .share { display: flex; align-items: center; gap: 6px; }
   .share .track { flex: 1; height: 10px; background: var(--bar-bg); border-radius: 3px; overflow: hidden; }
   .share .fill { height: 100%; background: var(--bar); border-radius: 3px; transition: width .4s ease; }
@@ -107,7 +108,7 @@ export const DASHBOARD_HTML = `<!doctype html>
       <h2>Listeners <span class="muted">sticky hit ratio = hits ÷ affinity decisions of its pools</span></h2>
       <div class="scroll-x"><table>
         <thead><tr><th>listener</th><th>address</th><th class="num">open</th><th class="num">rate</th>
-          <th class="num">total</th><th>hit ratio</th></tr></thead>
+          <th class="num">total</th><th class="num">p50</th><th class="num">p99</th><th>hit ratio</th></tr></thead>
         <tbody id="listeners"></tbody>
       </table></div>
     </section>
@@ -231,6 +232,13 @@ export const DASHBOARD_HTML = `<!doctype html>
     return (h ? h + "h " : "") + (h || m ? m + "m " : "") + s + "s";
   }
 
+  // Request-duration quantiles come from the histogram buckets (status JSON); HTTP listeners only.
+  function latency(l, q) {
+    const v = l.latency ? l.latency[q] : null;
+    if (v === null || v === undefined) return '<span class="muted">–</span>';
+    return v < 1 ? (v * 1000).toFixed(v < 0.01 ? 1 : 0) + " ms" : v.toFixed(2) + " s";
+  }
+
   function renderListeners(s, rates) {
     let total = 0;
     const rows = s.listeners.map((l, i) => {
@@ -245,10 +253,12 @@ export const DASHBOARD_HTML = `<!doctype html>
         '<td class="num open">' + fmt(l.open) + "</td>" +
         '<td class="num rate">' + fmtRate(r) + ' <span class="muted">' + unitShort[l.unit] + "</span></td>" +
         '<td class="num traffic">' + fmt(l.traffic) + "</td>" +
+        '<td class="num p50">' + latency(l, "p50") + "</td>" +
+        '<td class="num p99">' + latency(l, "p99") + "</td>" +
         '<td><div class="ratio"><div class="track"><div class="fill" style="width:' + (ratio === null ? 0 : ratio * 100) + '%"></div></div>' +
         '<span class="hit">' + pct(ratio) + "</span></div></td></tr>";
     });
-    $("listeners").innerHTML = rows.join("") || '<tr><td colspan="6" class="muted">no listeners</td></tr>';
+    $("listeners").innerHTML = rows.join("") || '<tr><td colspan="8" class="muted">no listeners</td></tr>';
     $("total-rate").textContent = fmtRate(total) + " /s now";
     $("legend").innerHTML = s.listeners.map((l, i) =>
       '<span><i style="background:' + COLORS[i % COLORS.length] + '"></i>' + esc(l.name) + " (" + unitShort[l.unit] + ")</span>").join("");
@@ -288,10 +298,10 @@ export const DASHBOARD_HTML = `<!doctype html>
         const width = top > 0 ? (shareOf(m) / top) * 100 : 0;
         const label = byBindings ? fmt(m.bindings) + " · " + pct(share) : pct(share);
         return '<div class="m' + (m.up ? "" : " isdown") + '" data-member="' + esc(p.name + "/" + m.endpoint) + '" title="' +
-          esc(m.endpoint + (m.up ? " up" : " down") + (m.draining ? ", draining" : "") + ", weight " + m.weight +
+          esc((m.name ? m.name + " " : "") + m.endpoint + (m.up ? " up" : " down") + (m.draining ? ", draining" : "") + ", weight " + m.weight +
           ", " + m.total + " total") + '">' +
           '<div class="dot ' + state + '"></div>' +
-          '<div class="ep">' + esc(m.endpoint) + "</div>" +
+          '<div class="ep">' + (m.name ? '<span class="name">' + esc(m.name) + "</span> " : "") + esc(m.endpoint) + "</div>" +
           '<div class="r muted">' + m.weight + "</div>" +
           '<div class="r active">' + fmt(m.activeConnections) + "</div>" +
           '<div class="r total">' + fmt(m.total) + "</div>" +

@@ -1,6 +1,7 @@
 import type { ListenerModel } from "../core/model.js";
 import type { ListenerSet } from "../data/listener/listener-set.js";
 import { HttpListenerCounters, type RequestCount } from "../data/proxy/http-counters.js";
+import type { DurationSeries } from "../data/proxy/request-durations.js";
 import { TcpListenerCounters } from "../data/proxy/tcp-proxy.js";
 import { UdpListenerCounters } from "../data/proxy/udp-flows.js";
 import type { Snapshot } from "../data/snapshot.js";
@@ -29,6 +30,8 @@ export interface ListenerView {
   readonly events: Readonly<Record<string, number>>;
   /** HTTP: the rows of `stickylb_requests_total`. */
   readonly requests: readonly RequestCount[];
+  /** HTTP: request durations by pool (`stickylb_request_duration_seconds`); absent otherwise. */
+  readonly durations?: readonly DurationSeries[];
   /** UDP only. */
   readonly udp?: UdpListenerCounters;
   /** Pools the listener sends to (default pool first, then rule pools). */
@@ -77,6 +80,7 @@ export function listenerViews(snapshot: Snapshot, set: ListenerSet): ListenerVie
           upgrade: c.upgrades,
         },
         requests: [...c.requests()],
+        durations: [...c.durations.series()],
       });
     } else if (c instanceof UdpListenerCounters) {
       views.push({

@@ -4,7 +4,16 @@
  * prom-client. Labels are bounded: listener, pool and member names (`ADDRESS:PORT`), status codes
  * and fixed words; never a client address or a cookie value.
  */
-import { type Aggregator, Counter, collectDefaultMetrics, Gauge, Registry } from "prom-client";
+import {
+  type Aggregator,
+  Counter,
+  collectDefaultMetrics,
+  Gauge,
+  type Metric,
+  type MetricValueWithName,
+  Registry,
+} from "prom-client";
+import { DURATION_BUCKETS } from "../data/proxy/request-durations.js";
 import type { MemberRuntime } from "../data/upstream/member-runtime.js";
 import type { AdminSource } from "./admin-source.js";
 import { listenerViews } from "./listener-view.js";
@@ -264,6 +273,7 @@ export function createMetricsRegistry(source: AdminSource, version: string): Reg
     },
   );
 
+  registry.registerMetric(requestDurationMetric(listeners) as unknown as Metric);
   counter(
     "stickylb_affinity_decisions_total",
     "Affinity decisions per pool with session persistence: hit, miss, expired, invalid, redispatch.",
@@ -292,4 +302,39 @@ export function createMetricsRegistry(source: AdminSource, version: string): Reg
     },
   );
   return registry;
+}
+
+/**
+ * `stickylb_request_duration_seconds{listener,pool}`: a histogram whose buckets the HTTP data path
+ * counts itself (data/proxy/request-durations.ts), handed to prom-client as a metric of its own at
+ * scrape time in the shape prom-client's Histogram produces, so the text format and the `--workers`
+ * aggregation (summed per label set) are prom-client's. A prom-client Histogram would hash its
+ * labels on every observe; this keeps the data path at one bucket scan per response.
+ */
+function requestDurationMetric(listeners: () => ReturnType<typeof listenerViews>) {
+  const name = "stickylb_request_duration_seconds";
+  const read = () => {
+    const values: MetricValueWithName<string>[] = [];
+    for (const v of listeners()) {
+      for (const series of v.durations ?? []) {
+        const labels = { listener: v.model.name, pool: series.pool };
+        let cumulative = 0;
+        DURATION_BUCKETS.forEach((le, i) => {
+          cumulative += series.counts[i] ?? 0;
+          values.push({ metricName: `${name}_bucket`, labels: { le, ...labels }, value: cumulative });
+        });
+        values.push({ metricName: `${name}_bucket`, labels: { le: "+Inf", ...labels }, value: series.count });
+        values.push({ metricName: `${name}_sum`, labels, value: series.sum });
+        values.push({ metricName: `${name}_count`, labels, value: series.count });
+      }
+    }
+    return {
+      name,
+      help: "HTTP request duration from the request head to the end of the response, per listener and pool.",
+      type: "histogram",
+      values,
+      aggregator: "sum",
+    };
+  };
+  return { name, get: async () => read(), reset() {}, aggregator: "sum" };
 }

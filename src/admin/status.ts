@@ -1,6 +1,7 @@
 import type { Runtime } from "../control/runtime.js";
 import type { Algorithm, PersistenceType, Protocol } from "../core/model.js";
 import type { AffinityResult } from "../data/affinity/resolver.js";
+import { durationQuantile, mergedCounts } from "../data/proxy/request-durations.js";
 import type { MemberRuntime } from "../data/upstream/member-runtime.js";
 import type { PoolRuntime } from "../data/upstream/pool-runtime.js";
 import { type ListenerView, listenerViews, type TrafficUnit } from "./listener-view.js";
@@ -38,11 +39,36 @@ export interface StatusListener {
   readonly bytesOut: number;
   /** Affinity hits ÷ all affinity decisions of the listener's pools; null when none was made. */
   readonly stickyHitRatio: number | null;
+  /**
+   * HTTP: the p50 and p99 of request durations in seconds since start, estimated from the buckets
+   * of `stickylb_request_duration_seconds` (null before the first response); null for TCP and UDP.
+   */
+  readonly latency: StatusLatency | null;
+}
+
+export interface StatusLatency {
+  readonly p50: number | null;
+  readonly p99: number | null;
+  readonly count: number;
+  /** Responses per bucket of `stickylb_request_duration_seconds` (not cumulative; last: past 60 s). */
+  readonly buckets: readonly number[];
+}
+
+/** p50 and p99 of per-bucket counts (also used to sum the buckets of several workers). */
+export function latencyOf(buckets: readonly number[]): StatusLatency {
+  return {
+    p50: durationQuantile(buckets, 0.5),
+    p99: durationQuantile(buckets, 0.99),
+    count: buckets.reduce((n, c) => n + c, 0),
+    buckets,
+  };
 }
 
 export interface StatusMember {
   readonly address: string;
   readonly port: number;
+  /** The member's name (native `name`, or the Pod's name in Kubernetes mode); null when none. */
+  readonly name: string | null;
   readonly weight: number;
   readonly up: boolean;
   readonly draining: boolean;
@@ -117,6 +143,7 @@ function poolStatus(pool: PoolRuntime, runtime: Runtime, rates: RateTracker): St
     return {
       address: m.address,
       port: m.port,
+      name: m.name ?? null,
       weight: m.weight,
       up: m.healthy,
       draining: m.draining || m.removed,
@@ -170,6 +197,10 @@ function listenerStatus(v: ListenerView, runtime: Runtime, rates: RateTracker): 
     bytesIn: v.bytesIn,
     bytesOut: v.bytesOut,
     stickyHitRatio: hitRatio(decisions),
+    latency:
+      v.model.protocol === "HTTP" || v.model.protocol === "HTTPS"
+        ? latencyOf(mergedCounts(v.durations ?? []))
+        : null,
   };
 }
 

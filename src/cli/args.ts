@@ -20,6 +20,8 @@ export interface CliOptions {
   readonly stateDir?: string;
   readonly watch: boolean;
   readonly workers: string;
+  /** validate: print the effective configuration as native YAML. */
+  readonly print: boolean;
 }
 
 export class UsageError extends Error {}
@@ -30,6 +32,7 @@ Usage:
   stickylb run -f PATH [-f PATH…]        run from YAML files or folders
   stickylb run --kubernetes [--kubeconfig F] [--namespace NS] [--ingress-class NAME]
   stickylb validate -f PATH [-f PATH…]   check configuration, print every problem (exit 0 valid, 2 invalid)
+  stickylb validate --print -f PATH…     also print the effective configuration as native YAML
   stickylb demo                          start demo backends and one listener of every kind
   stickylb --help | --version
 
@@ -70,6 +73,7 @@ export function parseCli(argv: readonly string[]): CliOptions {
           "drain-timeout": { type: "string" },
           "state-dir": { type: "string" },
           watch: { type: "boolean" },
+          print: { type: "boolean" },
           workers: { type: "string" },
           help: { type: "boolean", short: "h" },
           version: { type: "boolean", short: "v" },
@@ -95,6 +99,8 @@ export function parseCli(argv: readonly string[]): CliOptions {
   const kubernetes = values.kubernetes ?? false;
   if (command === "validate" && files.length === 0)
     throw new UsageError("validate needs at least one -f PATH");
+  if (values.print === true && command !== "validate")
+    throw new UsageError("--print is a flag of validate (stickylb validate --print -f PATH)");
   if (command === "run" && files.length === 0 && !kubernetes) {
     throw new UsageError("run needs -f PATH (one or more) or --kubernetes");
   }
@@ -118,6 +124,7 @@ export function parseCli(argv: readonly string[]): CliOptions {
     stateDir: values["state-dir"],
     watch: values.watch ?? false,
     workers: values.workers ?? "1",
+    print: values.print ?? false,
   };
 }
 

@@ -1,4 +1,11 @@
-import type { StatusDocument, StatusListener, StatusMember, StatusPool } from "../admin/status.js";
+import {
+  latencyOf,
+  type StatusDocument,
+  type StatusListener,
+  type StatusMember,
+  type StatusPool,
+} from "../admin/status.js";
+import { mergedCounts } from "../data/proxy/request-durations.js";
 import { bindKeyOf } from "../data/snapshot.js";
 
 /** A worker's status document, with the worker's process id. */
@@ -84,6 +91,12 @@ function aggregateListener(
     rate: sumBy(same, (x) => x.rate),
     bytesIn: sumBy(same, (x) => x.bytesIn),
     bytesOut: sumBy(same, (x) => x.bytesOut),
+    latency:
+      l.latency === null
+        ? null
+        : latencyOf(
+            mergedCounts(same.flatMap((x) => (x.latency === null ? [] : [{ counts: x.latency.buckets }]))),
+          ),
   };
 }
 

@@ -106,6 +106,8 @@ export interface MemberModel {
   readonly weight: number;
   /** Kubernetes terminating-but-serving endpoints: keep existing bindings, take no new ones. */
   readonly draining: boolean;
+  /** A name for people (native `name`, or the Pod's name); never a metric label. */
+  readonly name?: string;
 }
 
 export interface PoolModel {

@@ -1,8 +1,13 @@
 import { loadConfigFiles } from "../../control/config/load.js";
+import { printNative } from "../../control/config/print-native.js";
 import { createKubernetesConverter } from "../../control/k8s/index.js";
 import type { CliOptions } from "../args.js";
 
-/** `stickylb validate -f PATH…`: prints every problem, one per line; exit 0 valid, 2 invalid. */
+/**
+ * `stickylb validate [--print] -f PATH…`: prints every problem, one per line; exit 0 valid, 2
+ * invalid. With `--print`, standard output holds only the effective configuration as native YAML
+ * (so it can be redirected to a file), and the summary line goes to standard error.
+ */
 export function validateCommand(
   options: CliOptions,
   out: NodeJS.WritableStream,
@@ -21,6 +26,10 @@ export function validateCommand(
     return 2;
   }
   const model = result.model;
-  out.write(`configuration is valid: ${model.listeners.length} listener(s), ${model.pools.length} pool(s)\n`);
+  const summary = `configuration is valid: ${model.listeners.length} listener(s), ${model.pools.length} pool(s)\n`;
+  if (options.print) {
+    out.write(printNative(model));
+    err.write(summary);
+  } else out.write(summary);
   return 0;
 }

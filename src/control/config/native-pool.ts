@@ -36,7 +36,7 @@ import {
 } from "./fields.js";
 
 const POOL_FIELDS = ["name", "algorithm", "sessionPersistence", "healthMonitor", "members"];
-const MEMBER_FIELDS = ["address", "port", "weight"];
+const MEMBER_FIELDS = ["address", "port", "weight", "name", "draining"];
 const PERSISTENCE_FIELDS = ["type", "persistenceTimeout", "cookieName", "cookie", "maxBindings"];
 const COOKIE_FIELDS = ["path", "domain", "sameSite", "secure", "httpOnly"];
 const MONITOR_FIELDS = [
@@ -212,11 +212,19 @@ function readMonitor(r: Reporter, path: FieldPath, value: unknown): HealthMonito
   };
 }
 
+/** A DNS label: member names appear in logs and the dashboard beside Kubernetes Pod names. */
+const MEMBER_NAME = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
+const memberName = text(
+  "a DNS label: 1–63 lower-case letters, digits or '-', starting and ending with a letter or digit",
+  (value) => (MEMBER_NAME.test(value) ? undefined : "is not a valid member name"),
+);
+
 function readMembers(r: Reporter, path: FieldPath, value: unknown): MemberModel[] {
   const list = readList(r, path, value, "{address, port, weight}");
   if (list === undefined) return [];
   const members: MemberModel[] = [];
   const seen = new Set<string>();
+  const names = new Map<string, number>();
   list.forEach((item, i) => {
     const at = [...path, i];
     const obj = readMap(r, at, item, MEMBER_FIELDS);
@@ -224,6 +232,18 @@ function readMembers(r: Reporter, path: FieldPath, value: unknown): MemberModel[
     const address = required(r, obj, at, "address", ipAddress);
     const memberPort = required(r, obj, at, "port", port);
     const memberWeight = optional(r, obj, at, "weight", weight, 1) ?? 1;
+    const label = optional(r, obj, at, "name", memberName);
+    const draining = optional(r, obj, at, "draining", boolean, false) ?? false;
+    if (label !== undefined) {
+      const first = names.get(label);
+      if (first !== undefined) {
+        r.error(
+          [...at, "name"],
+          `${show(label)} is already the name of members[${first}]; member names are unique in a pool`,
+          "SLB_ERR_CONFIG_CLASH",
+        );
+      } else names.set(label, i);
+    }
     if (address === undefined || memberPort === undefined) return;
     // Runtime state is keyed by pool + address + port (STYLE 3), so a member may appear once.
     const endpoint = endpointOf(address, memberPort);
@@ -236,7 +256,13 @@ function readMembers(r: Reporter, path: FieldPath, value: unknown): MemberModel[
       return;
     }
     seen.add(endpoint);
-    members.push({ address, port: memberPort, weight: memberWeight, draining: false });
+    members.push({
+      address,
+      port: memberPort,
+      weight: memberWeight,
+      draining,
+      ...(label === undefined ? {} : { name: label }),
+    });
   });
   return members;
 }

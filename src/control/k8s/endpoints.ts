@@ -36,13 +36,21 @@ function addMember(
   address: unknown,
   port: number,
   draining: boolean,
+  targetRef: unknown,
 ): void {
   if (typeof address !== "string" || isIP(address) === 0) return;
   const key = endpointOf(address, port);
   const known = members.get(key);
+  const name = podName(targetRef);
   // One address can sit in two slices while the slice controller moves it; ready wins.
   if (known === undefined || (known.draining && !draining))
-    members.set(key, { address, port, weight: 1, draining });
+    members.set(key, { address, port, weight: 1, draining, ...(name === undefined ? {} : { name }) });
+}
+
+/** The Pod behind an endpoint names the member for people (status, dashboard, access log). */
+function podName(targetRef: unknown): string | undefined {
+  const ref = asObj(targetRef);
+  return ref.kind === "Pod" && typeof ref.name === "string" && ref.name !== "" ? ref.name : undefined;
 }
 
 function fromSlice(slice: KubeObject, wanted: PortRef, members: Map<string, MemberModel>): void {
@@ -56,7 +64,8 @@ function fromSlice(slice: KubeObject, wanted: PortRef, members: Map<string, Memb
     if (conditions.ready !== false) draining = false;
     else if (conditions.serving === true && conditions.terminating === true) draining = true;
     else continue;
-    for (const address of asList(endpoint.addresses)) addMember(members, address, port, draining);
+    for (const address of asList(endpoint.addresses))
+      addMember(members, address, port, draining, endpoint.targetRef);
   }
 }
 
@@ -65,7 +74,8 @@ function fromEndpoints(endpoints: KubeObject, wanted: PortRef, members: Map<stri
     const port = matchPort(asList(subset.ports), wanted);
     if (port === undefined) continue;
     // notReadyAddresses are not members; legacy Endpoints say nothing of terminating.
-    for (const address of asList(subset.addresses).filter(isObj)) addMember(members, address.ip, port, false);
+    for (const address of asList(subset.addresses).filter(isObj))
+      addMember(members, address.ip, port, false, address.targetRef);
   }
 }
 

@@ -15,6 +15,8 @@ export interface AccessEntry {
   readonly pool: string;
   /** `ADDRESS:PORT`, or null when no member served (404, 503, no eligible member). */
   readonly member: string | null;
+  /** The member's name (native `name`, or the Pod's), or null when it has none or none served. */
+  readonly memberName?: string | null;
   /** `hit`, `miss`, `expired`, `invalid`, `redispatch`, or `none` for a pool without persistence. */
   readonly affinity: AffinityResult | "none";
   /** HTTP status sent to the client. */

@@ -204,10 +204,11 @@ export class HttpClientConnection implements ClientSide {
     }
     const connection = connectionInfo(head.raw);
     const keepAlive = head.minor === 1 ? !connection.close : connection.keepAlive;
-    const started = listener.accessLog ? ctx.clock.now() : 0;
+    const started = ctx.clock.now();
     const route = routeAndPlace(head, listener, snapshot, env, this.clientIp);
     if (!route.ok) {
       counters.countResponse(route.pool, "", route.status);
+      counters.durations.observe(route.pool, ctx.clock.now() - started);
       if (listener.accessLog)
         logAccess(ctx.log, {
           listener: listener.name,
@@ -215,6 +216,7 @@ export class HttpClientConnection implements ClientSide {
           client: this.clientIp,
           pool: route.pool,
           member: null,
+          memberName: null,
           affinity: "none",
           status: route.status,
           method: head.method,

@@ -1,3 +1,5 @@
+import { RequestDurations } from "./request-durations.js";
+
 /** Status classes of stickylb's own and forwarded responses. */
 export type StatusClass = "1xx" | "2xx" | "3xx" | "4xx" | "5xx";
 
@@ -56,6 +58,8 @@ export class HttpListenerCounters {
   /** Bytes read from and written to clients, counted when a client connection closes. */
   bytesIn = 0;
   bytesOut = 0;
+  /** Durations of completed responses by pool, for `stickylb_request_duration_seconds`. */
+  readonly durations = new RequestDurations();
   /** pool → member → code → row: three lookups, no key string built per response. */
   private readonly series = new Map<string, Map<string, Map<number, RequestCount>>>();
 

@@ -650,20 +650,24 @@ export class Exchange implements UpstreamUser {
     this.client.answer(status, this.closeClient || !this.requestDone);
   }
 
+  /** The response is complete (or stickylb answered): one duration, and the access log line. */
   private access(status: number, member: string | null): void {
-    if (!this.listener.accessLog) return;
     const { env, head } = this;
+    const durationMs = env.ctx.clock.now() - this.started;
+    env.counters.durations.observe(this.pool.name, durationMs);
+    if (!this.listener.accessLog) return;
     logAccess(env.ctx.log, {
       listener: this.listener.name,
       protocol: env.https ? "HTTPS" : "HTTP",
       client: this.client.clientIp,
       pool: this.pool.name,
       member,
+      memberName: member === null ? null : (this.target.name ?? null),
       affinity: this.sticky.placement.result ?? "none",
       status,
       method: head.method,
       path: pathForLog(head.target),
-      durationMs: env.ctx.clock.now() - this.started,
+      durationMs,
     });
   }
 }

@@ -43,6 +43,7 @@ export function relayTcp(
         client: clientIp,
         pool: pool.name,
         member: served?.endpoint ?? null,
+        memberName: served?.name ?? null,
         affinity: placement.result ?? "none",
         durationMs: ctx.clock.now() - started,
         bytesIn: client.bytesRead,

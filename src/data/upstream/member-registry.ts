@@ -62,6 +62,7 @@ export class MemberRegistry implements HealthStatusPort {
           this.members.set(id, member);
         }
         member.weight = m.weight;
+        member.name = m.name;
         member.draining = m.draining;
         member.removed = false;
         member.drainDeadline = Number.POSITIVE_INFINITY;

@@ -15,6 +15,8 @@ export class MemberRuntime implements Candidate {
   readonly id: MemberId;
   readonly endpoint: string;
   weight: number;
+  /** A name for people (native `name`, or the Pod's name); logs and status only, never a label. */
+  name: string | undefined = undefined;
   /** Written only through the registry's health status port. */
   healthy = true;
   /** Kubernetes terminating-but-serving: existing bindings stay, no new clients. */

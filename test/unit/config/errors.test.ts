@@ -191,6 +191,27 @@ ${POOLS}`,
 
 const POOL_CASES: Case[] = [
   {
+    rule: "member name is a DNS label of at most 63 characters, unique in the pool",
+    body: `  pools:
+    - name: shop
+      members:
+        - {name: web-1, address: 127.0.1.1, port: 9000}
+        - {name: web-1, address: 127.0.1.2, port: 9000}
+        - {name: Web_2, address: 127.0.1.3, port: 9000}
+        - {name: ${"a".repeat(64)}, address: 127.0.1.4, port: 9000}
+        - {name: web-3, address: 127.0.1.5, port: 9000, draining: yes}
+    - name: other
+      members:
+        - {name: web-1, address: 127.0.1.1, port: 9000, draining: true}
+`,
+    errors: [
+      'lb.yaml:9:12: LoadBalancer/t: spec.pools[0].members[1].name: "web-1" is already the name of members[0]; member names are unique in a pool',
+      `lb.yaml:10:12: LoadBalancer/t: spec.pools[0].members[2].name: "Web_2" is not a valid member name (a DNS label: 1–63 lower-case letters, digits or '-', starting and ending with a letter or digit)`,
+      `lb.yaml:11:12: LoadBalancer/t: spec.pools[0].members[3].name: "${"a".repeat(64)}" is not a valid member name (a DNS label: 1–63 lower-case letters, digits or '-', starting and ending with a letter or digit)`,
+      'lb.yaml:12:57: LoadBalancer/t: spec.pools[0].members[4].draining: "yes" is not valid (true or false)',
+    ],
+  },
+  {
     rule: "weight is an integer 0–100 (SPEC's own example)",
     body: `  pools:
     - name: shop
