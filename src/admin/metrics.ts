@@ -7,6 +7,7 @@
 import { type Aggregator, Counter, collectDefaultMetrics, Gauge, Registry } from "prom-client";
 import type { MemberRuntime } from "../data/upstream/member-runtime.js";
 import type { AdminSource } from "./admin-source.js";
+import { replaceEventLoopDelayGauges } from "./event-loop-metrics.js";
 import { listenerViews } from "./listener-view.js";
 
 type Labels = Record<string, string | number>;
@@ -19,6 +20,7 @@ const memberLabels = (m: MemberRuntime): Labels => ({ pool: m.pool, member: m.en
 export function createMetricsRegistry(source: AdminSource, version: string): Registry {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: "stickylb_" });
+  replaceEventLoopDelayGauges(registry, "stickylb_");
 
   const counter = (name: string, help: string, labelNames: string[], fill: Fill): void => {
     new Counter({
