@@ -1,5 +1,7 @@
 import { loadConfigFiles } from "../../control/config/load.js";
 import { createKubernetesConverter } from "../../control/k8s/index.js";
+import { checkStart } from "../../control/start-checks.js";
+import { defaultStateDir } from "../../data/affinity/cookie-key.js";
 import type { CliOptions } from "../args.js";
 
 /** `stickylb validate -f PATH…`: prints every problem, one per line; exit 0 valid, 2 invalid. */
@@ -21,6 +23,17 @@ export function validateCommand(
     return 2;
   }
   const model = result.model;
+  // What `run` refuses at start beyond the files themselves (admin token, cookie key).
+  const started = checkStart(model, {
+    ...(options.admin === undefined ? {} : { admin: options.admin }),
+    ...(options.adminTokenFile === undefined ? {} : { adminTokenFile: options.adminTokenFile }),
+    stateDir: options.stateDir ?? defaultStateDir(process.env),
+  });
+  if (started.problems.length > 0) {
+    for (const p of started.problems) err.write(`${p}\n`);
+    err.write(`${started.problems.length} problem(s) found; the configuration is invalid\n`);
+    return 2;
+  }
   out.write(`configuration is valid: ${model.listeners.length} listener(s), ${model.pools.length} pool(s)\n`);
   return 0;
 }
