@@ -87,7 +87,7 @@ export class HealthManager implements ConnectOutcomeSink {
     this.timers = options.timers ?? realTimers;
     this.probes = { ...DEFAULT_PROBES, ...options.probes };
     this.random = options.random ?? Math.random;
-    this.ejection = new PassiveEjection(this.timers, (member, t) => this.write(member, t));
+    this.ejection = new PassiveEjection(this.clock, this.timers, (member, t) => this.write(member, t));
   }
 
   /**

@@ -3,13 +3,15 @@
  * and Envoy's outlier detection: without it a dead member stays eligible for ever and every new
  * client placed on it pays a failed connect first.
  *
- * {@link EJECT_AFTER_FAILURES} consecutive connect failures take a member out for a backoff period
+ * {@link EJECT_AFTER_FAILURES} consecutive connect failures, each within
+ * {@link FAILURE_WINDOW_MS} of the previous one, take a member out for a backoff period
  * that starts at {@link FIRST_EJECTION_MS} and doubles with each ejection up to
  * {@link MAX_EJECTION_MS}. When it ends the member is eligible again, on trial (half-open): the
  * next connect decides. A success ends the trial and resets the backoff; a failure ejects it again
  * at once for the next, longer period. Pools with a monitor never come here: their passive
  * failures count towards `maxRetriesDown` and only probes bring a member back (docs/health.md).
  */
+import type { Clock } from "../core/clock.js";
 import type { MemberId } from "../core/member.js";
 import type { MemberRuntime } from "../data/upstream/member-runtime.js";
 import type { Transition } from "./health-state.js";
@@ -22,9 +24,16 @@ export const EJECT_AFTER_FAILURES = 3;
 export const FIRST_EJECTION_MS = 10_000;
 /** The longest ejection: a member that keeps failing is still tried every few minutes. */
 export const MAX_EJECTION_MS = 160_000;
+/**
+ * A failure further than this from the previous one starts the count over. Successes normally do
+ * that, but with `--workers N` only one worker's successes reach the health checks: without a
+ * window, three failures spread over a day would eject a member.
+ */
+export const FAILURE_WINDOW_MS = 10_000;
 
 interface Outlier {
   failures: number;
+  lastFailureAt: number;
   /** Ejections since the member last served a connect; sets the next backoff. */
   ejections: number;
   /** Back from an ejection and not yet confirmed by a successful connect. */
@@ -51,6 +60,7 @@ export class PassiveEjection {
 
   /** `write` logs the change and writes it through the health status port. */
   constructor(
+    private readonly clock: Clock,
     private readonly timers: Timers,
     private readonly write: (member: MemberRuntime, t: Transition) => void,
   ) {}
@@ -58,10 +68,13 @@ export class PassiveEjection {
   connectFailed(member: MemberRuntime, reason: string): void {
     let o = this.outliers.get(member.id);
     if (o === undefined) {
-      o = { failures: 0, ejections: 0, onTrial: false, timer: undefined };
+      o = { failures: 0, lastFailureAt: 0, ejections: 0, onTrial: false, timer: undefined };
       this.outliers.set(member.id, o);
     }
     if (o.timer !== undefined) return; // Ejected already: a connect that was under way as it happened.
+    const now = this.clock.now();
+    if (now - o.lastFailureAt > FAILURE_WINDOW_MS) o.failures = 0;
+    o.lastFailureAt = now;
     o.failures++;
     member.consecutiveFailures = o.failures;
     if (!o.onTrial && o.failures < EJECT_AFTER_FAILURES) return;

@@ -328,6 +328,21 @@ describe("HealthManager: passive ejection without a monitor", () => {
     expect(lengths).toEqual([10_000, 20_000, 40_000, 80_000, 160_000, 160_000, 160_000]);
   });
 
+  it("failures further apart than 10 s start the count over (successes may not be reported, as with --workers)", async () => {
+    const h = harness([poolModel([A])]);
+    const a = h.rt.member(EA);
+    h.manager.connectFailed(a, "ECONNREFUSED");
+    h.manager.connectFailed(a, "ECONNREFUSED");
+    await h.timers.advance(10_001);
+    h.manager.connectFailed(a, "ECONNREFUSED");
+    expect(a.healthy).toBe(true);
+    expect(h.manager.outlier(a.id)).toMatchObject({ failures: 1 });
+    await h.timers.advance(10_000);
+    h.manager.connectFailed(a, "ECONNREFUSED");
+    h.manager.connectFailed(a, "ECONNREFUSED");
+    expect(a.healthy).toBe(false);
+  });
+
   it("a reload keeps an ejection; a monitor added to the pool takes over; a member gone is forgotten", async () => {
     const h = harness([poolModel([A, B])], 0);
     const a = h.rt.member(EA);
