@@ -16,6 +16,7 @@ import {
 import { DURATION_BUCKETS } from "../data/proxy/request-durations.js";
 import type { MemberRuntime } from "../data/upstream/member-runtime.js";
 import type { AdminSource } from "./admin-source.js";
+import { replaceEventLoopDelayGauges } from "./event-loop-metrics.js";
 import { listenerViews } from "./listener-view.js";
 
 type Labels = Record<string, string | number>;
@@ -28,6 +29,7 @@ const memberLabels = (m: MemberRuntime): Labels => ({ pool: m.pool, member: m.en
 export function createMetricsRegistry(source: AdminSource, version: string): Registry {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: "stickylb_" });
+  replaceEventLoopDelayGauges(registry, "stickylb_");
 
   const counter = (name: string, help: string, labelNames: string[], fill: Fill): void => {
     new Counter({

@@ -16,6 +16,7 @@ import type { ConnectOutcomeSink } from "../data/upstream/failure-sink.js";
 import type { HealthStatusPort } from "../data/upstream/member-registry.js";
 import type { MemberRuntime } from "../data/upstream/member-runtime.js";
 import { HealthState, type Transition } from "./health-state.js";
+import { type OutlierView, PassiveEjection } from "./passive-ejection.js";
 import { DEFAULT_PROBES, type ProbeResult, type ProbeSet } from "./probes.js";
 import { realTimers, type TimerHandle, type Timers } from "./timers.js";
 
@@ -75,6 +76,8 @@ export class HealthManager implements ConnectOutcomeSink {
   private readonly timers: Timers;
   private readonly probes: ProbeSet;
   private readonly random: () => number;
+  /** Members of pools without a monitor: passive failures eject them for a while. */
+  private readonly ejection: PassiveEjection;
   private stopped = false;
 
   constructor(options: HealthManagerOptions) {
@@ -84,22 +87,27 @@ export class HealthManager implements ConnectOutcomeSink {
     this.timers = options.timers ?? realTimers;
     this.probes = { ...DEFAULT_PROBES, ...options.probes };
     this.random = options.random ?? Math.random;
+    this.ejection = new PassiveEjection(this.clock, this.timers, (member, t) => this.write(member, t));
   }
 
   /**
    * Brings the monitors in line with a snapshot: members of pools with a monitor are probed
    * (new ones from a jittered start; those that stay keep their state and schedule unless the
    * probe itself changed), monitors of members gone are stopped. A member left unhealthy in a pool
-   * that no longer has a monitor is set healthy: nothing would ever bring it back.
+   * that no longer has a monitor is set healthy (unless passively ejected: its ejection ends on its
+   * own); a member passively ejected whose pool gets a monitor is left to the probes.
    */
   sync(snapshot: Snapshot): void {
     if (this.stopped) return;
     const seen = new Set<MemberId>();
+    const unmonitored = new Set<MemberId>();
     for (const pool of snapshot.pools.values()) {
       const monitor = pool.model.healthMonitor;
       for (const member of pool.members) {
         if (monitor === undefined) {
-          if (!member.healthy) this.write(member, { healthy: true, reason: "health monitor removed" });
+          unmonitored.add(member.id);
+          if (!member.healthy && !this.ejection.ejected(member.id))
+            this.write(member, { healthy: true, reason: "health monitor removed" });
           continue;
         }
         seen.add(member.id);
@@ -138,31 +146,51 @@ export class HealthManager implements ConnectOutcomeSink {
       this.halt(m);
       this.monitored.delete(id);
     }
+    for (const id of [...this.ejection.ids()]) if (!unmonitored.has(id)) this.ejection.forget(id);
   }
 
   /** Stops every monitor; nothing is probed or written afterwards. */
   stop(): void {
     this.stopped = true;
+    this.ejection.stop();
     for (const m of this.monitored.values()) this.halt(m);
     this.monitored.clear();
   }
 
-  /** Passive health: a connect failure counts towards `maxRetriesDown` of the pool's monitor. */
+  /**
+   * Passive health: a connect failure counts towards `maxRetriesDown` of the pool's monitor;
+   * without a monitor, consecutive failures eject the member for a while (passive-ejection.ts).
+   */
   connectFailed(member: MemberRuntime, reason: string): void {
+    if (this.stopped) return;
     const m = this.monitored.get(member.id);
-    // Without a monitor nothing would bring the member back, so passive failures alone never take it down.
-    if (m === undefined) return;
-    const t = m.state.fail(`passive: ${reason}`);
+    if (m === undefined) {
+      this.ejection.connectFailed(member, reason);
+      return;
+    }
+    const t = m.state.fail(`passive: ${reason}`, true);
     member.consecutiveFailures = m.state.failures;
     if (t !== undefined) this.write(m.member, t);
   }
 
-  /** A connect that worked resets the failure count of a healthy member; only probes bring one back. */
+  /**
+   * A connect that worked clears a streak of passive failures only: it never erases a failed probe
+   * (a member may accept connections while its health URL fails) and never brings a member back.
+   */
   connectSucceeded(member: MemberRuntime): void {
+    if (this.stopped) return;
     const m = this.monitored.get(member.id);
-    if (m === undefined || !m.state.healthy) return;
-    m.state.succeed();
-    member.consecutiveFailures = 0;
+    if (m === undefined) {
+      this.ejection.connectSucceeded(member);
+      return;
+    }
+    m.state.connectSucceeded();
+    member.consecutiveFailures = m.state.failures;
+  }
+
+  /** The passive-ejection state of a member of a pool without a monitor. */
+  outlier(id: MemberId): OutlierView | undefined {
+    return this.ejection.view(id);
   }
 
   view(id: MemberId): HealthView | undefined {

@@ -11,6 +11,7 @@ import { loadConfigFiles } from "../../control/config/load.js";
 import { untilStopSignal } from "../../control/graceful-stop.js";
 import { createKubernetesConverter } from "../../control/k8s/index.js";
 import { Runtime } from "../../control/runtime.js";
+import { checkStart, DEFAULT_ADMIN } from "../../control/start-checks.js";
 import { systemClock } from "../../core/clock.js";
 import type { Logger } from "../../core/log.js";
 import { createLogger } from "../../core/log.js";
@@ -19,8 +20,6 @@ import { defaultStateDir } from "../../data/affinity/cookie-key.js";
 import { StickyError } from "../../errors/codes.js";
 import { type CliOptions, UsageError } from "../args.js";
 import { packageVersion } from "../package-info.js";
-
-const DEFAULT_ADMIN = { address: "127.0.0.1", port: 9901 };
 
 /**
  * `stickylb run -f PATH…`: load, bind, serve; SIGHUP reloads, SIGTERM/SIGINT drain and exit 0.
@@ -100,15 +99,18 @@ export async function runCommand(options: CliOptions, err: NodeJS.WritableStream
     err.write(`${initial.problems.length} problem(s) found; the configuration is invalid\n`);
     return 2;
   }
-  const adminAt = options.admin ?? initial.model.admin ?? DEFAULT_ADMIN;
-  let token: string | undefined;
-  try {
-    token = adminAt === "off" ? undefined : adminToken(adminAt.address, options.adminTokenFile);
-  } catch (e) {
-    if (!(e instanceof StickyError)) throw e;
-    err.write(`${e.code}: ${e.message}\n`);
+  // The same checks as `validate`: what is refused here is refused there.
+  const started = checkStart(initial.model, {
+    ...(options.admin === undefined ? {} : { admin: options.admin }),
+    ...(options.adminTokenFile === undefined ? {} : { adminTokenFile: options.adminTokenFile }),
+    stateDir: options.stateDir ?? defaultStateDir(process.env),
+  });
+  if (started.problems.length > 0) {
+    for (const p of started.problems) err.write(`${p}\n`);
     return 2;
   }
+  const adminAt = started.admin;
+  const token = started.adminToken;
   if (workers > 1) {
     return runPrimary(
       {

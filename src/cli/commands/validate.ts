@@ -1,6 +1,8 @@
 import { loadConfigFiles } from "../../control/config/load.js";
 import { printNative } from "../../control/config/print-native.js";
 import { createKubernetesConverter } from "../../control/k8s/index.js";
+import { checkStart } from "../../control/start-checks.js";
+import { defaultStateDir } from "../../data/affinity/cookie-key.js";
 import type { CliOptions } from "../args.js";
 
 /**
@@ -26,7 +28,22 @@ export function validateCommand(
     return 2;
   }
   const model = result.model;
-  const summary = `configuration is valid: ${model.listeners.length} listener(s), ${model.pools.length} pool(s)\n`;
+  // What `run` refuses at start beyond the files themselves (admin token, cookie key).
+  const started = checkStart(model, {
+    ...(options.admin === undefined ? {} : { admin: options.admin }),
+    ...(options.adminTokenFile === undefined ? {} : { adminTokenFile: options.adminTokenFile }),
+    stateDir: options.stateDir ?? defaultStateDir(process.env),
+  });
+  if (started.problems.length > 0) {
+    for (const p of started.problems)
+      err.write(`${p}
+`);
+    err.write(`${started.problems.length} problem(s) found; the configuration is invalid
+`);
+    return 2;
+  }
+  const summary = `configuration is valid: ${model.listeners.length} listener(s), ${model.pools.length} pool(s)
+`;
   if (options.print) {
     out.write(printNative(model));
     err.write(summary);

@@ -130,8 +130,10 @@ export function loadConfigFiles(paths: readonly string[], opts: LoadOptions = {}
     const inside = names
       .map((name) => join(path, name))
       .filter((file) => !safeIsDirectory(isDirectory, file));
+    // An error, not a warning: an empty folder is most often a mount that is not there yet, and
+    // running (or reloading into) nothing would drop every listener.
     if (inside.length === 0)
-      warnings.push(fileProblem("SLB_ERR_CONFIG_READ", path, "the folder has no .yaml or .yml file"));
+      errors.push(fileProblem("SLB_ERR_CONFIG_READ", path, "the folder has no .yaml or .yml file"));
     files.push(...inside);
   }
 
@@ -218,9 +220,11 @@ export function loadConfigSources(sources: readonly ConfigSource[], opts: LoadOp
   const secrets: (Located<ConfigModel["cookieSecret"] & object> | undefined)[] = [];
   const documentNames = new Map<string, Located<string>>();
   const kubernetesObjects: KubeObjectDoc[] = [];
+  let documentCount = 0;
 
   for (const source of sources) {
     const parsed = parseYamlText(source.file, source.text);
+    documentCount += parsed.documents.length;
     errors.push(...parsed.errors);
     warnings.push(...parsed.warnings);
     const { native, kubernetes } = classify(parsed.documents, errors);
@@ -258,6 +262,16 @@ export function loadConfigSources(sources: readonly ConfigSource[], opts: LoadOp
     for (const model of converted.pools ?? []) pools.push(foreignPool(model, converted.origins));
   }
 
+  const first = sources[0];
+  if (first !== undefined && documentCount === 0 && errors.length === 0) {
+    errors.push(
+      fileProblem(
+        "SLB_ERR_CONFIG_READ",
+        first.file,
+        `no configuration: ${sources.length === 1 ? "the file holds" : `none of the ${sources.length} files holds`} a YAML document (only empty documents or comments)`,
+      ),
+    );
+  }
   crossCheck(listeners, pools, errors, warnings);
   const admin = single(admins, "admin", errors);
   const cookieSecret = single(secrets, "cookieSecret", errors);

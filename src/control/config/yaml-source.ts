@@ -4,6 +4,7 @@
  */
 import { isMap, isScalar, isSeq, LineCounter, type Node, parseAllDocuments } from "yaml";
 import { ConfigError, type FieldPath, type Position } from "./config-error.js";
+import { reindentQuotedContinuations } from "./quoted-continuations.js";
 
 export interface ParsedDocument {
   readonly file: string;
@@ -62,8 +63,20 @@ function indexPositions(
   }
 }
 
-/** Parses every document of `text`; a document that is empty or only comments is skipped. */
-export function parseYamlText(file: string, text: string): ParsedText {
+/**
+ * Parses every document of `text`; a document that is empty or only comments is skipped. Quoted
+ * values continued on lines indented with tabs, or less than their key, are read as kubectl reads
+ * them (quoted-continuations.ts); a quoted value that is never closed is reported where it opens.
+ */
+export function parseYamlText(file: string, original: string): ParsedText {
+  let text = original;
+  let unclosed: number[] = [];
+  let docs = parseAllDocuments(text, { prettyErrors: false });
+  if (docs.some((doc) => doc.errors.length > 0)) {
+    const repaired = reindentQuotedContinuations(text);
+    text = repaired.text;
+    unclosed = repaired.unclosed;
+  }
   const lineCounter = new LineCounter();
   const at = (offset: number): Position => {
     const { line, col } = lineCounter.linePos(offset);
@@ -83,7 +96,16 @@ export function parseYamlText(file: string, text: string): ParsedText {
       message: message.split("\n")[0] ?? message,
     });
 
-  const docs = parseAllDocuments(text, { lineCounter, prettyErrors: false });
+  docs = parseAllDocuments(text, { lineCounter, prettyErrors: false });
+  for (const offset of unclosed) {
+    const quote = text[offset] === '"' ? "double" : "single";
+    errors.push(
+      yamlProblem(
+        [offset, offset],
+        `the ${quote}-quoted value that starts here is never closed (the errors that follow may come from it)`,
+      ),
+    );
+  }
   docs.forEach((doc, i) => {
     for (const warning of doc.warnings) warnings.push(yamlProblem(warning.pos, warning.message));
     if (doc.errors.length > 0) {

@@ -66,6 +66,23 @@ function checkedSecret(value: string, what: string): Buffer {
   return key;
 }
 
+/**
+ * Checks what {@link resolveCookieKey} would check, without creating anything: the secret's value
+ * or environment variable, else the stored key if there is one (a missing key is generated at start,
+ * which is not a problem). Throws the same errors.
+ */
+export function checkCookieKey(
+  secret: CookieSecretModel | undefined,
+  stateDir: string,
+  env: NodeJS.ProcessEnv = process.env,
+): void {
+  if (secret?.value !== undefined || secret?.env !== undefined) {
+    resolveCookieKey(secret, stateDir, env);
+    return;
+  }
+  readKeyFile(join(stateDir, COOKIE_KEY_FILE));
+}
+
 function loadOrCreateKey(stateDir: string): Buffer {
   const file = join(stateDir, COOKIE_KEY_FILE);
   const existing = readKeyFile(file);

@@ -487,7 +487,11 @@ export class Exchange implements UpstreamUser {
   /** The client's socket drained. */
   responseDrained(): void {
     const socket = this.conn?.socket;
-    if (socket?.isPaused()) socket.resume();
+    if (socket?.isPaused() !== true) return;
+    socket.resume();
+    // The time spent paused was the client's, not the member's: without this the member timeout,
+    // which counted on while paused, can fire between the resume and the next read on a busy loop.
+    if (socket.timeout !== undefined && socket.timeout > 0) socket.setTimeout(socket.timeout);
   }
 
   private afterBody(end: number, length: number): void {

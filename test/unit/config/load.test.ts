@@ -297,11 +297,22 @@ items:
     expect(result.model).toBeUndefined();
   });
 
-  test("an empty folder is a warning", () => {
+  test("an empty folder is an error (running nothing would drop every listener)", () => {
     const result = loadConfigFiles(["empty"], { isDirectory: () => true, readDir: () => ["README.md"] });
-    expect(formatted(result.errors)).toEqual([]);
-    expect(formatted(result.warnings)).toEqual(["empty:1:1: the folder has no .yaml or .yml file"]);
-    expect(result.model).toEqual({ listeners: [], pools: [] });
+    expect(formatted(result.errors)).toEqual(["empty:1:1: the folder has no .yaml or .yml file"]);
+    expect(result.model).toBeUndefined();
+  });
+
+  test("files that hold no document at all are an error", () => {
+    const files: Record<string, string> = { "a.yaml": "# only a comment\n", "b.yaml": "---\n---\n" };
+    const result = loadConfigFiles(["a.yaml", "b.yaml"], {
+      isDirectory: () => false,
+      readFile: (path) => files[path] ?? "",
+    });
+    expect(formatted(result.errors)).toEqual([
+      "a.yaml:1:1: no configuration: none of the 2 files holds a YAML document (only empty documents or comments)",
+    ]);
+    expect(result.model).toBeUndefined();
   });
 });
 

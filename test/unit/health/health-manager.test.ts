@@ -234,13 +234,133 @@ describe("HealthManager: passive failures", () => {
     expect(a.healthy).toBe(true);
   });
 
-  it("without a monitor, passive failures never take a member down (nothing would bring it back)", () => {
+  it("successful connects never erase failed probes: a member serving traffic still goes down", async () => {
+    const h = harness(
+      [poolModel([A], "ROUND_ROBIN", false, { healthMonitor: monitor({ maxRetriesDown: 2 }) })],
+      0,
+    );
+    const a = h.rt.member(EA);
+    h.probe.behaviour.set(EA, "fail");
+    await h.timers.advance(0);
+    expect(h.manager.view(a.id)).toMatchObject({ failures: 1, healthy: true });
+    // A keep-alive client keeps connecting between the probes.
+    for (let i = 0; i < 5; i++) h.manager.connectSucceeded(a);
+    expect(h.manager.view(a.id)).toMatchObject({ failures: 1 });
+    await h.timers.advance(600);
+    h.manager.connectSucceeded(a);
+    await h.timers.advance(400);
+    expect(a.healthy).toBe(false);
+    expect(h.logs.at(-1)).toMatchObject({
+      healthy: false,
+      reason: "2 consecutive failure(s), last: HTTP 503",
+    });
+  });
+
+  it("a passive failure adds to failed probes; a connect success then leaves the count alone", async () => {
+    const h = harness(
+      [poolModel([A], "ROUND_ROBIN", false, { healthMonitor: monitor({ maxRetriesDown: 3 }) })],
+      0,
+    );
+    const a = h.rt.member(EA);
+    h.probe.behaviour.set(EA, "fail");
+    await h.timers.advance(0);
+    h.manager.connectFailed(a, "ECONNREFUSED");
+    h.manager.connectSucceeded(a);
+    expect(h.manager.view(a.id)).toMatchObject({ failures: 2, healthy: true });
+    await h.timers.advance(1000);
+    expect(a.healthy).toBe(false);
+  });
+});
+
+describe("HealthManager: passive ejection without a monitor", () => {
+  it("ejects after 3 consecutive connect failures, re-admits on trial after 10 s, doubles the backoff on a failed trial", async () => {
+    const h = harness([poolModel([A, B])]);
+    const a = h.rt.member(EA);
+    h.manager.connectFailed(a, "ECONNREFUSED");
+    h.manager.connectFailed(a, "ECONNREFUSED");
+    expect(a.healthy).toBe(true);
+    h.manager.connectFailed(a, "ECONNREFUSED");
+    expect(a.healthy).toBe(false);
+    expect(a.eligible).toBe(false);
+    expect(h.rt.member(EB).healthy).toBe(true);
+    expect(h.logs.at(-1)).toMatchObject({
+      msg: HEALTH_CHANGED_MSG,
+      healthy: false,
+      reason: "passive: 3 consecutive connect failure(s), last: ECONNREFUSED; ejected for 10s",
+    });
+    await h.timers.advance(9_999);
+    expect(a.healthy).toBe(false);
+    await h.timers.advance(1);
+    expect(a.healthy).toBe(true);
+    expect(h.manager.outlier(a.id)).toMatchObject({ onTrial: true, ejected: false });
+    // One failure on trial is enough: out again, for twice as long.
+    h.manager.connectFailed(a, "ECONNREFUSED");
+    expect(a.healthy).toBe(false);
+    expect(h.logs.at(-1)).toMatchObject({ reason: expect.stringContaining("ejected for 20s") });
+    await h.timers.advance(19_999);
+    expect(a.healthy).toBe(false);
+    await h.timers.advance(1);
+    expect(a.healthy).toBe(true);
+    // A success on trial ends it and resets the backoff.
+    h.manager.connectSucceeded(a);
+    expect(h.manager.outlier(a.id)).toBeUndefined();
+    for (let i = 0; i < 3; i++) h.manager.connectFailed(a, "ETIMEDOUT");
+    expect(h.logs.at(-1)).toMatchObject({ reason: expect.stringContaining("ejected for 10s") });
+  });
+
+  it("a success between failures starts the count over; the backoff stops at its cap", async () => {
     const h = harness([poolModel([A])]);
     const a = h.rt.member(EA);
-    for (let i = 0; i < 10; i++) h.manager.connectFailed(a, "ECONNREFUSED");
+    for (const step of ["f", "f", "s", "f", "f"]) {
+      if (step === "f") h.manager.connectFailed(a, "ECONNREFUSED");
+      else h.manager.connectSucceeded(a);
+    }
     expect(a.healthy).toBe(true);
-    expect(h.writes).toEqual([]);
-    expect(h.manager.size).toBe(0);
+    h.manager.connectFailed(a, "ECONNREFUSED");
+    expect(a.healthy).toBe(false);
+    const lengths: number[] = [];
+    for (let i = 0; i < 7; i++) {
+      const before = h.rt.clock.now();
+      while (!a.healthy) await h.timers.advance(1000);
+      lengths.push(h.rt.clock.now() - before);
+      h.manager.connectFailed(a, "ECONNREFUSED");
+    }
+    expect(lengths).toEqual([10_000, 20_000, 40_000, 80_000, 160_000, 160_000, 160_000]);
+  });
+
+  it("failures further apart than 10 s start the count over (successes may not be reported, as with --workers)", async () => {
+    const h = harness([poolModel([A])]);
+    const a = h.rt.member(EA);
+    h.manager.connectFailed(a, "ECONNREFUSED");
+    h.manager.connectFailed(a, "ECONNREFUSED");
+    await h.timers.advance(10_001);
+    h.manager.connectFailed(a, "ECONNREFUSED");
+    expect(a.healthy).toBe(true);
+    expect(h.manager.outlier(a.id)).toMatchObject({ failures: 1 });
+    await h.timers.advance(10_000);
+    h.manager.connectFailed(a, "ECONNREFUSED");
+    h.manager.connectFailed(a, "ECONNREFUSED");
+    expect(a.healthy).toBe(false);
+  });
+
+  it("a reload keeps an ejection; a monitor added to the pool takes over; a member gone is forgotten", async () => {
+    const h = harness([poolModel([A, B])], 0);
+    const a = h.rt.member(EA);
+    for (let i = 0; i < 3; i++) h.manager.connectFailed(a, "ECONNREFUSED");
+    h.pools([poolModel([A, B])]);
+    expect(a.healthy).toBe(false);
+    h.pools([poolModel([A, B], "ROUND_ROBIN", false, { healthMonitor: monitor({ maxRetries: 1 }) })]);
+    expect(h.manager.outlier(a.id)).toBeUndefined();
+    expect(a.healthy).toBe(false);
+    await h.timers.advance(0);
+    expect(a.healthy).toBe(true);
+    h.pools([poolModel([B])]);
+    const b = h.rt.member(EB);
+    for (let i = 0; i < 3; i++) h.manager.connectFailed(b, "ECONNREFUSED");
+    expect(h.manager.outlier(b.id)).toMatchObject({ ejected: true });
+    h.pools([poolModel([A])]);
+    expect(h.manager.outlier(b.id)).toBeUndefined();
+    expect(h.timers.pending).toBe(0);
   });
 });
 

@@ -40,4 +40,20 @@ describe("HealthState", () => {
   it("threshold 1 flips on every change", () => {
     expect(run(new HealthState({ maxRetries: 1, maxRetriesDown: 1 }), "fsfs")).toBe("DUDU");
   });
+
+  it("a successful connect clears passive failures only, never a failed probe, and never brings a member back", () => {
+    const s = new HealthState({ maxRetries: 1, maxRetriesDown: 3 });
+    s.fail("ECONNREFUSED", true);
+    s.fail("ECONNREFUSED", true);
+    s.connectSucceeded();
+    expect(s.failures).toBe(0);
+    s.fail("HTTP 503");
+    s.fail("ECONNREFUSED", true);
+    s.connectSucceeded();
+    expect(s.failures).toBe(2);
+    expect(s.fail("HTTP 503")).toMatchObject({ healthy: false });
+    s.connectSucceeded();
+    expect(s.healthy).toBe(false);
+    expect(s.succeed()).toMatchObject({ healthy: true });
+  });
 });

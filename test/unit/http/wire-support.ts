@@ -265,8 +265,16 @@ export interface WireResponse {
 
 /** A client on a raw socket, reading the responses it gets with its own small reader. */
 export class RawClient {
-  /** Every byte received. */
-  received = Buffer.alloc(0);
+  /**
+   * Bytes received since `received` was last joined. Joining on every chunk would copy a large
+   * body over and over (quadratic: seconds for 16 MiB on a busy machine, during which this
+   * process, which also runs the proxy, reads too slowly and the proxy's timeouts fire).
+   */
+  private chunks: Buffer[] = [];
+  private joined = Buffer.alloc(0);
+  private length = 0;
+  /** The response being read needs this many bytes in all; no parse is tried before. */
+  private needed = 0;
   /** How far {@link response} has read. */
   private cursor = 0;
   /** The peer ended its side (FIN) or the socket closed. */
@@ -278,8 +286,9 @@ export class RawClient {
 
   private constructor(readonly socket: net.Socket) {
     socket.on("data", (chunk: Buffer) => {
-      this.received = Buffer.concat([this.received, chunk]);
-      this.wake();
+      this.chunks.push(chunk);
+      this.length += chunk.length;
+      if (this.length >= this.needed) this.wake();
     });
     socket.on("end", () => this.markEnded());
     socket.on("error", (err) => {
@@ -302,6 +311,15 @@ export class RawClient {
       socket.destroy();
     });
     return client;
+  }
+
+  /** Every byte received. */
+  get received(): Buffer {
+    if (this.chunks.length > 0) {
+      this.joined = Buffer.concat([this.joined, ...this.chunks]);
+      this.chunks = [];
+    }
+    return this.joined;
   }
 
   private markEnded(): void {
@@ -367,14 +385,18 @@ export class RawClient {
    */
   async response(method = "GET", ms = WAIT_MS): Promise<WireResponse> {
     let parsed: { response: WireResponse; end: number } | undefined;
-    await this.waitFor(
-      () => {
-        parsed = this.tryParse(method);
-        return parsed !== undefined || this.ended;
-      },
-      `a response to ${method}`,
-      ms,
-    );
+    try {
+      await this.waitFor(
+        () => {
+          parsed = this.tryParse(method);
+          return parsed !== undefined || this.ended;
+        },
+        `a response to ${method}`,
+        ms,
+      );
+    } finally {
+      this.needed = 0;
+    }
     if (parsed === undefined)
       throw new Error(
         `the connection ended before a complete response to ${method}; received ${JSON.stringify(this.text())}`,
@@ -409,7 +431,10 @@ export class RawClient {
       data = found.data;
     } else if (cl !== undefined) {
       end = bodyStart + Number(cl);
-      if (buf.length < end) return undefined;
+      if (buf.length < end) {
+        this.needed = end;
+        return undefined;
+      }
       data = buf.subarray(bodyStart, end);
     } else {
       if (!this.ended) return undefined;

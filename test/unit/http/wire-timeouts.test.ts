@@ -164,28 +164,36 @@ describe("a client that reads slowly", () => {
   };
 
   it("is not cut by the member timeout while its own reading holds the member back", async () => {
-    const { member, proxy } = await memberAndProxy({ timeouts: timeouts({ memberMs: 300, idleMs: 5_000 }) });
+    // The member timeout is long enough for the head to come back on a busy machine (it bounds the
+    // wait for the member, and a 504 here would say nothing about slow reading).
+    const { member, proxy } = await memberAndProxy({
+      timeouts: timeouts({ memberMs: 1_000, idleMs: 20_000 }),
+    });
     member.onRequest = (_req, conn) => bigResponse(conn);
     const client = await RawClient.connect(proxy.port);
     client.socket.pause();
     client.write("GET /big HTTP/1.1\r\nHost: h\r\n\r\n");
     // Three member timeouts pass with the client reading nothing.
-    await sleep(1_000);
+    await sleep(3_000);
     client.socket.resume();
-    const response = await client.response("GET", 10_000);
+    const response = await client.response("GET", 15_000);
     expect(response.status).toBe(200);
     expect(response.data.length).toBe(BIG);
     expect(proxy.counters.responseAborts).toBe(0);
   });
 
   it("is cut after its idle timeout when it stops reading for good", async () => {
-    const { member, proxy } = await memberAndProxy({ timeouts: timeouts({ memberMs: 300, idleMs: 800 }) });
+    // As above, a member timeout long enough for the head to come back on a busy machine.
+    const { member, proxy } = await memberAndProxy({
+      timeouts: timeouts({ memberMs: 1_000, idleMs: 2_500 }),
+    });
     member.onRequest = (_req, conn) => bigResponse(conn);
     const client = await RawClient.connect(proxy.port);
     client.socket.pause();
     client.write("GET /big HTTP/1.1\r\nHost: h\r\n\r\n");
-    await expect.poll(() => proxy.counters.clientTimeouts, { timeout: 5_000 }).toBe(1);
-    await expect.poll(() => proxy.openCount(), { timeout: 3_000 }).toBe(0);
-    await expect.poll(() => member.connections[0]?.closed, { timeout: 3_000 }).toBe(true);
+    await expect.poll(() => proxy.counters.clientTimeouts, { timeout: 15_000 }).toBe(1);
+    expect(proxy.counters.memberTimeouts).toBe(0);
+    await expect.poll(() => proxy.openCount(), { timeout: 5_000 }).toBe(0);
+    await expect.poll(() => member.connections[0]?.closed, { timeout: 5_000 }).toBe(true);
   });
 });
