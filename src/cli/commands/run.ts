@@ -47,6 +47,9 @@ export async function runCommand(options: CliOptions, err: NodeJS.WritableStream
       version: packageVersion(),
     });
   }
+  if (workers > 1 && options.metricsAddress !== undefined) {
+    throw new UsageError("--metrics-address is not supported with --workers yet (use --admin)");
+  }
   if (workers > 1 && options.kubernetes) {
     throw new UsageError(
       "--workers is not supported with --kubernetes yet (run one process per core instead)",
@@ -164,6 +167,13 @@ export async function runCommand(options: CliOptions, err: NodeJS.WritableStream
     token,
     version: packageVersion(),
   });
+  const metrics =
+    options.metricsAddress === undefined
+      ? undefined
+      : await startAdminOrLog(options.metricsAddress, runtimeAdminSource(runtime), log, {
+          version: packageVersion(),
+          readOnly: true,
+        });
 
   let reloading = Promise.resolve();
   const reload = (): void => {
@@ -200,6 +210,7 @@ export async function runCommand(options: CliOptions, err: NodeJS.WritableStream
     async () => {
       await runtime.stop();
       await admin?.close();
+      await metrics?.close();
       process.off("SIGHUP", reload);
       for (const w of watchers) w.close();
       log.info("stopped");
