@@ -181,7 +181,9 @@ export class KubernetesController {
     }
     if (!(this.options.isLeader?.() ?? true)) return;
     const byKey = new Map(objects.map((o) => [objectKey(o), o] as const));
-    this.postEvents(results, assembly.errors, assembly.served, byKey);
+    // Assembly warnings are parts of a served object that were refused (a rule already routed,
+    // a second default backend): the object is partly applied, which deserves a Warning too.
+    this.postEvents(results, [...assembly.errors, ...assembly.warnings], assembly.served, byKey);
     const addresses = this.publishedAddresses(byKey);
     if (this.status !== undefined && addresses.length > 0)
       this.status.publish(

@@ -11,6 +11,8 @@ import { pino } from "pino";
 import { afterEach, describe, expect, it } from "vitest";
 import { KubernetesController } from "../../../src/control/k8s/controller.js";
 import { loadKubeConfig } from "../../../src/control/k8s/controller-main.js";
+import { EventRecorder, type EventToPost } from "../../../src/control/k8s/event-recorder.js";
+import { ManualClock } from "../../../src/core/clock.js";
 import { FakeKubeApi } from "../../support/fake-kube-api.js";
 
 async function eventually(check: () => void, ms = 5000): Promise<void> {
@@ -92,5 +94,78 @@ describe("status written by the controller", () => {
       }),
     );
     expect(api.count("patch")).toBe(2);
+  });
+});
+
+describe("Events posted by the controller", () => {
+  let api: FakeKubeApi;
+  let controller: KubernetesController | undefined;
+  afterEach(async () => {
+    await controller?.stop();
+    await api.close();
+  });
+
+  it("a partly applied Ingress (a rule another Ingress routes already) gets a Warning, then a Normal once fixed", async () => {
+    api = await new FakeKubeApi().start();
+    const posted: EventToPost[] = [];
+    controller = new KubernetesController({
+      config: loadKubeConfig(api.writeKubeconfig(mkdtempSync(join(tmpdir(), "stickylb-kube-")))),
+      converter: { listenAddress: "127.0.0.1" },
+      events: new EventRecorder(
+        {
+          post: async (event) => {
+            posted.push(event);
+          },
+        },
+        new ManualClock(0),
+        pino({ level: "silent" }),
+      ),
+      log: pino({ level: "silent" }),
+      apply: async () => {},
+      throttleMs: 20,
+    });
+    const ingress = (name: string, host: string, created: string) => ({
+      apiVersion: "networking.k8s.io/v1",
+      kind: "Ingress",
+      metadata: { name, namespace: "default", creationTimestamp: created },
+      spec: {
+        ingressClassName: "stickylb",
+        rules: [
+          {
+            host,
+            http: {
+              paths: [
+                {
+                  path: "/",
+                  pathType: "Prefix",
+                  backend: { service: { name: "web", port: { number: 80 } } },
+                },
+              ],
+            },
+          },
+        ],
+      },
+    });
+    api.apply(ingress("first", "shop.example.com", "2020-01-01T00:00:00Z"));
+    api.apply(ingress("second", "shop.example.com", "2021-01-01T00:00:00Z"));
+    controller.start();
+    await controller.synced;
+    await eventually(() =>
+      expect(posted.map((e) => `${e.type} ${e.reason} ${e.object.name}`)).toContain(
+        "Warning InvalidConfiguration second",
+      ),
+    );
+    expect(posted.find((e) => e.object.name === "second")?.message).toMatch(
+      /^Ingress\/default\/second: .*already routed by Ingress\/default\/first; this one is never used$/,
+    );
+    expect(posted.filter((e) => e.object.name === "first")).toEqual([]);
+
+    api.apply(ingress("second", "other.example.com", "2021-01-01T00:00:00Z"));
+    await eventually(() =>
+      expect(posted.map((e) => `${e.type} ${e.reason} ${e.object.name}`)).toContain(
+        "Normal Configured second",
+      ),
+    );
+    expect(posted).toHaveLength(2);
   });
 });
