@@ -57,6 +57,14 @@ const find = (all: Obj[], kind: string, name?: string): Obj => {
 };
 
 const all = manifests();
+const haveKubectl = (() => {
+  try {
+    execFileSync("kubectl", ["version", "--client"], { stdio: "ignore" });
+    return true;
+  } catch {
+    return false;
+  }
+})();
 const deployment = find(all, "Deployment", "stickylb");
 const pod = deployment.spec.template.spec as Obj;
 const container = pod.containers[0] as Obj;
@@ -175,6 +183,20 @@ describe("deploy/kubernetes manifests", () => {
     const binding = find(all, "RoleBinding", "stickylb-leader-election");
     expect(binding.subjects).toEqual([{ kind: "ServiceAccount", name: "stickylb", namespace: "stickylb" }]);
   });
+
+  it.skipIf(!haveKubectl)(
+    "kubectl kustomize builds the kustomization into the same objects (skipped without kubectl)",
+    () => {
+      const built = parseAllDocuments(
+        execFileSync("kubectl", ["kustomize", DEPLOY], { encoding: "utf8" }),
+      ).map((d) => d.toJS() as Obj);
+      const names = (list: Obj[]) => list.map((o) => `${o.kind}/${o.metadata.name}`).sort();
+      expect(names(built)).toEqual(names(all));
+      expect(find(built, "Deployment", "stickylb").spec.template.spec.containers[0].image).toBe(
+        container.image,
+      );
+    },
+  );
 
   it("the Dockerfile's inputs exist and its entry point answers --version", () => {
     const dockerfile = readFileSync(join(ROOT, "Dockerfile"), "utf8");
