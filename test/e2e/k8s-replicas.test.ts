@@ -145,6 +145,12 @@ describe("two controller replicas against one API server", () => {
     expect(statusIp("Service", "l4")).toBe(first.publish);
     expect(api.count("patch", "services")).toBe(1);
     expect(api.count("update", "leases")).toBeGreaterThan(2);
+    // stickylb_leader: 1 on the holder, 0 on the other.
+    const leaderGauge = async (r: Replica): Promise<string | undefined> => {
+      const text = await (await fetch(`http://127.0.0.1:${await r.proc.adminPort()}/metrics`)).text();
+      return /^stickylb_leader (\d)$/m.exec(text)?.[1];
+    };
+    for (const r of replicas) expect(await leaderGauge(r)).toBe(r === first ? "1" : "0");
 
     const webPort = await freeTcpPort();
     api.apply(service("web", 80, { "kubernetes.io/elb.session-affinity-mode": "HTTP_COOKIE" }, "ClusterIP"));

@@ -127,21 +127,21 @@ export async function runController(
       }
     },
   });
-  const admin = await startAdminOrLog(
-    options.admin,
-    runtimeAdminSource(runtime, () => controller.configErrors),
-    log,
-    { token: options.adminToken, version: options.version },
-  );
+  const source = {
+    ...runtimeAdminSource(runtime, () => controller.configErrors),
+    leader: () => elector === undefined || elector.isLeader,
+  };
+  const admin = await startAdminOrLog(options.admin, source, log, {
+    token: options.adminToken,
+    version: options.version,
+  });
   const metrics =
     options.metricsAddress === undefined
       ? undefined
-      : await startAdminOrLog(
-          options.metricsAddress,
-          runtimeAdminSource(runtime, () => controller.configErrors),
-          log,
-          { version: options.version, readOnly: true },
-        );
+      : await startAdminOrLog(options.metricsAddress, source, log, {
+          version: options.version,
+          readOnly: true,
+        });
   if (options.leaderElect) {
     elector = new LeaderElector(
       new ApiLeaseStore(config, leaseNamespace),
