@@ -104,6 +104,8 @@ export async function runController(
   const identity = leaderIdentity(process.env);
   const leaseNamespace = process.env.POD_NAMESPACE || "default";
   let elector: LeaderElector | undefined;
+  // Without election this process is the only writer; with it, nobody leads until the Lease says so.
+  const leading = (): boolean => !options.leaderElect || (elector?.isLeader ?? false);
   const controller: KubernetesController = new KubernetesController({
     config,
     ...(options.namespace === undefined ? {} : { namespace: options.namespace }),
@@ -114,7 +116,7 @@ export async function runController(
     },
     ...(options.publishAddress === undefined ? {} : { publishAddress: options.publishAddress }),
     ...(options.publishService === undefined ? {} : { publishService: options.publishService }),
-    isLeader: () => elector === undefined || elector.isLeader,
+    isLeader: leading,
     events: new EventRecorder(new ApiEventSink(config, identity), options.clock, log),
     log,
     apply: async (model: ConfigModel) => {
@@ -129,7 +131,7 @@ export async function runController(
   });
   const source = {
     ...runtimeAdminSource(runtime, () => controller.configErrors),
-    leader: () => elector === undefined || elector.isLeader,
+    leader: leading,
   };
   const admin = await startAdminOrLog(options.admin, source, log, {
     token: options.adminToken,
