@@ -1,12 +1,15 @@
 /**
  * The live controller (STYLE 5, level-triggered as Traefik's Kubernetes provider): informers
- * keep caches of Services, EndpointSlices, Endpoints, Ingresses and TLS Secrets; any event marks
+ * keep caches of Services, EndpointSlices, Endpoints, Ingresses, IngressClasses and TLS Secrets; any event marks
  * the model dirty; a throttled loop converts the whole cache with the same pure converter as
  * files and hands the model to `apply` (a reload: listeners that stay keep their connections).
  *
  * Unlike files, a bad object does not stop the others: it is left out, or keeps its last good
  * result when it had one; its problems are logged once and counted by kind
  * (`stickylb_config_errors_total{kind}`).
+ *
+ * Every replica converts and serves; only the leader (see leader-election.ts) writes back what
+ * the cluster should hold once: `status.loadBalancer` and Events about objects in error.
  */
 import type { KubeConfig } from "@kubernetes/client-node";
 import type { Logger } from "../../core/log.js";
