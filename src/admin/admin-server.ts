@@ -25,7 +25,15 @@ export interface AdminServerOptions {
   /** The stickylb version shown by status and `stickylb_build_info`. */
   readonly version?: string;
   readonly clock?: Clock;
+  /**
+   * `--metrics-address`: only `/metrics`, `/healthz` and `/readyz`, without a token, on any
+   * address. Nothing here reveals a client or changes state, so Prometheus and kubelet probes on
+   * the pod's address need no secret; the bindings API and status stay on the admin listener.
+   */
+  readonly readOnly?: boolean;
 }
+
+const READ_ONLY_PATHS = new Set(["/metrics", "/healthz", "/readyz"]);
 
 const BINDINGS_PATH = /^\/api\/v1\/pools\/([^/]+)\/bindings\/?$/;
 
@@ -50,8 +58,9 @@ export async function startAdminServer(
   log: Logger,
   options: AdminServerOptions = {},
 ): Promise<AdminServer> {
-  const token = options.token;
-  if (token === undefined && !isLoopback(address)) {
+  const readOnly = options.readOnly ?? false;
+  const token = readOnly ? undefined : options.token;
+  if (token === undefined && !readOnly && !isLoopback(address)) {
     throw new StickyError(
       "SLB_ERR_ADMIN_TOKEN",
       `the admin listener on ${address} is reachable from other machines and needs a bearer token: pass --admin-token-file FILE, or bind it to 127.0.0.1`,
@@ -94,6 +103,10 @@ export async function startAdminServer(
     const url = new URL(req.url ?? "/", "http://admin.invalid");
     const path = url.pathname;
     const method = req.method ?? "GET";
+    if (readOnly && !READ_ONLY_PATHS.has(path)) {
+      send(res, 404, "text/plain", "not found (this listener serves /metrics, /healthz and /readyz)\n");
+      return;
+    }
     const bindings = BINDINGS_PATH.exec(path);
     const allowed = bindings !== null ? ["GET", "HEAD", "DELETE"] : ["GET", "HEAD"];
     if (!allowed.includes(method)) {
@@ -196,7 +209,10 @@ export async function startAdminServer(
     });
   });
   const bound = (server.address() as AddressInfo).port;
-  log.info({ address, port: bound, auth: token !== undefined ? "bearer" : "none" }, "admin listener bound");
+  log.info(
+    { address, port: bound, auth: token !== undefined ? "bearer" : "none" },
+    readOnly ? "metrics listener bound" : "admin listener bound",
+  );
   return {
     port: bound,
     close: () =>
@@ -216,16 +232,18 @@ export async function startAdminOrLog(
   at: { address: string; port: number } | "off",
   source: AdminSource,
   log: Logger,
-  options: { token?: string | undefined; version: string },
+  options: { token?: string | undefined; version: string; readOnly?: boolean },
 ): Promise<AdminServer | undefined> {
   if (at === "off") return undefined;
   try {
     return await startAdminServer(at.address, at.port, source, log, {
       ...(options.token === undefined ? {} : { token: options.token }),
       version: options.version,
+      ...(options.readOnly === true ? { readOnly: true } : {}),
     });
   } catch (err) {
-    log.error({ err, address: at.address, port: at.port }, "admin listener could not bind");
+    const which = options.readOnly === true ? "metrics" : "admin";
+    log.error({ err, address: at.address, port: at.port }, `${which} listener could not bind`);
     return undefined;
   }
 }

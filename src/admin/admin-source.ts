@@ -10,6 +10,8 @@ export interface AdminSource {
   readonly runtime?: Runtime;
   /** Configuration errors by kind (controller mode: `stickylb_config_errors_total{kind}`). */
   configErrors?(): ReadonlyMap<string, number>;
+  /** Controller mode: whether this replica holds the leader election Lease (`stickylb_leader`). */
+  leader?(): boolean;
   /** Reload counts when there is no runtime here (the primary of `--workers`). */
   reloads?(): ReloadCounters;
   /** The primary of `--workers`: status, metrics and bindings are answered by the workers. */

@@ -99,6 +99,14 @@ export function createMetricsRegistry(source: AdminSource, version: string): Reg
       for (const [kind, n] of errors) emit({ kind }, n);
     },
   );
+  const leader = source.leader;
+  if (leader !== undefined)
+    gauge(
+      "stickylb_leader",
+      "Controller mode: 1 while this replica holds the leader election Lease (writes status and Events), else 0.",
+      [],
+      (emit) => emit({}, leader() ? 1 : 0),
+    );
   if (runtime === undefined) return registry;
 
   const listeners = () => listenerViews(runtime.current, runtime.listeners);

@@ -1,4 +1,5 @@
 import { parseArgs } from "node:util";
+import { DEFAULT_INGRESS_CLASSES, DEFAULT_LOAD_BALANCER_CLASS } from "../control/k8s/classes.js";
 import { LOG_LEVELS, type LogLevel } from "../core/log.js";
 
 export type Command = "run" | "validate" | "demo" | "help" | "version";
@@ -9,9 +10,18 @@ export interface CliOptions {
   readonly kubernetes: boolean;
   readonly kubeconfig?: string;
   readonly namespace?: string;
-  readonly ingressClass: string;
+  /** `--ingress-class`, repeatable; default `stickylb` and `cce`. */
+  readonly ingressClasses: readonly string[];
+  readonly loadBalancerClass: string;
   readonly listenAddress: string;
   readonly publishAddress?: string;
+  /** `NAMESPACE/NAME` of the Service whose status gives the published address. */
+  readonly publishService?: { namespace: string; name: string };
+  /** Controller mode: elect one leader to write status (default on). */
+  readonly leaderElect: boolean;
+  /** A second, read-only listener for `/metrics`, `/healthz`, `/readyz`. */
+  readonly metricsAddress?: { address: string; port: number };
+  readonly cookieSecretFile?: string;
   /** undefined: from the configuration or the default; "off": no admin listener. */
   readonly admin?: { address: string; port: number } | "off";
   readonly adminTokenFile?: string;
@@ -30,7 +40,7 @@ export const USAGE = `stickylb — a load balancer with sticky sessions
 
 Usage:
   stickylb run -f PATH [-f PATH…]        run from YAML files or folders
-  stickylb run --kubernetes [--kubeconfig F] [--namespace NS] [--ingress-class NAME]
+  stickylb run --kubernetes [--kubeconfig F] [--namespace NS] [--ingress-class NAME…]
   stickylb validate -f PATH [-f PATH…]   check configuration, print every problem (exit 0 valid, 2 invalid)
   stickylb validate --print -f PATH…     also print the effective configuration as native YAML
   stickylb demo                          start demo backends and one listener of every kind
@@ -42,6 +52,15 @@ Flags of run:
   --publish-address ADDR     controller mode: IP written to status.loadBalancer.ingress
   --admin ADDR:PORT|off      admin API listener (default 127.0.0.1:9901)
   --admin-token-file F       bearer token required when the admin listener is not on loopback
+  --metrics-address ADDR:PORT  a read-only listener with /metrics, /healthz, /readyz (no token)
+  --cookie-secret-file F     the HTTP_COOKIE key from a file (at least 32 bytes; e.g. a mounted Secret)
+
+Flags of run --kubernetes:
+  --ingress-class NAME       Ingress class served; repeatable (default stickylb and cce)
+  --load-balancer-class C    spec.loadBalancerClass served, besides none (default stickylb.io/stickylb)
+  --publish-service NS/NAME  write the status.loadBalancer of that Service on the objects served
+  --leader-elect=true|false  one replica (the Lease holder) writes status and Events (default true;
+                             --no-leader-elect is --leader-elect=false)
   --log-level LEVEL          fatal, error, warn, info, debug, trace, silent (default info)
   --drain-timeout DURATION   how long open connections may finish on stop or removal (default 30s)
   --state-dir DIR            where a generated cookie key is kept (default $XDG_STATE_HOME/stickylb)
@@ -56,7 +75,7 @@ export function parseCli(argv: readonly string[]): CliOptions {
   const { values, positionals } = (() => {
     try {
       return parseArgs({
-        args: [...argv],
+        args: argv.map(switchForm),
         allowPositionals: true,
         strict: true,
         options: {
@@ -64,7 +83,13 @@ export function parseCli(argv: readonly string[]): CliOptions {
           kubernetes: { type: "boolean" },
           kubeconfig: { type: "string" },
           namespace: { type: "string" },
-          "ingress-class": { type: "string" },
+          "ingress-class": { type: "string", multiple: true },
+          "load-balancer-class": { type: "string" },
+          "publish-service": { type: "string" },
+          "leader-elect": { type: "boolean" },
+          "no-leader-elect": { type: "boolean" },
+          "metrics-address": { type: "string" },
+          "cookie-secret-file": { type: "string" },
           "listen-address": { type: "string" },
           "publish-address": { type: "string" },
           admin: { type: "string" },
@@ -114,9 +139,18 @@ export function parseCli(argv: readonly string[]): CliOptions {
     kubernetes,
     kubeconfig: values.kubeconfig,
     namespace: values.namespace,
-    ingressClass: values["ingress-class"] ?? "stickylb",
+    ingressClasses: values["ingress-class"] ?? DEFAULT_INGRESS_CLASSES,
+    loadBalancerClass: values["load-balancer-class"] ?? DEFAULT_LOAD_BALANCER_CLASS,
     listenAddress: values["listen-address"] ?? "0.0.0.0",
     publishAddress: values["publish-address"],
+    ...(values["publish-service"] === undefined
+      ? {}
+      : { publishService: parsePublishService(values["publish-service"]) }),
+    leaderElect: values["no-leader-elect"] !== true,
+    ...(values["metrics-address"] === undefined
+      ? {}
+      : { metricsAddress: parseAddressPort("--metrics-address", values["metrics-address"]) }),
+    cookieSecretFile: values["cookie-secret-file"],
     admin: values.admin === undefined ? undefined : parseAdmin(values.admin),
     adminTokenFile: values["admin-token-file"],
     logLevel: logLevel as LogLevel,
@@ -130,11 +164,32 @@ export function parseCli(argv: readonly string[]): CliOptions {
 
 function parseAdmin(text: string): { address: string; port: number } | "off" {
   if (text === "off") return "off";
+  return parseAddressPort("--admin", text, "or off");
+}
+
+/** `--leader-elect=false` (the form Kubernetes controllers use) as the `--no-leader-elect` switch. */
+function switchForm(arg: string): string {
+  if (!arg.startsWith("--leader-elect=")) return arg;
+  const value = arg.slice("--leader-elect=".length);
+  if (value === "true") return "--leader-elect";
+  if (value === "false") return "--no-leader-elect";
+  throw new UsageError(`${arg} is not accepted (--leader-elect=true or --leader-elect=false)`);
+}
+
+function parsePublishService(text: string): { namespace: string; name: string } {
+  const [namespace, name, extra] = text.split("/");
+  if (namespace === undefined || namespace === "" || name === undefined || name === "" || extra !== undefined)
+    throw new UsageError(`--publish-service ${text} is not accepted (NAMESPACE/NAME of a Service)`);
+  return { namespace, name };
+}
+
+function parseAddressPort(flag: string, text: string, alternative = ""): { address: string; port: number } {
   const colon = text.lastIndexOf(":");
   const host = text.slice(0, colon).replace(/^\[(.*)\]$/, "$1");
   const port = Number(text.slice(colon + 1));
   if (colon <= 0 || !Number.isInteger(port) || port < 0 || port > 65535) {
-    throw new UsageError(`--admin ${text} is not accepted (ADDRESS:PORT, e.g. 127.0.0.1:9901, or off)`);
+    const or = alternative === "" ? "" : `, ${alternative}`;
+    throw new UsageError(`${flag} ${text} is not accepted (ADDRESS:PORT, e.g. 127.0.0.1:9901${or})`);
   }
   return { address: host, port };
 }

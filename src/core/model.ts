@@ -122,6 +122,8 @@ export interface PoolModel {
 export interface CookieSecretModel {
   readonly env?: string;
   readonly value?: string;
+  /** `--cookie-secret-file`: a file holding the key (a mounted Kubernetes Secret). */
+  readonly file?: string;
 }
 
 export interface AdminModel {

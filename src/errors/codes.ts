@@ -16,7 +16,7 @@ export const ERROR_CODES = {
     "A reference to a pool that does not exist, or to a pool that the listener cannot use.",
   SLB_ERR_CONFIG_TLS_FILE: "A certificate or key file named by the configuration cannot be read.",
   SLB_ERR_COOKIE_SECRET:
-    "The cookie key is unusable: cookieSecret is too short or its variable unset, or the key file in the state folder is damaged or cannot be written.",
+    "The cookie key is unusable: cookieSecret is too short or its variable unset, the --cookie-secret-file is unreadable or shorter than 32 bytes, or the key file in the state folder is damaged or cannot be written.",
   SLB_ERR_K8S_ANNOTATION:
     "A kubernetes.io/elb.* annotation has an unknown value, bad JSON or a number out of range.",
   SLB_ERR_K8S_OBJECT:
@@ -25,7 +25,7 @@ export const ERROR_CODES = {
   SLB_ERR_K8S_NO_EFFECT:
     "A warning: an annotation or option that has no effect here (cloud-only, or not read on this object).",
   SLB_ERR_K8S_API:
-    "The Kubernetes API could not be listed, watched or patched; the controller retries with backoff.",
+    "The Kubernetes API could not be listed, watched or written (status, Events, the leader election Lease); the controller retries.",
   SLB_ERR_ADMIN_TOKEN:
     "The admin listener is not on loopback and has no usable bearer token (--admin-token-file missing, unreadable or too short).",
 } as const;

@@ -1,8 +1,12 @@
 /**
  * A test double of the Kubernetes API server: list and watch (with resourceVersion, BOOKMARK
  * events and a forced `410 Gone`) and status merge patches, for Services, Endpoints,
- * EndpointSlices, Ingresses and Secrets, from an in-memory store. Plain HTTP on 127.0.0.1,
- * port 0, no authentication; `writeKubeconfig` points a client at it.
+ * EndpointSlices, Ingresses, IngressClasses (cluster-scoped) and Secrets; get, create and update
+ * of Leases with optimistic concurrency as the real server does it (a create of an existing
+ * object or an update carrying a stale `metadata.resourceVersion` is `409 Conflict`), so that
+ * several controllers really race for one; create and list of core v1 Events. All from an
+ * in-memory store; plain HTTP on 127.0.0.1, port 0, no authentication; `writeKubeconfig` points a
+ * client at it.
  */
 import { writeFileSync } from "node:fs";
 import * as http from "node:http";
@@ -16,6 +20,7 @@ interface Resource {
   readonly apiVersion: string;
   readonly prefix: string;
   readonly plural: string;
+  readonly clusterScoped?: boolean;
 }
 
 const RESOURCES: readonly Resource[] = [
@@ -34,6 +39,20 @@ const RESOURCES: readonly Resource[] = [
     prefix: "/apis/networking.k8s.io/v1",
     plural: "ingresses",
   },
+  {
+    kind: "IngressClass",
+    apiVersion: "networking.k8s.io/v1",
+    prefix: "/apis/networking.k8s.io/v1",
+    plural: "ingressclasses",
+    clusterScoped: true,
+  },
+  {
+    kind: "Lease",
+    apiVersion: "coordination.k8s.io/v1",
+    prefix: "/apis/coordination.k8s.io/v1",
+    plural: "leases",
+  },
+  { kind: "Event", apiVersion: "v1", prefix: "/api/v1", plural: "events" },
 ];
 
 interface Event {
@@ -92,6 +111,8 @@ export class FakeKubeApi {
   private rv = 1000;
   /** Watches that ask for an older resourceVersion get `410 Gone`. */
   private compactedRv = 0;
+  /** Lease updates refused for a stale resourceVersion. */
+  conflicts = 0;
   /** Every request, for tests to count lists, watches and patches. */
   readonly requests: Request[] = [];
   port = 0;
@@ -147,8 +168,9 @@ current-context: fake
   apply(object: Obj): Obj {
     const resource = this.resourceOf(String(object.kind));
     const metadata = { ...(object.metadata ?? {}) };
-    metadata.namespace ??= "default";
-    const key = this.key(resource, String(metadata.namespace), String(metadata.name));
+    if (resource.clusterScoped) delete metadata.namespace;
+    else metadata.namespace ??= "default";
+    const key = this.key(resource, String(metadata.namespace ?? ""), String(metadata.name));
     const existing = this.store.get(key);
     this.rv++;
     metadata.resourceVersion = String(this.rv);
@@ -174,8 +196,18 @@ current-context: fake
   }
 
   get(kind: string, name: string, namespace = "default"): Obj | undefined {
-    const found = this.store.get(this.key(this.resourceOf(kind), namespace, name));
+    const resource = this.resourceOf(kind);
+    const found = this.store.get(this.key(resource, resource.clusterScoped ? "" : namespace, name));
     return found === undefined ? undefined : clone(found);
+  }
+
+  /** Every stored object of a kind (e.g. the Events posted), oldest first. */
+  all(kind: string): Obj[] {
+    const resource = this.resourceOf(kind);
+    return [...this.store.entries()]
+      .filter(([key]) => key.startsWith(`${resource.plural}/`))
+      .map(([, object]) => clone(object))
+      .sort((a, b) => Number(a.metadata?.resourceVersion) - Number(b.metadata?.resourceVersion));
   }
 
   /** Sends a BOOKMARK with the current resourceVersion on every watch that asked for them. */
@@ -214,11 +246,20 @@ current-context: fake
     this.watchers.clear();
   }
 
-  /** Requests seen, by kind: `list`, `watch`, `patch`. */
-  count(verb: "list" | "watch" | "patch", plural?: string): number {
+  /** Requests seen, by kind: `list` (and get), `watch`, `patch`, `create`, `update`. */
+  count(verb: "list" | "watch" | "patch" | "create" | "update", plural?: string): number {
     return this.requests.filter((r) => {
       const isWatch = r.query.watch === "true";
-      const v = r.method === "PATCH" ? "patch" : isWatch ? "watch" : "list";
+      const v =
+        r.method === "PATCH"
+          ? "patch"
+          : r.method === "POST"
+            ? "create"
+            : r.method === "PUT"
+              ? "update"
+              : isWatch
+                ? "watch"
+                : "list";
       return v === verb && (plural === undefined || r.path.includes(`/${plural}`));
     }).length;
   }
@@ -279,19 +320,38 @@ current-context: fake
         .end(JSON.stringify({ kind: "Status", code: 404 }));
       return;
     }
-    if (req.method === "PATCH" && route.name !== undefined) {
+    const withBody = (then: (body: string) => void): void => {
       let body = "";
       req.setEncoding("utf8");
       req.on("data", (chunk: string) => {
         body += chunk;
       });
-      req.on("end", () =>
+      req.on("end", () => then(body));
+    };
+    if (req.method === "PATCH" && route.name !== undefined) {
+      withBody((body) =>
         this.patch(route.resource, route.namespace!, route.name!, body, req.headers["content-type"], res),
       );
       return;
     }
+    const writable = route.resource.kind === "Lease" || route.resource.kind === "Event";
+    if (req.method === "POST" && writable && route.namespace !== undefined && route.name === undefined) {
+      withBody((body) => this.create(route.resource, route.namespace!, body, res));
+      return;
+    }
+    if (req.method === "PUT" && route.resource.kind === "Lease" && route.name !== undefined) {
+      withBody((body) => this.update(route.resource, route.namespace!, route.name!, body, res));
+      return;
+    }
     if (req.method !== "GET") {
       res.writeHead(405).end();
+      return;
+    }
+    if (route.name !== undefined) {
+      const found = this.store.get(this.key(route.resource, route.namespace ?? "", route.name));
+      if (found === undefined)
+        this.status(res, 404, "NotFound", `${route.resource.plural} "${route.name}" not found`);
+      else res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(found));
       return;
     }
     if (query.watch === "true") this.watch(route.resource, route.namespace, query, res);
@@ -351,6 +411,62 @@ current-context: fake
         this.write(watcher, { type: event.type, object: event.object });
     this.watchers.add(watcher);
     res.on("close", () => this.watchers.delete(watcher));
+  }
+
+  private status(res: http.ServerResponse, code: number, reason: string, message: string): void {
+    res
+      .writeHead(code, { "content-type": "application/json" })
+      .end(JSON.stringify({ kind: "Status", apiVersion: "v1", status: "Failure", reason, message, code }));
+  }
+
+  /** POST: `409 AlreadyExists` when the name is taken; `generateName` gets a unique suffix. */
+  private create(resource: Resource, namespace: string, body: string, res: http.ServerResponse): void {
+    const object = JSON.parse(body) as Obj;
+    const metadata: Record<string, unknown> = { ...(object.metadata ?? {}), namespace };
+    if (metadata.name === undefined && typeof metadata.generateName === "string")
+      metadata.name = `${metadata.generateName}${(this.rv + 1).toString(16)}`;
+    const key = this.key(resource, namespace, String(metadata.name));
+    if (this.store.has(key)) {
+      this.status(res, 409, "AlreadyExists", `${resource.plural} "${String(metadata.name)}" already exists`);
+      return;
+    }
+    res
+      .writeHead(201, { "content-type": "application/json" })
+      .end(JSON.stringify(this.apply({ ...object, kind: resource.kind, metadata })));
+  }
+
+  /** PUT: the body's resourceVersion must be the stored one, else `409 Conflict` (optimistic concurrency). */
+  private update(
+    resource: Resource,
+    namespace: string,
+    name: string,
+    body: string,
+    res: http.ServerResponse,
+  ): void {
+    const object = JSON.parse(body) as Obj;
+    const existing = this.store.get(this.key(resource, namespace, name));
+    if (existing === undefined) {
+      this.status(res, 404, "NotFound", `${resource.plural} "${name}" not found`);
+      return;
+    }
+    const sent = object.metadata?.resourceVersion;
+    if (sent !== existing.metadata?.resourceVersion) {
+      this.conflicts++;
+      this.status(
+        res,
+        409,
+        "Conflict",
+        `Operation cannot be fulfilled on ${resource.plural} "${name}": the object has been modified; please apply your changes to the latest version and try again`,
+      );
+      return;
+    }
+    res
+      .writeHead(200, { "content-type": "application/json" })
+      .end(
+        JSON.stringify(
+          this.apply({ ...object, kind: resource.kind, metadata: { ...object.metadata, namespace, name } }),
+        ),
+      );
   }
 
   private patch(

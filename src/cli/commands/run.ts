@@ -16,7 +16,7 @@ import { systemClock } from "../../core/clock.js";
 import type { Logger } from "../../core/log.js";
 import { createLogger } from "../../core/log.js";
 import type { ConfigModel } from "../../core/model.js";
-import { defaultStateDir } from "../../data/affinity/cookie-key.js";
+import { defaultStateDir, resolveCookieKey } from "../../data/affinity/cookie-key.js";
 import { StickyError } from "../../errors/codes.js";
 import { type CliOptions, UsageError } from "../args.js";
 import { packageVersion } from "../package-info.js";
@@ -46,12 +46,26 @@ export async function runCommand(options: CliOptions, err: NodeJS.WritableStream
       version: packageVersion(),
     });
   }
+  if (workers > 1 && options.metricsAddress !== undefined) {
+    throw new UsageError("--metrics-address is not supported with --workers yet (use --admin)");
+  }
   if (workers > 1 && options.kubernetes) {
     throw new UsageError(
       "--workers is not supported with --kubernetes yet (run one process per core instead)",
     );
   }
   const log = createLogger(options.logLevel);
+  if (options.cookieSecretFile !== undefined) {
+    // Checked before anything binds: a missing or short Secret is a clear start error, not a
+    // failure at the first HTTP_COOKIE pool.
+    try {
+      resolveCookieKey({ file: options.cookieSecretFile }, "");
+    } catch (e) {
+      if (!(e instanceof StickyError)) throw e;
+      err.write(`${e.code}: ${e.message}\n`);
+      return 2;
+    }
+  }
   if (options.kubernetes) {
     const admin = options.admin ?? DEFAULT_ADMIN;
     let adminTokenValue: string | undefined;
@@ -83,14 +97,17 @@ export async function runCommand(options: CliOptions, err: NodeJS.WritableStream
     const result = loadConfigFiles(options.files, {
       convertKubernetes: createKubernetesConverter({
         listenAddress: options.listenAddress,
-        ingressClass: options.ingressClass,
+        ingressClasses: options.ingressClasses,
+        loadBalancerClass: options.loadBalancerClass,
       }),
     });
+    const model =
+      options.cookieSecretFile === undefined || result.model === undefined
+        ? result.model
+        : { ...result.model, cookieSecret: { file: options.cookieSecretFile } };
     for (const w of result.warnings) log.warn({ warning: w.format() }, "configuration warning");
     const problems = result.errors.map((e) => e.format());
-    return result.errors.length === 0 && result.model !== undefined
-      ? { model: result.model, problems }
-      : { problems };
+    return result.errors.length === 0 && model !== undefined ? { model, problems } : { problems };
   };
 
   const initial = load();
@@ -152,6 +169,13 @@ export async function runCommand(options: CliOptions, err: NodeJS.WritableStream
     token,
     version: packageVersion(),
   });
+  const metrics =
+    options.metricsAddress === undefined
+      ? undefined
+      : await startAdminOrLog(options.metricsAddress, runtimeAdminSource(runtime), log, {
+          version: packageVersion(),
+          readOnly: true,
+        });
 
   let reloading = Promise.resolve();
   const reload = (): void => {
@@ -188,6 +212,7 @@ export async function runCommand(options: CliOptions, err: NodeJS.WritableStream
     async () => {
       await runtime.stop();
       await admin?.close();
+      await metrics?.close();
       process.off("SIGHUP", reload);
       for (const w of watchers) w.close();
       log.info("stopped");

@@ -18,7 +18,8 @@ export function validateCommand(
   const result = loadConfigFiles(options.files, {
     convertKubernetes: createKubernetesConverter({
       listenAddress: options.listenAddress,
-      ingressClass: options.ingressClass,
+      ingressClasses: options.ingressClasses,
+      loadBalancerClass: options.loadBalancerClass,
     }),
   });
   for (const w of result.warnings) err.write(`warning: ${w.format()}\n`);

@@ -9,7 +9,14 @@ import type { ParsedDocument } from "./yaml-source.js";
 
 export const NATIVE_API_VERSION = "stickylb/v1";
 export const NATIVE_KIND = "LoadBalancer";
-export const KUBERNETES_KINDS = ["Service", "Ingress", "EndpointSlice", "Endpoints", "Secret"] as const;
+export const KUBERNETES_KINDS = [
+  "Service",
+  "Ingress",
+  "EndpointSlice",
+  "Endpoints",
+  "Secret",
+  "IngressClass",
+] as const;
 export type KubernetesKind = (typeof KUBERNETES_KINDS)[number];
 
 const ACCEPTED =

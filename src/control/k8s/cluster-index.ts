@@ -9,6 +9,8 @@ export class ClusterIndex {
   private readonly slices = new Map<string, KubeObject[]>();
   readonly services: KubeObject[] = [];
   readonly ingresses: KubeObject[] = [];
+  /** IngressClass objects by name (they have no namespace). */
+  readonly ingressClasses = new Map<string, KubeObject>();
 
   constructor(objects: readonly KubeObject[]) {
     for (const object of objects) {
@@ -16,6 +18,7 @@ export class ClusterIndex {
       const ns = namespaceOf(object);
       if (object.kind === "Service") this.services.push(object);
       if (object.kind === "Ingress") this.ingresses.push(object);
+      if (object.kind === "IngressClass" && name !== undefined) this.ingressClasses.set(name, object);
       if (object.kind === "EndpointSlice") {
         const service = labelsOf(object)[SERVICE_NAME_LABEL];
         if (typeof service === "string") {

@@ -4,6 +4,8 @@
  * It starts serving with an empty configuration and never exits on an API error: an unreachable
  * API server is retried with backoff.
  */
+import { randomBytes } from "node:crypto";
+import { hostname } from "node:os";
 import { KubeConfig } from "@kubernetes/client-node";
 import { runtimeAdminSource, startAdminOrLog } from "../../admin/admin-server.js";
 import type { Clock } from "../../core/clock.js";
@@ -12,13 +14,21 @@ import type { ConfigModel } from "../../core/model.js";
 import { untilStopSignal } from "../graceful-stop.js";
 import { Runtime } from "../runtime.js";
 import { KubernetesController } from "./controller.js";
+import { ApiEventSink, EventRecorder } from "./event-recorder.js";
+import { DEFAULT_LEADER_TIMINGS, LeaderElector, type LeaderTimings } from "./leader-election.js";
+import { ApiLeaseStore, LEASE_NAME } from "./lease-store.js";
 
 export interface ControllerRunOptions {
   readonly kubeconfig?: string;
   readonly namespace?: string;
-  readonly ingressClass: string;
+  readonly ingressClasses: readonly string[];
+  readonly loadBalancerClass: string;
   readonly listenAddress: string;
   readonly publishAddress?: string;
+  readonly publishService?: { readonly namespace: string; readonly name: string };
+  readonly leaderElect: boolean;
+  readonly metricsAddress?: { address: string; port: number };
+  readonly cookieSecretFile?: string | undefined;
   readonly admin: { address: string; port: number } | "off";
   /** Bearer token of the admin API (required when it is not on loopback; resolved by the caller). */
   readonly adminToken?: string;
@@ -40,11 +50,34 @@ export function loadKubeConfig(path: string | undefined): KubeConfig {
 /** The environment variable that gives every replica the same cookie key (SPEC 6.4). */
 export const COOKIE_SECRET_ENV = "STICKYLB_COOKIE_SECRET";
 
-/** Kubernetes objects cannot name a cookie secret; replicas share one through the environment. */
-function withCookieSecret(model: ConfigModel): ConfigModel {
+/**
+ * Kubernetes objects cannot name a cookie secret; replicas share one through a mounted file
+ * (`--cookie-secret-file`) or the environment.
+ */
+function withCookieSecret(model: ConfigModel, file: string | undefined): ConfigModel {
+  if (file !== undefined) return { ...model, cookieSecret: { file } };
   return process.env[COOKIE_SECRET_ENV] === undefined
     ? model
     : { ...model, cookieSecret: { env: COOKIE_SECRET_ENV } };
+}
+
+/**
+ * For tests only: `LEASE_MS,RENEW_MS,RETRY_MS` instead of 15 s, 10 s, 2 s, so that a takeover can
+ * be watched end to end in seconds. Not a flag: production has no reason to change them.
+ */
+export const LEADER_TIMINGS_ENV = "STICKYLB_TEST_LEADER_TIMINGS";
+
+function leaderTimings(env: NodeJS.ProcessEnv): LeaderTimings {
+  const parts = (env[LEADER_TIMINGS_ENV] ?? "").split(",").map(Number);
+  const [lease, renew, retry] = parts;
+  if (parts.length !== 3 || !parts.every((n) => Number.isInteger(n) && n > 0)) return DEFAULT_LEADER_TIMINGS;
+  return { leaseDurationMs: lease!, renewDeadlineMs: renew!, retryPeriodMs: retry! };
+}
+
+/** `$POD_NAME` (else the host name) and a random suffix, so two processes of one Pod differ. */
+export function leaderIdentity(env: NodeJS.ProcessEnv): string {
+  const base = env.POD_NAME !== undefined && env.POD_NAME !== "" ? env.POD_NAME : hostname();
+  return `${base}_${randomBytes(4).toString("hex")}`;
 }
 
 /** Resolves with the exit code. */
@@ -68,15 +101,27 @@ export async function runController(
     stateDir: options.stateDir,
   });
   await runtime.apply({ listeners: [], pools: [] });
-  const controller = new KubernetesController({
+  const identity = leaderIdentity(process.env);
+  const leaseNamespace = process.env.POD_NAMESPACE || "default";
+  let elector: LeaderElector | undefined;
+  // Without election this process is the only writer; with it, nobody leads until the Lease says so.
+  const leading = (): boolean => !options.leaderElect || (elector?.isLeader ?? false);
+  const controller: KubernetesController = new KubernetesController({
     config,
     ...(options.namespace === undefined ? {} : { namespace: options.namespace }),
-    converter: { listenAddress: options.listenAddress, ingressClass: options.ingressClass },
+    converter: {
+      listenAddress: options.listenAddress,
+      ingressClasses: options.ingressClasses,
+      loadBalancerClass: options.loadBalancerClass,
+    },
     ...(options.publishAddress === undefined ? {} : { publishAddress: options.publishAddress }),
+    ...(options.publishService === undefined ? {} : { publishService: options.publishService }),
+    isLeader: leading,
+    events: new EventRecorder(new ApiEventSink(config, identity), options.clock, log),
     log,
     apply: async (model: ConfigModel) => {
       try {
-        await runtime.apply(withCookieSecret(model));
+        await runtime.apply(withCookieSecret(model, options.cookieSecretFile));
         runtime.reloads.ok++;
       } catch (e) {
         runtime.reloads.error++;
@@ -84,19 +129,41 @@ export async function runController(
       }
     },
   });
-  const admin = await startAdminOrLog(
-    options.admin,
-    runtimeAdminSource(runtime, () => controller.configErrors),
-    log,
-    { token: options.adminToken, version: options.version },
-  );
+  const source = {
+    ...runtimeAdminSource(runtime, () => controller.configErrors),
+    leader: leading,
+  };
+  const admin = await startAdminOrLog(options.admin, source, log, {
+    token: options.adminToken,
+    version: options.version,
+  });
+  const metrics =
+    options.metricsAddress === undefined
+      ? undefined
+      : await startAdminOrLog(options.metricsAddress, source, log, {
+          version: options.version,
+          readOnly: true,
+        });
+  if (options.leaderElect) {
+    elector = new LeaderElector(
+      new ApiLeaseStore(config, leaseNamespace),
+      identity,
+      leaderTimings(process.env),
+      options.clock,
+      log,
+      () => controller.leadershipChanged(),
+    );
+  }
   controller.start();
+  elector?.start();
   const rebuild = (): void => controller.markDirty();
   process.on("SIGHUP", rebuild);
   log.info(
     {
       namespace: options.namespace ?? "(all)",
-      ingressClass: options.ingressClass,
+      ingressClasses: options.ingressClasses,
+      loadBalancerClass: options.loadBalancerClass,
+      leaderElection: options.leaderElect ? { lease: `${leaseNamespace}/${LEASE_NAME}`, identity } : "off",
       server: config.getCurrentCluster()?.server,
     },
     "stickylb started (kubernetes controller)",
@@ -105,9 +172,11 @@ export async function runController(
     log,
     () => runtime.listeners.openCount(),
     async () => {
+      await elector?.stop();
       await controller.stop();
       await runtime.stop();
       await admin?.close();
+      await metrics?.close();
       process.off("SIGHUP", rebuild);
       log.info({ configErrors: Object.fromEntries(controller.configErrors) }, "stopped");
     },

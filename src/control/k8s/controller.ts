@@ -1,12 +1,15 @@
 /**
  * The live controller (STYLE 5, level-triggered as Traefik's Kubernetes provider): informers
- * keep caches of Services, EndpointSlices, Endpoints, Ingresses and TLS Secrets; any event marks
+ * keep caches of Services, EndpointSlices, Endpoints, Ingresses, IngressClasses and TLS Secrets; any event marks
  * the model dirty; a throttled loop converts the whole cache with the same pure converter as
  * files and hands the model to `apply` (a reload: listeners that stay keep their connections).
  *
  * Unlike files, a bad object does not stop the others: it is left out, or keeps its last good
  * result when it had one; its problems are logged once and counted by kind
  * (`stickylb_config_errors_total{kind}`).
+ *
+ * Every replica converts and serves; only the leader (see leader-election.ts) writes back what
+ * the cluster should hold once: `status.loadBalancer` and Events about objects in error.
  */
 import type { KubeConfig } from "@kubernetes/client-node";
 import type { Logger } from "../../core/log.js";
@@ -14,16 +17,23 @@ import type { ConfigModel } from "../../core/model.js";
 import type { ConfigError } from "../config/index.js";
 import { assemble } from "./assemble.js";
 import { convertObjects } from "./converter.js";
+import { CONFIGURED, type EventRecorder, INVALID_CONFIGURATION, type ObjectRef } from "./event-recorder.js";
 import { KeptInformer, watchedKinds } from "./informers.js";
-import { fromCluster, type KubeObject, objectKey } from "./objects.js";
+import { asList, asObj, fromCluster, isObj, type KubeObject, metadata, objectKey } from "./objects.js";
 import type { ConverterOptions, ObjectResult } from "./result.js";
-import { StatusWriter } from "./status-writer.js";
+import { type PublishedAddress, StatusWriter } from "./status-writer.js";
 
 export interface ControllerOptions {
   readonly config: KubeConfig;
   readonly namespace?: string;
   readonly converter: ConverterOptions;
   readonly publishAddress?: string;
+  /** The Service whose `status.loadBalancer.ingress` is copied onto the objects served. */
+  readonly publishService?: { readonly namespace: string; readonly name: string };
+  /** Whether this replica writes status and Events (the Lease holder); always, without election. */
+  readonly isLeader?: () => boolean;
+  /** Where Events go; none are posted without it. */
+  readonly events?: EventRecorder;
   readonly log: Logger;
   /** Swaps the running configuration; may throw (then the previous one stays). */
   readonly apply: (model: ConfigModel) => Promise<void>;
@@ -44,6 +54,8 @@ export class KubernetesController {
   private readonly informers: KeptInformer[];
   private readonly status: StatusWriter | undefined;
   private readonly lastGood = new Map<string, ObjectResult>();
+  /** Objects that got a Warning Event, so that a Normal one follows once they are fixed. */
+  private readonly warned = new Set<string>();
   /** Problems already logged, so that every rebuild does not log them again. */
   private reported = new Set<string>();
   private dirty = false;
@@ -70,9 +82,9 @@ export class KubernetesController {
       (spec) => new KeptInformer(spec, options.config, events, options.log),
     );
     this.status =
-      options.publishAddress === undefined
+      options.publishAddress === undefined && options.publishService === undefined
         ? undefined
-        : new StatusWriter(options.config, options.publishAddress, options.log, () => this.count("api"));
+        : new StatusWriter(options.config, options.log, () => this.count("api"));
     this.synced = new Promise((resolve) => {
       this.syncedResolve = resolve;
     });
@@ -170,14 +182,86 @@ export class KubernetesController {
       this.syncedResolve = undefined;
       this.options.log.info("kubernetes controller synced");
     }
-    this.status?.publish(
-      assembly.served.map((r) => ({
-        kind: r.kind,
-        namespace: r.namespace,
-        name: r.name,
-        current: objects.find((o) => objectKey(o) === r.key)?.doc,
-      })),
-    );
+    if (!(this.options.isLeader?.() ?? true)) return;
+    const byKey = new Map(objects.map((o) => [objectKey(o), o] as const));
+    // Assembly warnings are parts of a served object that were refused (a rule already routed,
+    // a second default backend): the object is partly applied, which deserves a Warning too.
+    this.postEvents(results, [...assembly.errors, ...assembly.warnings], assembly.served, byKey);
+    const addresses = this.publishedAddresses(byKey);
+    if (this.status !== undefined && addresses.length > 0)
+      this.status.publish(
+        assembly.served.map((r) => ({
+          kind: r.kind,
+          namespace: r.namespace,
+          name: r.name,
+          current: byKey.get(r.key)?.doc,
+        })),
+        addresses,
+      );
+  }
+
+  /** `--publish-address`, else what the `--publish-service` Service shows (nothing until it shows something). */
+  private publishedAddresses(byKey: ReadonlyMap<string, KubeObject>): PublishedAddress[] {
+    if (this.options.publishAddress !== undefined) return [{ ip: this.options.publishAddress }];
+    const named = this.options.publishService;
+    if (named === undefined) return [];
+    const service = byKey.get(`Service/${named.namespace}/${named.name}`);
+    const out: PublishedAddress[] = [];
+    for (const entry of asList(asObj(asObj(service?.doc.status).loadBalancer).ingress)) {
+      if (!isObj(entry)) continue;
+      const ip = typeof entry.ip === "string" && entry.ip !== "" ? entry.ip : undefined;
+      const hostname =
+        typeof entry.hostname === "string" && entry.hostname !== "" ? entry.hostname : undefined;
+      if (ip !== undefined || hostname !== undefined)
+        out.push({ ...(ip === undefined ? {} : { ip }), ...(hostname === undefined ? {} : { hostname }) });
+    }
+    return out;
+  }
+
+  /**
+   * A Warning per problem of an object left out or partly applied (the problem's line as message),
+   * a Normal Event when an object warned about is served whole again. Repeats within a minute are
+   * dropped by the recorder.
+   */
+  private postEvents(
+    results: readonly ObjectResult[],
+    clashes: readonly ConfigError[],
+    served: readonly ObjectResult[],
+    byKey: ReadonlyMap<string, KubeObject>,
+  ): void {
+    const recorder = this.options.events;
+    if (recorder === undefined) return;
+    const problems = new Map<string, ConfigError[]>();
+    const add = (key: string, problem: ConfigError): void => {
+      problems.set(key, [...(problems.get(key) ?? []), problem]);
+    };
+    for (const result of results) for (const problem of result.errors) add(result.key, problem);
+    for (const problem of clashes) if (byKey.has(problem.object)) add(problem.object, problem);
+    for (const [key, list] of problems) {
+      const ref = refOf(byKey.get(key));
+      if (ref === undefined) continue;
+      this.warned.add(key);
+      for (const problem of list)
+        recorder.record({
+          object: ref,
+          type: "Warning",
+          reason: INVALID_CONFIGURATION,
+          message: `${problem.object}: ${problem.path}: ${problem.message}`,
+        });
+    }
+    const servedKeys = new Set(served.map((r) => r.key));
+    for (const key of [...this.warned]) {
+      if (problems.has(key)) continue;
+      this.warned.delete(key);
+      const ref = refOf(byKey.get(key));
+      if (ref === undefined || !servedKeys.has(key)) continue;
+      recorder.record({ object: ref, type: "Normal", reason: CONFIGURED, message: "configuration applied" });
+    }
+  }
+
+  /** Asks for a rebuild when leadership changes: a new leader writes status and Events at once. */
+  leadershipChanged(): void {
+    this.markDirty();
   }
 
   /** Logs a problem the first time it appears (and again only after it went away and came back). */
@@ -206,4 +290,23 @@ export class KubernetesController {
       } else this.options.log.warn(fields, "kubernetes configuration warning");
     }
   }
+}
+
+const API_VERSIONS: Readonly<Record<string, string>> = {
+  Service: "v1",
+  Ingress: "networking.k8s.io/v1",
+};
+
+function refOf(object: KubeObject | undefined): ObjectRef | undefined {
+  if (object === undefined) return undefined;
+  const meta = metadata(object);
+  const name = typeof meta.name === "string" ? meta.name : undefined;
+  if (name === undefined) return undefined;
+  return {
+    kind: object.kind,
+    apiVersion: API_VERSIONS[object.kind] ?? "v1",
+    namespace: typeof meta.namespace === "string" && meta.namespace !== "" ? meta.namespace : "default",
+    name,
+    ...(typeof meta.uid === "string" ? { uid: meta.uid } : {}),
+  };
 }

@@ -11,20 +11,21 @@ import type {
   KubernetesConverter,
 } from "../config/index.js";
 import { type Assembly, assemble } from "./assemble.js";
+import { isOurIngress, isOurServiceClass } from "./classes.js";
 import { ClusterIndex } from "./cluster-index.js";
-import { convertIngress, isOurIngress } from "./ingresses.js";
+import { convertIngress } from "./ingresses.js";
 import { fromDocument, type KubeObject } from "./objects.js";
 import type { ConverterOptions, ObjectResult } from "./result.js";
 import { convertService, isLoadBalancer } from "./services.js";
 
-/** One result per served object (LoadBalancer Services, Ingresses of our class), in input order. */
+/** One result per served object (LoadBalancer Services and Ingresses of our classes), in input order. */
 export function convertObjects(objects: readonly KubeObject[], options: ConverterOptions): ObjectResult[] {
   const index = new ClusterIndex(objects);
   const results: ObjectResult[] = [];
   for (const object of objects) {
-    if (object.kind === "Service" && isLoadBalancer(object))
+    if (object.kind === "Service" && isLoadBalancer(object) && isOurServiceClass(object, options))
       results.push(convertService(object, index, options));
-    if (object.kind === "Ingress" && isOurIngress(object, options))
+    if (object.kind === "Ingress" && isOurIngress(object, index.ingressClasses, options))
       results.push(convertIngress(object, index));
   }
   return results;

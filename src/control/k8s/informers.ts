@@ -57,6 +57,12 @@ export function watchedKinds(config: KubeConfig, namespace: string | undefined):
       list: () => (one ? networking.listNamespacedIngress(one) : networking.listIngressForAllNamespaces()),
     },
     {
+      // Cluster-scoped: read in every case, even when only one namespace is watched.
+      kind: "IngressClass",
+      path: "/apis/networking.k8s.io/v1/ingressclasses",
+      list: () => networking.listIngressClass(),
+    },
+    {
       kind: "Secret",
       path: `/api/v1${ns}/secrets`,
       fieldSelector: TLS_SECRETS,

@@ -15,25 +15,15 @@ import type { ClusterIndex } from "./cluster-index.js";
 import { membersOf } from "./endpoints.js";
 import { readHealth } from "./health.js";
 import { stableName } from "./names.js";
-import { annotationsOf, asList, asObj, isObj, type KubeObject, nameOf, namespaceOf } from "./objects.js";
+import { asList, asObj, isObj, type KubeObject, nameOf, namespaceOf } from "./objects.js";
 import { ObjectReport } from "./report.js";
-import type { ConverterOptions, IngressPart, ObjectResult } from "./result.js";
+import type { IngressPart, ObjectResult } from "./result.js";
 import { readAlgorithm, servicePorts } from "./services.js";
 import { readTimeoutAnnotations, timeoutsFor } from "./timeouts.js";
 import { certificateFromSecret } from "./tls-secrets.js";
 
-/** The class CCE's own controller answers to; accepted so that CCE manifests apply unchanged. */
-export const CCE_INGRESS_CLASS = "cce";
-const LEGACY_CLASS_ANNOTATION = "kubernetes.io/ingress.class";
-
 const HOST_LABEL = "[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?";
 const HOST = new RegExp(`^${HOST_LABEL}(\\.${HOST_LABEL})*$`);
-
-/** `spec.ingressClassName`, or the older `kubernetes.io/ingress.class` annotation. */
-export function isOurIngress(ingress: KubeObject, options: ConverterOptions): boolean {
-  const named = asObj(ingress.doc.spec).ingressClassName ?? annotationsOf(ingress)[LEGACY_CLASS_ANNOTATION];
-  return named === options.ingressClass || named === CCE_INGRESS_CLASS;
-}
 
 interface Context {
   readonly report: ObjectReport;

@@ -32,6 +32,8 @@ export interface ObjectResult {
 export interface ConverterOptions {
   /** `--listen-address`: where listeners made from Kubernetes objects bind. */
   readonly listenAddress: string;
-  /** `--ingress-class`; `cce` is accepted as well. */
-  readonly ingressClass: string;
+  /** `--ingress-class` values (default `stickylb` and `cce`). */
+  readonly ingressClasses?: readonly string[];
+  /** `--load-balancer-class` (default `stickylb.io/stickylb`). */
+  readonly loadBalancerClass?: string;
 }

@@ -1,8 +1,9 @@
 /**
- * Writes `status.loadBalancer.ingress: [{ip}]` (from `--publish-address`) on the Services and
- * Ingresses served, through the status subresource with a JSON merge patch. Objects already
- * showing the address are left alone, so a status write, which itself comes back as a watch
- * event, does not loop.
+ * Writes `status.loadBalancer.ingress` (`[{ip}]` from `--publish-address`, or the entries of the
+ * `--publish-service` Service) on the Services and Ingresses served, through the status
+ * subresource with a JSON merge patch. Objects already showing the same are left alone: a status
+ * write comes back as a watch event and a rebuild, so writing only differences keeps that from
+ * looping. Only the leader calls `publish` (see leader-election.ts).
  */
 import {
   CoreV1Api,
@@ -22,20 +23,36 @@ export interface StatusTarget {
   readonly current: Record<string, unknown> | undefined;
 }
 
-const showsOnly = (current: Record<string, unknown> | undefined, ip: string): boolean => {
-  const ingress = asList(asObj(asObj(current?.status).loadBalancer).ingress);
-  return ingress.length === 1 && isObj(ingress[0]) && ingress[0].ip === ip;
+/** One entry of `status.loadBalancer.ingress`. */
+export interface PublishedAddress {
+  readonly ip?: string;
+  readonly hostname?: string;
+}
+
+const entryText = (entry: unknown): string => {
+  const e = isObj(entry) ? entry : {};
+  return `${typeof e.ip === "string" ? e.ip : ""}|${typeof e.hostname === "string" ? e.hostname : ""}`;
 };
+
+/** The ip/hostname pairs the object shows, compared as text (other fields, such as ports, are not ours). */
+export const shownAddresses = (current: Record<string, unknown> | undefined): string =>
+  asList(asObj(asObj(current?.status).loadBalancer).ingress)
+    .map(entryText)
+    .join(",");
+
+const showsAlready = (
+  current: Record<string, unknown> | undefined,
+  wanted: readonly PublishedAddress[],
+): boolean => shownAddresses(current) === wanted.map(entryText).join(",");
 
 export class StatusWriter {
   private readonly core: CoreV1Api;
   private readonly networking: NetworkingV1Api;
-  /** `KIND/NS/NAME` → the ip being written, so one write is in flight per object. */
+  /** `KIND/NS/NAME` → the addresses being written, so one write is in flight per object. */
   private readonly pending = new Map<string, string>();
 
   constructor(
     config: KubeConfig,
-    private readonly ip: string,
     private readonly log: Logger,
     private readonly failed: (error: unknown) => void,
   ) {
@@ -43,24 +60,25 @@ export class StatusWriter {
     this.networking = config.makeApiClient(NetworkingV1Api);
   }
 
-  publish(targets: readonly StatusTarget[]): void {
+  publish(targets: readonly StatusTarget[], addresses: readonly PublishedAddress[]): void {
+    const wanted = addresses.map(entryText).join(",");
     for (const target of targets) {
       const key = `${target.kind}/${target.namespace}/${target.name}`;
-      if (showsOnly(target.current, this.ip) || this.pending.get(key) === this.ip) continue;
-      this.pending.set(key, this.ip);
-      void this.write(target).finally(() => this.pending.delete(key));
+      if (showsAlready(target.current, addresses) || this.pending.get(key) === wanted) continue;
+      this.pending.set(key, wanted);
+      void this.write(target, addresses).finally(() => this.pending.delete(key));
     }
   }
 
-  private async write(target: StatusTarget): Promise<void> {
-    const body = { status: { loadBalancer: { ingress: [{ ip: this.ip }] } } };
+  private async write(target: StatusTarget, addresses: readonly PublishedAddress[]): Promise<void> {
+    const body = { status: { loadBalancer: { ingress: addresses.map((a) => ({ ...a })) } } };
     const merge = setHeaderOptions("Content-Type", PatchStrategy.MergePatch);
     const request = { name: target.name, namespace: target.namespace, body };
     try {
       if (target.kind === "Service") await this.core.patchNamespacedServiceStatus(request, merge);
       else await this.networking.patchNamespacedIngressStatus(request, merge);
       this.log.info(
-        { object: `${target.kind}/${target.namespace}/${target.name}`, ip: this.ip },
+        { object: `${target.kind}/${target.namespace}/${target.name}`, addresses },
         "status.loadBalancer written",
       );
     } catch (error) {

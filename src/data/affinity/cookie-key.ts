@@ -42,6 +42,7 @@ export function resolveCookieKey(
   env: NodeJS.ProcessEnv = process.env,
 ): Buffer {
   if (secret?.value !== undefined) return checkedSecret(secret.value, "cookieSecret.value");
+  if (secret?.file !== undefined) return secretFromFile(secret.file);
   if (secret?.env !== undefined) {
     const value = env[secret.env];
     if (value === undefined) {
@@ -53,6 +54,35 @@ export function resolveCookieKey(
     return checkedSecret(value, `cookieSecret.env: the environment variable ${secret.env}`);
   }
   return loadOrCreateKey(stateDir);
+}
+
+/**
+ * `--cookie-secret-file`: read at every apply, so a rotated Secret takes effect at the next
+ * reload. One trailing line break is not part of the key: files written by hand or `echo` end
+ * with one, and every replica must derive the same key from the same Secret whichever way it was
+ * made.
+ */
+function secretFromFile(path: string): Buffer {
+  let data: Buffer;
+  try {
+    data = readFileSync(path);
+  } catch (err) {
+    throw new StickyError(
+      "SLB_ERR_COOKIE_SECRET",
+      `--cookie-secret-file ${path}: cannot read it: ${(err as Error).message}`,
+    );
+  }
+  let end = data.length;
+  if (end > 0 && data[end - 1] === 0x0a) end--;
+  if (end > 0 && data[end - 1] === 0x0d) end--;
+  const key = data.subarray(0, end);
+  if (key.length < MIN_COOKIE_SECRET_BYTES) {
+    throw new StickyError(
+      "SLB_ERR_COOKIE_SECRET",
+      `--cookie-secret-file ${path} holds ${key.length} bytes; at least ${MIN_COOKIE_SECRET_BYTES} are needed (e.g. openssl rand -hex 32)`,
+    );
+  }
+  return Buffer.from(key);
 }
 
 function checkedSecret(value: string, what: string): Buffer {

@@ -134,3 +134,30 @@ describe("defaultStateDir", () => {
     );
   });
 });
+
+describe("--cookie-secret-file", () => {
+  it("reads the key from the file, one trailing line break aside, so replicas mounting one Secret agree", () => {
+    const file = join(dir, "secret");
+    const secret = "0123456789abcdef0123456789abcdef";
+    writeFileSync(file, `${secret}\n`);
+    const key = resolveCookieKey({ file }, join(dir, "state"));
+    expect(key.toString("utf8")).toBe(secret);
+    writeFileSync(file, secret);
+    expect(resolveCookieKey({ file }, join(dir, "state")).equals(key)).toBe(true);
+    // Nothing is generated in the state folder when the key comes from a file.
+    expect(() => readdirSync(join(dir, "state"))).toThrow();
+  });
+
+  it("refuses a short or missing file with a clear error", () => {
+    const file = join(dir, "short");
+    writeFileSync(file, "too-short\n");
+    const short = codeOf(() => resolveCookieKey({ file }, dir));
+    expect(short.code).toBe("SLB_ERR_COOKIE_SECRET");
+    expect(short.message).toBe(
+      `--cookie-secret-file ${file} holds 9 bytes; at least 32 are needed (e.g. openssl rand -hex 32)`,
+    );
+    const missing = codeOf(() => resolveCookieKey({ file: join(dir, "absent") }, dir));
+    expect(missing.code).toBe("SLB_ERR_COOKIE_SECRET");
+    expect(missing.message).toMatch(/^--cookie-secret-file .*absent: cannot read it: ENOENT/);
+  });
+});

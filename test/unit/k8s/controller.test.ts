@@ -61,7 +61,7 @@ describe("KubernetesController against the API double", () => {
     const dir = mkdtempSync(join(tmpdir(), "stickylb-kube-"));
     controller = new KubernetesController({
       config: loadKubeConfig(api.writeKubeconfig(dir)),
-      converter: { listenAddress: "127.0.0.1", ingressClass: "stickylb" },
+      converter: { listenAddress: "127.0.0.1" },
       publishAddress: "192.0.2.10",
       log: pino({ level: "silent" }),
       apply: async (model) => {

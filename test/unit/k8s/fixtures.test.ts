@@ -26,7 +26,6 @@ function convertFixture(dir: string): unknown {
   const optionsFile = join(dir, "options.json");
   const options = {
     listenAddress: "0.0.0.0",
-    ingressClass: "stickylb",
     ...(existsSync(optionsFile) ? (JSON.parse(readFileSync(optionsFile, "utf8")) as object) : {}),
   };
   const result = loadConfigSources([{ file: "input.yaml", text }], {

@@ -1,0 +1,171 @@
+/**
+ * What the controller writes back, in process against the API double: the status copied from the
+ * `--publish-service` Service, no rewrite of a status that already says the same, nothing written
+ * while another replica leads and everything at once when leadership arrives; objects of another
+ * load balancer class or Ingress class get nothing.
+ */
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { pino } from "pino";
+import { afterEach, describe, expect, it } from "vitest";
+import { KubernetesController } from "../../../src/control/k8s/controller.js";
+import { loadKubeConfig } from "../../../src/control/k8s/controller-main.js";
+import { EventRecorder, type EventToPost } from "../../../src/control/k8s/event-recorder.js";
+import { ManualClock } from "../../../src/core/clock.js";
+import { FakeKubeApi } from "../../support/fake-kube-api.js";
+
+async function eventually(check: () => void, ms = 5000): Promise<void> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    try {
+      check();
+      return;
+    } catch (error) {
+      if (Date.now() > deadline) throw error;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+const service = (name: string, port: number, spec: Record<string, unknown> = {}) => ({
+  apiVersion: "v1",
+  kind: "Service",
+  metadata: { name, namespace: "default" },
+  spec: { type: "LoadBalancer", ports: [{ name: "tcp", port, protocol: "TCP" }], ...spec },
+});
+
+describe("status written by the controller", () => {
+  let api: FakeKubeApi;
+  let controller: KubernetesController | undefined;
+  afterEach(async () => {
+    await controller?.stop();
+    await api.close();
+  });
+
+  it("copies --publish-service's status, writes only differences, and only while leading", async () => {
+    api = await new FakeKubeApi().start();
+    let leading = false;
+    controller = new KubernetesController({
+      config: loadKubeConfig(api.writeKubeconfig(mkdtempSync(join(tmpdir(), "stickylb-kube-")))),
+      converter: { listenAddress: "127.0.0.1" },
+      publishService: { namespace: "edge", name: "front" },
+      isLeader: () => leading,
+      log: pino({ level: "silent" }),
+      apply: async () => {},
+      throttleMs: 20,
+    });
+    // The published Service belongs to another load balancer (its class), which gave it addresses.
+    api.apply({
+      ...service("front", 443, { loadBalancerClass: "example.com/cloud" }),
+      metadata: { name: "front", namespace: "edge" },
+      status: { loadBalancer: { ingress: [{ ip: "203.0.113.5" }, { hostname: "lb.example.com" }] } },
+    });
+    api.apply(service("web", 8080));
+    api.apply(service("metallb", 8081, { loadBalancerClass: "metallb.io/metallb" }));
+    controller.start();
+    await controller.synced;
+    await sleep(300);
+    expect(api.count("patch")).toBe(0);
+
+    leading = true;
+    controller.leadershipChanged();
+    const expected = { loadBalancer: { ingress: [{ ip: "203.0.113.5" }, { hostname: "lb.example.com" }] } };
+    await eventually(() => expect(api.get("Service", "web")?.status).toEqual(expected));
+    // The write came back as a watch event and a rebuild; nothing is written again.
+    await sleep(300);
+    controller.markDirty();
+    await sleep(300);
+    expect(api.count("patch")).toBe(1);
+    expect(api.get("Service", "metallb")?.status).toBeUndefined();
+    expect(api.get("Service", "front", "edge")?.status).toEqual(expected);
+
+    // The published address changes: the served objects follow.
+    api.apply({
+      ...service("front", 443, { loadBalancerClass: "example.com/cloud" }),
+      metadata: { name: "front", namespace: "edge" },
+      status: { loadBalancer: { ingress: [{ ip: "203.0.113.6" }] } },
+    });
+    await eventually(() =>
+      expect(api.get("Service", "web")?.status).toEqual({
+        loadBalancer: { ingress: [{ ip: "203.0.113.6" }] },
+      }),
+    );
+    expect(api.count("patch")).toBe(2);
+  });
+});
+
+describe("Events posted by the controller", () => {
+  let api: FakeKubeApi;
+  let controller: KubernetesController | undefined;
+  afterEach(async () => {
+    await controller?.stop();
+    await api.close();
+  });
+
+  it("a partly applied Ingress (a rule another Ingress routes already) gets a Warning, then a Normal once fixed", async () => {
+    api = await new FakeKubeApi().start();
+    const posted: EventToPost[] = [];
+    controller = new KubernetesController({
+      config: loadKubeConfig(api.writeKubeconfig(mkdtempSync(join(tmpdir(), "stickylb-kube-")))),
+      converter: { listenAddress: "127.0.0.1" },
+      events: new EventRecorder(
+        {
+          post: async (event) => {
+            posted.push(event);
+          },
+        },
+        new ManualClock(0),
+        pino({ level: "silent" }),
+      ),
+      log: pino({ level: "silent" }),
+      apply: async () => {},
+      throttleMs: 20,
+    });
+    const ingress = (name: string, host: string, created: string) => ({
+      apiVersion: "networking.k8s.io/v1",
+      kind: "Ingress",
+      metadata: { name, namespace: "default", creationTimestamp: created },
+      spec: {
+        ingressClassName: "stickylb",
+        rules: [
+          {
+            host,
+            http: {
+              paths: [
+                {
+                  path: "/",
+                  pathType: "Prefix",
+                  backend: { service: { name: "web", port: { number: 80 } } },
+                },
+              ],
+            },
+          },
+        ],
+      },
+    });
+    api.apply(ingress("first", "shop.example.com", "2020-01-01T00:00:00Z"));
+    api.apply(ingress("second", "shop.example.com", "2021-01-01T00:00:00Z"));
+    controller.start();
+    await controller.synced;
+    await eventually(() =>
+      expect(posted.map((e) => `${e.type} ${e.reason} ${e.object.name}`)).toContain(
+        "Warning InvalidConfiguration second",
+      ),
+    );
+    expect(posted.find((e) => e.object.name === "second")?.message).toMatch(
+      /^Ingress\/default\/second: .*already routed by Ingress\/default\/first; this one is never used$/,
+    );
+    expect(posted.filter((e) => e.object.name === "first")).toEqual([]);
+
+    api.apply(ingress("second", "other.example.com", "2021-01-01T00:00:00Z"));
+    await eventually(() =>
+      expect(posted.map((e) => `${e.type} ${e.reason} ${e.object.name}`)).toContain(
+        "Normal Configured second",
+      ),
+    );
+    expect(posted).toHaveLength(2);
+  });
+});
