@@ -94,6 +94,10 @@ export interface SharedPoolOptions {
   /** Bound of the local cache. */
   readonly maxEntries: number;
   readonly kind: SharedKeyKind;
+  /** The local cache's clock; default the store's. */
+  readonly clock?: Clock;
+  /** Called once per entry evicted from the local cache at its bound (the store keeps it). */
+  readonly onEvict?: (key: string, member: MemberId) => void;
 }
 
 /** A write waiting for the store. `member` undefined = delete. */
@@ -392,10 +396,11 @@ export class SharedPoolBindings implements BindingStore {
     this.local = new BindingTable({
       ttlMs: options.ttlMs,
       maxEntries: options.maxEntries,
-      clock: shared.clock,
-      onEvict: (key) => {
+      clock: options.clock ?? shared.clock,
+      onEvict: (key, member) => {
         this.touched.delete(key);
         this.held.delete(key);
+        options.onEvict?.(key, member);
       },
     });
   }
