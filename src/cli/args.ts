@@ -1,5 +1,6 @@
 import { parseArgs } from "node:util";
 import { LOG_LEVELS, type LogLevel } from "../core/log.js";
+import { parseStateStoreUrl } from "../store/state-store-url.js";
 
 export type Command = "run" | "validate" | "demo" | "help" | "version";
 
@@ -18,6 +19,8 @@ export interface CliOptions {
   readonly logLevel: LogLevel;
   readonly drainTimeout: string;
   readonly stateDir?: string;
+  /** `--state-store URL`; wins over `spec.stateStore.url`. Its form is checked here. */
+  readonly stateStore?: string;
   readonly watch: boolean;
   readonly workers: string;
 }
@@ -42,6 +45,8 @@ Flags of run:
   --log-level LEVEL          fatal, error, warn, info, debug, trace, silent (default info)
   --drain-timeout DURATION   how long open connections may finish on stop or removal (default 30s)
   --state-dir DIR            where a generated cookie key is kept (default $XDG_STATE_HOME/stickylb)
+  --state-store URL          share bindings and the cookie key through Redis/Valkey: redis://[user:pass@]host:port[/db],
+                             rediss://…, redis+cluster://host:port[,host:port…] (wins over spec.stateStore.url)
   --watch                    reload when a configuration file changes
   --workers N|auto           worker processes sharing the listeners (default 1)
 
@@ -69,6 +74,7 @@ export function parseCli(argv: readonly string[]): CliOptions {
           "log-level": { type: "string" },
           "drain-timeout": { type: "string" },
           "state-dir": { type: "string" },
+          "state-store": { type: "string" },
           watch: { type: "boolean" },
           workers: { type: "string" },
           help: { type: "boolean", short: "h" },
@@ -102,6 +108,11 @@ export function parseCli(argv: readonly string[]): CliOptions {
   if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) {
     throw new UsageError(`--log-level ${logLevel} is not accepted (one of ${LOG_LEVELS.join(", ")})`);
   }
+  const stateStore = values["state-store"];
+  if (stateStore !== undefined) {
+    const parsed = parseStateStoreUrl(stateStore);
+    if (!parsed.ok) throw new UsageError(`--state-store ${parsed.message}`);
+  }
   return {
     command,
     files,
@@ -116,6 +127,7 @@ export function parseCli(argv: readonly string[]): CliOptions {
     logLevel: logLevel as LogLevel,
     drainTimeout: values["drain-timeout"] ?? "30s",
     stateDir: values["state-dir"],
+    stateStore,
     watch: values.watch ?? false,
     workers: values.workers ?? "1",
   };
