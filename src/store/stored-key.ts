@@ -4,12 +4,14 @@
  * the SHA-256 of the value, base64url without padding (43 characters). A source IP is not secret
  * to the store operator and stays readable, which helps debugging (`redis-cli GET`).
  */
-import { createHash } from "node:crypto";
+import { hash } from "node:crypto";
 
 export type SharedKeyKind = "SOURCE_IP" | "APP_COOKIE";
 
 export function storedClientKey(kind: SharedKeyKind, key: string): string {
-  return kind === "APP_COOKIE" ? createHash("sha256").update(key, "utf8").digest("base64url") : key;
+  // The one-shot `hash` is measured ~2.7× faster than a Hash object for short inputs, and this
+  // runs on every APP_COOKIE lookup (docs/shared-state.md).
+  return kind === "APP_COOKIE" ? hash("sha256", key, "base64url") : key;
 }
 
 /**
