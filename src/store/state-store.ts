@@ -94,7 +94,10 @@ export function openStateStore(options: OpenStateStoreOptions): StateStore {
     async close() {
       for (const k of keys) k.close();
       // Give queued writes a moment to reach the store, never more: a stop must not hang on it.
-      await Promise.race([bindings.settle().catch(() => {}), new Promise((r) => setTimeout(r, 1000).unref())]);
+      await Promise.race([
+        bindings.settle().catch(() => {}),
+        new Promise((r) => setTimeout(r, 1000).unref()),
+      ]);
       await bindings.close();
       await connection.close();
     },
