@@ -271,8 +271,13 @@ export class SharedBindingStore {
   }
 
   private async drain(): Promise<void> {
-    const batch = [...this.writes.values()].slice(0, 10_000);
-    for (const w of batch) this.writes.delete(`${w.pool.name}\n${w.storedKey}`);
+    const batch: PendingWrite[] = [];
+    // Deleting the current entry while iterating a Map is well-defined in JavaScript.
+    for (const [id, w] of this.writes) {
+      batch.push(w);
+      this.writes.delete(id);
+      if (batch.length >= 10_000) break;
+    }
     const failed: PendingWrite[] = [];
     await Promise.all(batch.map((w) => this.send(w).catch(() => failed.push(w))));
     // Requeue what failed unless a newer change to the same key was queued meanwhile.
@@ -377,7 +382,11 @@ export class SharedPoolBindings implements BindingStore {
   /** The store's TTL: one flush interval longer, so a key touched just after a flush survives until the next. */
   readonly storeTtlMs: number;
   private readonly local: BindingTable;
-  /** Keys with traffic since the last flush (a subset of the local table, so bounded by it). */
+  /**
+   * Keys with traffic since the last flush. Bounded like the local table: past the bound a touch
+   * is not remembered, which is harmless because the resync after an outage (the only time the set
+   * grows that large) refreshes every cached key anyway.
+   */
   private touched = new Set<string>();
   /** Keys with open connections: refreshed in the store on every flush. */
   private readonly held = new Map<string, number>();
@@ -417,7 +426,7 @@ export class SharedPoolBindings implements BindingStore {
   get(key: string): BindingLookup {
     const sk = this.storedKey(key);
     const r = this.local.get(sk);
-    if (r !== undefined && !r.expired) this.touched.add(sk);
+    if (r !== undefined && !r.expired) this.touchKey(sk);
     return r;
   }
 
@@ -430,7 +439,7 @@ export class SharedPoolBindings implements BindingStore {
     const before = this.local.peek(sk);
     this.local.bind(sk, member);
     if (before?.member === member && !before.expired) {
-      this.touched.add(sk);
+      this.touchKey(sk);
       return;
     }
     this.shared.queueWrite(
@@ -445,7 +454,7 @@ export class SharedPoolBindings implements BindingStore {
     const sk = this.storedKey(key);
     const r = this.local.peek(sk);
     this.local.touch(sk);
-    if (r !== undefined && !r.expired) this.touched.add(sk);
+    if (r !== undefined && !r.expired) this.touchKey(sk);
   }
 
   /** Removes the binding here and, through the write-back queue, in the store and on every replica. */
@@ -472,7 +481,7 @@ export class SharedPoolBindings implements BindingStore {
     if (n === undefined) return;
     if (n <= 1) {
       this.held.delete(sk);
-      this.touched.add(sk);
+      this.touchKey(sk);
     } else this.held.set(sk, n - 1);
   }
 
@@ -613,12 +622,16 @@ export class SharedPoolBindings implements BindingStore {
     }
   }
 
+  private touchKey(sk: string): void {
+    if (this.touched.size < this.maxEntries) this.touched.add(sk);
+  }
+
   private cacheFromStore(sk: string, value: string | null): MemberId | undefined {
     if (value === null || !isEndpoint(value)) return undefined;
     const member = this.memberPrefix + value;
     // The store's answer is the shared truth; the local entry (if a stale one lapsed here) follows it.
     this.local.bind(sk, member);
-    this.touched.add(sk);
+    this.touchKey(sk);
     return member;
   }
 

@@ -40,7 +40,7 @@ export async function eventually(
 }
 
 export async function waitUp(replica: TestReplica): Promise<void> {
-  await eventually("the state store is up", () => replica.store.connection.up);
+  await eventually("the state store is up", () => replica.store.connection.up, 20_000);
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -43,6 +43,10 @@ describe("shared bindings with a real Redis", () => {
     const key = bindingKey("t:", "web", storedClientKey("APP_COOKIE", "session-abc"));
     expect(await redis.cli("GET", key)).toBe("127.0.1.1:80");
     expect(await redis.cli("KEYS", "*session-abc*")).toBe("");
+    // The store's lifetime is persistenceTimeout plus one refresh interval (100 ms here).
+    const pttl = Number(await redis.cli("PTTL", key));
+    expect(pttl).toBeGreaterThan(50_000);
+    expect(pttl).toBeLessThanOrEqual(60_100);
 
     expect(p2.get("session-abc")).toBeUndefined();
     expect(await p2.lookupShared("session-abc")).toBe(A);
@@ -234,7 +238,8 @@ describe("shared bindings with a real Redis", () => {
     const slow = await startSlowProxy(redis.port, 1500);
     try {
       const direct = replica();
-      const r = replica(`redis://127.0.0.1:${slow.port}`);
+      // Connecting takes a few slow round trips (ready check): give it time, this is not what is measured.
+      const r = replica(`redis://127.0.0.1:${slow.port}`, { connectTimeoutMs: 15_000 });
       await Promise.all([waitUp(direct), waitUp(r)]);
       direct.store.bindings.pool("web", ipPool).bind("10.4.0.1", A);
       await direct.store.bindings.settle();
@@ -259,7 +264,10 @@ describe("shared bindings with a real Redis", () => {
   it("too many lookups in flight: further misses are placed at once (bounded)", async () => {
     const slow = await startSlowProxy(redis.port, 300);
     try {
-      const r = replica(`redis://127.0.0.1:${slow.port}`, { maxInFlightLookups: 2 });
+      const r = replica(`redis://127.0.0.1:${slow.port}`, {
+        maxInFlightLookups: 2,
+        connectTimeoutMs: 15_000,
+      });
       await waitUp(r);
       const p = r.store.bindings.pool("web", ipPool);
       const a = p.lookupShared("1.1.1.1");
