@@ -503,18 +503,40 @@ export class SharedPoolBindings implements BindingStore {
   }
 
   /**
+   * The placement front's one call. A cached, live entry comes back synchronously (no store
+   * operation); on a local miss or a locally lapsed entry the store is asked and a promise comes
+   * back, settled within the lookup budget (never rejected). When the store cannot be asked (down,
+   * too many lookups in flight) the local answer comes back synchronously: `undefined` (place the
+   * client) or the lapsed entry (count `expired`, place the client).
+   */
+  lookup(key: string): BindingLookup | Promise<BindingLookup> {
+    const sk = this.storedKey(key);
+    const local = this.local.get(sk);
+    if (local !== undefined && !local.expired) {
+      this.touchKey(sk);
+      return local;
+    }
+    const remote = this.askStore(sk);
+    if (remote === undefined) return local;
+    return remote.then((member) => (member === undefined ? local : { member, expired: false }));
+  }
+
+  /**
    * On a local miss (or a locally expired entry): asks the store. Returns `undefined` at once when
    * no question is sent (store down, too many lookups in flight); otherwise a promise of the bound
    * member, or `undefined` for no binding, an error, or no answer within the budget. A member found
    * is cached locally; the caller still checks that it may take the client.
    */
   lookupShared(key: string): Promise<MemberId | undefined> | undefined {
+    return this.askStore(this.storedKey(key));
+  }
+
+  private askStore(sk: string): Promise<MemberId | undefined> | undefined {
     const shared = this.shared;
     if (!shared.connection.up || shared.inFlightLookups >= shared.maxInFlightLookups) {
       shared.metrics.count("get", "skipped");
       return undefined;
     }
-    const sk = this.storedKey(key);
     shared.inFlightLookups++;
     const start = performance.now();
     return new Promise<MemberId | undefined>((resolve) => {

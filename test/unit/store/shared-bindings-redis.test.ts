@@ -58,6 +58,27 @@ describe("shared bindings with a real Redis", () => {
     expect(await p2.lookupShared("nobody")).toBeUndefined();
   });
 
+  it("lookup(): synchronous for a cached entry, a promise on a local miss, never a rejection", async () => {
+    const [r1, r2] = [replica(), replica()];
+    await Promise.all([waitUp(r1), waitUp(r2)]);
+    const p1 = r1.store.bindings.pool("web", cookiePool);
+    const p2 = r2.store.bindings.pool("web", cookiePool);
+    p1.bind("s-42", B);
+    await r1.store.bindings.settle();
+    const cached = p1.lookup("s-42");
+    expect(cached).toEqual({ member: B, expired: false });
+    const miss = p2.lookup("s-42");
+    expect(miss).toBeInstanceOf(Promise);
+    expect(await miss).toEqual({ member: B, expired: false });
+    expect(p2.lookup("s-42")).toEqual({ member: B, expired: false });
+    expect(await p2.lookup("unknown")).toBeUndefined();
+    // Store gone: the local answer, synchronously.
+    await r2.store.connection.close();
+    await eventually("down", () => !r2.store.connection.up);
+    expect(p2.lookup("other")).toBeUndefined();
+    expect(p2.lookup("s-42")).toEqual({ member: B, expired: false });
+  });
+
   it("a rebind on one replica replaces the other replica's cached entry (invalidation)", async () => {
     const [r1, r2] = [replica(), replica()];
     await Promise.all([waitUp(r1), waitUp(r2)]);
