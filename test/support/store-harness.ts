@@ -21,7 +21,16 @@ export function openReplica(url: string, extra: Partial<OpenStateStoreOptions> =
     },
   });
   const log = pino({ level: "info" }, sink);
-  const store = openStateStore({ url, keyPrefix: "t:", log, flushIntervalMs: 100, ...extra });
+  // A generous lookup budget: on a loaded machine 50 ms is not always enough for a loopback round
+  // trip, and only the tests of the budget itself (which set it) may depend on it.
+  const store = openStateStore({
+    url,
+    keyPrefix: "t:",
+    log,
+    flushIntervalMs: 100,
+    lookupBudgetMs: 5000,
+    ...extra,
+  });
   return { store, logs: () => lines };
 }
 

@@ -260,7 +260,7 @@ describe("shared bindings with a real Redis", () => {
     try {
       const direct = replica();
       // Connecting takes a few slow round trips (ready check): give it time, this is not what is measured.
-      const r = replica(`redis://127.0.0.1:${slow.port}`, { connectTimeoutMs: 15_000 });
+      const r = replica(`redis://127.0.0.1:${slow.port}`, { connectTimeoutMs: 15_000, lookupBudgetMs: 50 });
       await Promise.all([waitUp(direct), waitUp(r)]);
       direct.store.bindings.pool("web", ipPool).bind("10.4.0.1", A);
       await direct.store.bindings.settle();
