@@ -7,6 +7,9 @@
  */
 import { readFileSync } from "node:fs";
 
+/** What every key and channel of one installation starts with, unless `keyPrefix` says otherwise. */
+export const DEFAULT_KEY_PREFIX = "stickylb:";
+
 export interface StoreNode {
   readonly host: string;
   readonly port: number;

@@ -7,11 +7,11 @@ import type { Clock } from "../core/clock.js";
 import type { Logger } from "../core/log.js";
 import { SharedBindingStore } from "./shared-binding-store.js";
 import { SharedCookieKey } from "./shared-cookie-key.js";
-import { parseStateStoreUrl, readStorePasswordFile } from "./state-store-url.js";
+import { DEFAULT_KEY_PREFIX, parseStateStoreUrl, readStorePasswordFile } from "./state-store-url.js";
 import { type BackoffOptions, StoreConnection } from "./store-connection.js";
 import { StateStoreMetrics } from "./store-metrics.js";
 
-export const DEFAULT_KEY_PREFIX = "stickylb:";
+export { DEFAULT_KEY_PREFIX };
 
 export interface StateStoreConfig {
   readonly url: string;

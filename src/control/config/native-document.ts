@@ -1,7 +1,7 @@
 /** Validation of one `apiVersion: stickylb/v1`, `kind: LoadBalancer` document (SPEC 4). */
 import { isAbsolute, resolve } from "node:path";
 import type { AdminModel, CookieSecretModel, StateStoreModel } from "../../core/model.js";
-import { parseStateStoreUrl } from "../../store/state-store-url.js";
+import { DEFAULT_KEY_PREFIX, parseStateStoreUrl } from "../../store/state-store-url.js";
 import type { ConfigError, FieldPath, Position } from "./config-error.js";
 import { type ListenerEntry, type Locate, nativeLocator, type PoolEntry } from "./entries.js";
 import {
@@ -26,7 +26,6 @@ const DOCUMENT_FIELDS = ["apiVersion", "kind", "metadata", "spec"];
 const METADATA_FIELDS = ["name", "namespace", "labels", "annotations"];
 const SPEC_FIELDS = ["admin", "cookieSecret", "stateStore", "listeners", "pools"];
 const STATE_STORE_FIELDS = ["url", "keyPrefix", "passwordFile"];
-export const DEFAULT_STATE_STORE_KEY_PREFIX = "stickylb:";
 const ADMIN_FIELDS = ["address", "port"];
 const SECRET_FIELDS = ["env", "value"];
 
@@ -122,7 +121,7 @@ function readStateStore(
   const obj = readMap(r, path, value, STATE_STORE_FIELDS);
   if (obj === undefined) return undefined;
   const url = required(r, obj, path, "url", storeUrl);
-  const prefix = optional(r, obj, path, "keyPrefix", keyPrefix, DEFAULT_STATE_STORE_KEY_PREFIX);
+  const prefix = optional(r, obj, path, "keyPrefix", keyPrefix, DEFAULT_KEY_PREFIX);
   const given = optional(r, obj, path, "passwordFile", passwordFileName);
   let passwordFile: string | undefined;
   if (given !== undefined) {
