@@ -571,7 +571,8 @@ export class SharedPoolBindings implements BindingStore {
 
   /**
    * Removes a binding for every replica and waits for the store's answer (the bindings API).
-   * Resolves true when it existed here or in the store; rejects when the store could not be asked.
+   * Resolves true when it existed here or in the store. When the store cannot be asked it rejects,
+   * having removed the binding here and queued the store's delete for when the store is back.
    */
   async deleteShared(key: string): Promise<boolean> {
     const sk = this.storedKey(key);
@@ -579,13 +580,20 @@ export class SharedPoolBindings implements BindingStore {
     this.touched.delete(sk);
     this.held.delete(sk);
     const shared = this.shared;
-    const n = await shared.timed("delete", () =>
-      shared.scripted.stickylbDelete(
-        bindingKey(shared.keyPrefix, this.name, sk),
-        shared.channel,
-        shared.message(this.name, sk, undefined),
-      ),
-    );
+    let n: number;
+    try {
+      n = await shared.timed("delete", () =>
+        shared.scripted.stickylbDelete(
+          bindingKey(shared.keyPrefix, this.name, sk),
+          shared.channel,
+          shared.message(this.name, sk, undefined),
+        ),
+      );
+    } catch (err) {
+      // Still removed for everyone in the end: the delete waits in the write-back queue.
+      shared.queueWrite(this, sk, "", undefined);
+      throw err;
+    }
     return local || n === 1;
   }
 

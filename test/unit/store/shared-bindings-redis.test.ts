@@ -126,6 +126,14 @@ describe("shared bindings with a real Redis", () => {
     await eventually("replica 2 drops its cached copy", () => p2.peek("s1") === undefined);
     expect(await p2.lookupShared("s1")).toBeUndefined();
     expect(await p1.deleteShared("s1")).toBe(false);
+    // With the store unreachable: removed here at once, and queued for the store.
+    p1.bind("s2", A);
+    await r1.store.bindings.settle();
+    await r1.store.connection.close();
+    await eventually("down", () => !r1.store.connection.up);
+    await expect(p1.deleteShared("s2")).rejects.toThrow();
+    expect(p1.peek("s2")).toBeUndefined();
+    expect(r1.store.bindings.pendingWrites).toBe(1);
   });
 
   it("idle lapse counts traffic on any replica; a held key never lapses; an idle one does", async () => {
