@@ -1,6 +1,7 @@
 import { parseArgs } from "node:util";
 import { DEFAULT_INGRESS_CLASSES, DEFAULT_LOAD_BALANCER_CLASS } from "../control/k8s/classes.js";
 import { LOG_LEVELS, type LogLevel } from "../core/log.js";
+import { parseStateStoreUrl } from "../store/state-store-url.js";
 
 export type Command = "run" | "validate" | "demo" | "help" | "version";
 
@@ -28,6 +29,8 @@ export interface CliOptions {
   readonly logLevel: LogLevel;
   readonly drainTimeout: string;
   readonly stateDir?: string;
+  /** `--state-store URL`; wins over `spec.stateStore.url`. Its form is checked here. */
+  readonly stateStore?: string;
   readonly watch: boolean;
   readonly workers: string;
   /** validate: print the effective configuration as native YAML. */
@@ -64,6 +67,8 @@ Flags of run --kubernetes:
   --log-level LEVEL          fatal, error, warn, info, debug, trace, silent (default info)
   --drain-timeout DURATION   how long open connections may finish on stop or removal (default 30s)
   --state-dir DIR            where a generated cookie key is kept (default $XDG_STATE_HOME/stickylb)
+  --state-store URL          share bindings and the cookie key through Redis/Valkey: redis://[user:pass@]host:port[/db],
+                             rediss://…, redis+cluster://host:port[,host:port…] (wins over spec.stateStore.url)
   --watch                    reload when a configuration file changes
   --workers N|auto           worker processes sharing the listeners (default 1)
 
@@ -97,6 +102,7 @@ export function parseCli(argv: readonly string[]): CliOptions {
           "log-level": { type: "string" },
           "drain-timeout": { type: "string" },
           "state-dir": { type: "string" },
+          "state-store": { type: "string" },
           watch: { type: "boolean" },
           print: { type: "boolean" },
           workers: { type: "string" },
@@ -133,6 +139,11 @@ export function parseCli(argv: readonly string[]): CliOptions {
   if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) {
     throw new UsageError(`--log-level ${logLevel} is not accepted (one of ${LOG_LEVELS.join(", ")})`);
   }
+  const stateStore = values["state-store"];
+  if (stateStore !== undefined) {
+    const parsed = parseStateStoreUrl(stateStore);
+    if (!parsed.ok) throw new UsageError(`--state-store ${parsed.message}`);
+  }
   return {
     command,
     files,
@@ -156,6 +167,7 @@ export function parseCli(argv: readonly string[]): CliOptions {
     logLevel: logLevel as LogLevel,
     drainTimeout: values["drain-timeout"] ?? "30s",
     stateDir: values["state-dir"],
+    stateStore,
     watch: values.watch ?? false,
     workers: values.workers ?? "1",
     print: values.print ?? false,

@@ -126,6 +126,14 @@ export interface CookieSecretModel {
   readonly file?: string;
 }
 
+/** The shared state store (docs/shared-state.md); the `--state-store` flag wins over its URL. */
+export interface StateStoreModel {
+  readonly url: string;
+  readonly keyPrefix: string;
+  /** Absolute path of a file holding the store's password. */
+  readonly passwordFile?: string;
+}
+
 export interface AdminModel {
   readonly address: string;
   readonly port: number;
@@ -137,6 +145,7 @@ export interface ConfigModel {
   readonly pools: readonly PoolModel[];
   readonly admin?: AdminModel;
   readonly cookieSecret?: CookieSecretModel;
+  readonly stateStore?: StateStoreModel;
 }
 
 export const DEFAULT_HTTP_COOKIE_NAME = "STICKYLB";

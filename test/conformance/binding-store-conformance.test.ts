@@ -4,10 +4,13 @@
  * skipped with the reason written next to it.
  */
 import fc from "fast-check";
-import { describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ManualClock } from "../../src/core/clock.js";
 import type { BindingLookup, BindingStore } from "../../src/data/affinity/binding-table.js";
 import { BindingTable } from "../../src/data/affinity/binding-table.js";
+import type { StateStore } from "../../src/store/state-store.js";
+import { type RedisServer, startRedis } from "../support/redis.js";
+import { openReplica, waitUp } from "../support/store-harness.js";
 
 interface StoreOptions {
   ttlMs: number;
@@ -21,7 +24,41 @@ interface StoreFactory {
   make(options: StoreOptions): BindingStore;
 }
 
-const stores: StoreFactory[] = [{ name: "BindingTable", make: (o) => new BindingTable(o) }];
+/**
+ * The shared store's pools run against a real redis-server: their synchronous side is the local
+ * cache, and every change also goes to the store in the background (it must not disturb them).
+ * Keys here are SOURCE_IP keys, stored as given, so `entries()` shows them unchanged.
+ */
+let redis: RedisServer | undefined;
+let shared: StateStore | undefined;
+let sharedPools = 0;
+beforeAll(async () => {
+  redis = await startRedis();
+  const replica = openReplica(redis.url);
+  await waitUp(replica);
+  shared = replica.store;
+});
+afterAll(async () => {
+  await shared?.close();
+  await redis?.stop();
+});
+
+const stores: StoreFactory[] = [
+  { name: "BindingTable", make: (o) => new BindingTable(o) },
+  {
+    name: "SharedPoolBindings (real Redis)",
+    make: (o) => {
+      if (shared === undefined) throw new Error("the Redis of the conformance suite did not start");
+      return shared.bindings.pool(`conformance-${sharedPools++}`, {
+        ttlMs: o.ttlMs,
+        maxEntries: o.maxEntries,
+        kind: "SOURCE_IP",
+        clock: o.clock,
+        ...(o.onEvict === undefined ? {} : { onEvict: o.onEvict }),
+      });
+    },
+  },
+];
 
 const A = "web/10.0.0.1:80";
 const B = "web/10.0.0.2:80";

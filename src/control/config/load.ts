@@ -189,7 +189,7 @@ function foreignPool(model: PoolModel, origins: KubernetesConversion["origins"])
   return { model, name: model.name, persistence: model.sessionPersistence?.type, at: () => origin };
 }
 
-/** At most one document may set a spec-wide setting (`admin`, `cookieSecret`). */
+/** At most one document may set a spec-wide setting (`admin`, `cookieSecret`, `stateStore`). */
 function single<T>(
   found: readonly (Located<T> | undefined)[],
   field: string,
@@ -218,6 +218,7 @@ export function loadConfigSources(sources: readonly ConfigSource[], opts: LoadOp
   const pools: PoolEntry[] = [];
   const admins: (Located<ConfigModel["admin"] & object> | undefined)[] = [];
   const secrets: (Located<ConfigModel["cookieSecret"] & object> | undefined)[] = [];
+  const stores: (Located<ConfigModel["stateStore"] & object> | undefined)[] = [];
   const documentNames = new Map<string, Located<string>>();
   const kubernetesObjects: KubeObjectDoc[] = [];
   let documentCount = 0;
@@ -239,6 +240,7 @@ export function loadConfigSources(sources: readonly ConfigSource[], opts: LoadOp
       pools.push(...read.pools);
       admins.push(read.admin);
       secrets.push(read.cookieSecret);
+      stores.push(read.stateStore);
       if (read.name !== undefined) {
         const first = documentNames.get(read.name.value);
         if (first === undefined) documentNames.set(read.name.value, read.name);
@@ -275,6 +277,7 @@ export function loadConfigSources(sources: readonly ConfigSource[], opts: LoadOp
   crossCheck(listeners, pools, errors, warnings);
   const admin = single(admins, "admin", errors);
   const cookieSecret = single(secrets, "cookieSecret", errors);
+  const stateStore = single(stores, "stateStore", errors);
 
   const order = new Map(sources.map((source, i) => [source.file, i] as const));
   errors.sort(compareErrors(order));
@@ -284,6 +287,7 @@ export function loadConfigSources(sources: readonly ConfigSource[], opts: LoadOp
     pools: pools.map((entry) => entry.model),
     ...(admin === undefined ? {} : { admin }),
     ...(cookieSecret === undefined ? {} : { cookieSecret }),
+    ...(stateStore === undefined ? {} : { stateStore }),
   };
   return errors.length === 0
     ? { model, errors, warnings, kubernetesObjects }

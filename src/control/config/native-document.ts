@@ -1,11 +1,16 @@
 /** Validation of one `apiVersion: stickylb/v1`, `kind: LoadBalancer` document (SPEC 4). */
-import type { AdminModel, CookieSecretModel } from "../../core/model.js";
+import { isAbsolute, resolve } from "node:path";
+import type { AdminModel, CookieSecretModel, StateStoreModel } from "../../core/model.js";
+import { DEFAULT_KEY_PREFIX, parseStateStoreUrl } from "../../store/state-store-url.js";
 import type { ConfigError, FieldPath, Position } from "./config-error.js";
 import { type ListenerEntry, type Locate, nativeLocator, type PoolEntry } from "./entries.js";
 import {
+  bad,
+  type FieldKind,
   ipAddress,
   isPresent,
   name,
+  ok,
   optional,
   port,
   Reporter,
@@ -19,7 +24,8 @@ import { readPool } from "./native-pool.js";
 
 const DOCUMENT_FIELDS = ["apiVersion", "kind", "metadata", "spec"];
 const METADATA_FIELDS = ["name", "namespace", "labels", "annotations"];
-const SPEC_FIELDS = ["admin", "cookieSecret", "listeners", "pools"];
+const SPEC_FIELDS = ["admin", "cookieSecret", "stateStore", "listeners", "pools"];
+const STATE_STORE_FIELDS = ["url", "keyPrefix", "passwordFile"];
 const ADMIN_FIELDS = ["address", "port"];
 const SECRET_FIELDS = ["env", "value"];
 
@@ -31,6 +37,24 @@ const envName = text(
   (value) =>
     /^[A-Za-z_][A-Za-z0-9_]*$/.test(value) ? undefined : "is not a valid environment variable name",
 );
+
+/** The URL's own message already shows the value, with any password hidden. */
+const storeUrl: FieldKind<string> = {
+  describe:
+    "a URL: redis://[user:pass@]host:port[/db], rediss://…, or redis+cluster://host:port[,host:port…]",
+  check(value) {
+    if (typeof value !== "string")
+      return bad(`${JSON.stringify(value)} is not a string (${storeUrl.describe})`);
+    const parsed = parseStateStoreUrl(value);
+    return parsed.ok ? ok(value) : bad(parsed.message);
+  },
+};
+
+const keyPrefix = text("a key prefix of 1–64 characters without spaces, like stickylb:", (value) =>
+  /^[!-~]{1,64}$/.test(value) ? undefined : "is not a valid key prefix",
+);
+
+const passwordFileName = text("a file path", (value) => (value === "" ? "is empty" : undefined));
 
 export interface Located<T> {
   readonly value: T;
@@ -45,6 +69,7 @@ export interface NativeDocument {
   readonly pools: PoolEntry[];
   readonly admin: Located<AdminModel> | undefined;
   readonly cookieSecret: Located<CookieSecretModel> | undefined;
+  readonly stateStore: Located<StateStoreModel> | undefined;
 }
 
 export interface NativeInput {
@@ -84,6 +109,30 @@ function readCookieSecret(r: Reporter, path: FieldPath, value: unknown): CookieS
     return undefined;
   }
   return { value: secret };
+}
+
+function readStateStore(
+  r: Reporter,
+  path: FieldPath,
+  value: unknown,
+  baseDir: string,
+  checkReadable: (file: string) => string | undefined,
+): StateStoreModel | undefined {
+  const obj = readMap(r, path, value, STATE_STORE_FIELDS);
+  if (obj === undefined) return undefined;
+  const url = required(r, obj, path, "url", storeUrl);
+  const prefix = optional(r, obj, path, "keyPrefix", keyPrefix, DEFAULT_KEY_PREFIX);
+  const given = optional(r, obj, path, "passwordFile", passwordFileName);
+  let passwordFile: string | undefined;
+  if (given !== undefined) {
+    // Relative to the folder of the YAML file that names it, like certificate files.
+    passwordFile = isAbsolute(given) ? given : resolve(baseDir, given);
+    const problem = checkReadable(passwordFile);
+    if (problem !== undefined)
+      r.error([...path, "passwordFile"], `${JSON.stringify(given)} cannot be read (${problem})`);
+  }
+  if (url === undefined || prefix === undefined) return undefined;
+  return { url, keyPrefix: prefix, ...(passwordFile === undefined ? {} : { passwordFile }) };
 }
 
 function readAdmin(r: Reporter, path: FieldPath, value: unknown): AdminModel | undefined {
@@ -126,6 +175,7 @@ export function readNativeDocument(
     pools: [],
     admin: undefined,
     cookieSecret: undefined,
+    stateStore: undefined,
   };
   if (!isPresent(root, "spec")) {
     r.error(["spec"], "a required field is missing (a mapping with listeners and pools)");
@@ -150,8 +200,13 @@ export function readNativeDocument(
   const cookieSecret = isPresent(spec, "cookieSecret")
     ? readCookieSecret(r, ["spec", "cookieSecret"], spec.cookieSecret)
     : undefined;
+  const stateStore = isPresent(spec, "stateStore")
+    ? readStateStore(r, ["spec", "stateStore"], spec.stateStore, input.baseDir, input.checkReadable)
+    : undefined;
   return {
     ...result,
+    stateStore:
+      stateStore === undefined ? undefined : { value: stateStore, at: locate(["spec", "stateStore"]) },
     admin: admin === undefined ? undefined : { value: admin, at: locate(["spec", "admin"]) },
     cookieSecret:
       cookieSecret === undefined ? undefined : { value: cookieSecret, at: locate(["spec", "cookieSecret"]) },

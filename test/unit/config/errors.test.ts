@@ -412,7 +412,7 @@ const DOCUMENT_CASES: Case[] = [
       "lb.yaml:6:7: LoadBalancer/t: spec.listeners[0].protocol: a required field is missing (one of TCP, UDP, HTTP, HTTPS)",
       "lb.yaml:6:17: LoadBalancer/t: spec.listeners[0].protcol: unknown field (did you mean protocol?); accepted fields: name, protocol, address, port, defaultPool, rules, tls, proxyProtocol, timeouts, accessLog, maxFlows",
       'lb.yaml:6:41: LoadBalancer/t: spec.listeners[0].defaultPool: "p" is not a pool (no pool is defined)',
-      "lb.yaml:7:3: LoadBalancer/t: spec.pool: unknown field (did you mean pools?); accepted fields: admin, cookieSecret, listeners, pools",
+      "lb.yaml:7:3: LoadBalancer/t: spec.pool: unknown field (did you mean pools?); accepted fields: admin, cookieSecret, stateStore, listeners, pools",
     ],
   },
   {
@@ -429,6 +429,24 @@ const DOCUMENT_CASES: Case[] = [
 `,
     errors: [
       "lb.yaml:5:3: LoadBalancer/t: spec.cookieSecret: give exactly one of env and value (found both)",
+    ],
+  },
+  {
+    rule: "stateStore: url required and of a known form, never echoing a password",
+    body: `  stateStore: {url: "redis://app:hunter2@h:x", keyPrefix: "a b"}
+`,
+    errors: [
+      'lb.yaml:5:16: LoadBalancer/t: spec.stateStore.url: "redis://app:***@h:x" is not a valid state store URL: the port "x" of "h:x" is not a number (accepted: redis://[user:pass@]host:port[/db], rediss://[user:pass@]host:port[/db], redis+cluster://host:port[,host:port…])',
+      'lb.yaml:5:48: LoadBalancer/t: spec.stateStore.keyPrefix: "a b" is not a valid key prefix (a key prefix of 1–64 characters without spaces, like stickylb:)',
+    ],
+  },
+  {
+    rule: "stateStore: a missing url and an unreadable passwordFile",
+    body: `  stateStore: {passwordFile: missing.pem}
+`,
+    errors: [
+      "lb.yaml:5:3: LoadBalancer/t: spec.stateStore.url: a required field is missing (a URL: redis://[user:pass@]host:port[/db], rediss://…, or redis+cluster://host:port[,host:port…])",
+      `lb.yaml:5:16: LoadBalancer/t: spec.stateStore.passwordFile: "missing.pem" cannot be read (${process.cwd()}/missing.pem: no such file or directory)`,
     ],
   },
   {

@@ -1,0 +1,210 @@
+/**
+ * Real redis-server processes for tests (never a mock where the real one runs). A server gets a
+ * port that was free a moment ago (`redis-server --port 0` means "no TCP"), no persistence, and a
+ * private folder; `stop` kills it (SIGKILL by default, as a crash would), `restart` starts a fresh,
+ * empty one on the same port.
+ */
+import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import * as net from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { freeTcpPort } from "./ports.js";
+
+const run = promisify(execFile);
+
+export interface RedisServer {
+  readonly port: number;
+  readonly url: string;
+  readonly dir: string;
+  /** Kills the server (SIGKILL unless told otherwise) and waits for it to exit. */
+  stop(signal?: NodeJS.Signals): Promise<void>;
+  /** Starts a new, empty server on the same port. */
+  restart(): Promise<void>;
+  /** Runs one command through redis-cli and returns its raw output (trimmed). */
+  cli(...args: string[]): Promise<string>;
+}
+
+export async function startRedis(extraArgs: string[] = []): Promise<RedisServer> {
+  const port = await freeTcpPort();
+  const dir = mkdtempSync(join(tmpdir(), "stickylb-redis-"));
+  let child: ChildProcess | undefined;
+  const launch = async (): Promise<void> => {
+    child = spawn(
+      "redis-server",
+      [
+        "--port",
+        String(port),
+        "--bind",
+        "127.0.0.1",
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+        "--dir",
+        dir,
+        ...extraArgs,
+      ],
+      { stdio: "ignore" },
+    );
+    await waitForPing(port);
+  };
+  await launch();
+  const stop = async (signal: NodeJS.Signals = "SIGKILL"): Promise<void> => {
+    const c = child;
+    child = undefined;
+    if (c === undefined || c.exitCode !== null) return;
+    const exited = new Promise<void>((resolve) => c.once("exit", () => resolve()));
+    c.kill(signal);
+    await exited;
+  };
+  return {
+    port,
+    url: `redis://127.0.0.1:${port}`,
+    dir,
+    stop,
+    async restart() {
+      await stop();
+      await launch();
+    },
+    cli: (...args) => redisCli(port, ...args),
+  };
+}
+
+export async function redisCli(port: number, ...args: string[]): Promise<string> {
+  const { stdout } = await run("redis-cli", ["-h", "127.0.0.1", "-p", String(port), ...args]);
+  return stdout.trim();
+}
+
+/** Resolves when the server answers PING, rejects after `timeoutMs`. */
+export async function waitForPing(port: number, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (await pingOnce(port)) return;
+    if (Date.now() > deadline) throw new Error(`redis-server on port ${port} did not answer PING`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+function pingOnce(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect({ host: "127.0.0.1", port });
+    socket.setTimeout(500);
+    let reply = "";
+    socket.on("connect", () => socket.write("PING\r\n"));
+    socket.on("data", (d) => {
+      reply += d.toString();
+      if (reply.includes("\r\n")) {
+        socket.destroy();
+        resolve(reply.startsWith("+PONG"));
+      }
+    });
+    socket.on("error", () => resolve(false));
+    socket.on("timeout", () => {
+      socket.destroy();
+      resolve(false);
+    });
+  });
+}
+
+export interface RedisCluster {
+  readonly nodes: RedisServer[];
+  /** `redis+cluster://127.0.0.1:P1,127.0.0.1:P2,…` */
+  readonly url: string;
+  stop(): Promise<void>;
+}
+
+/** Three masters, no replicas, slots spread by `redis-cli --cluster create`; waits for `cluster_state:ok`. */
+export async function startRedisCluster(masters = 3): Promise<RedisCluster> {
+  const nodes: RedisServer[] = [];
+  try {
+    for (let i = 0; i < masters; i++) {
+      nodes.push(await startRedis(["--cluster-enabled", "yes", "--cluster-config-file", `nodes-${i}.conf`]));
+    }
+    await run("redis-cli", [
+      "--cluster",
+      "create",
+      ...nodes.map((n) => `127.0.0.1:${n.port}`),
+      "--cluster-replicas",
+      "0",
+      "--cluster-yes",
+    ]);
+    const deadline = Date.now() + 15_000;
+    for (const n of nodes) {
+      while (!(await n.cli("cluster", "info")).includes("cluster_state:ok")) {
+        if (Date.now() > deadline) throw new Error("the test cluster did not reach cluster_state:ok");
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
+  } catch (err) {
+    for (const n of nodes) await n.stop();
+    throw err;
+  }
+  return {
+    nodes,
+    url: `redis+cluster://${nodes.map((n) => `127.0.0.1:${n.port}`).join(",")}`,
+    async stop() {
+      for (const n of nodes) {
+        await n.stop();
+        rmSync(n.dir, { recursive: true, force: true });
+      }
+    },
+  };
+}
+
+/**
+ * A TCP proxy in front of a server that holds every answer back by `delayMs` (a slow store).
+ * Requests pass at once, so the store does the work; only the client's wait grows.
+ */
+export async function startSlowProxy(
+  targetPort: number,
+  delayMs: number,
+): Promise<{ port: number; close(): Promise<void> }> {
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((client) => {
+    const upstream = net.connect({ host: "127.0.0.1", port: targetPort });
+    sockets.add(client);
+    sockets.add(upstream);
+    client.on("data", (d) => upstream.write(d));
+    upstream.on("data", (d) => {
+      setTimeout(() => {
+        if (!client.destroyed) client.write(d);
+      }, delayMs);
+    });
+    const end = () => {
+      client.destroy();
+      upstream.destroy();
+    };
+    client.on("close", end);
+    upstream.on("close", end);
+    client.on("error", end);
+    upstream.on("error", end);
+  });
+  await new Promise<void>((resolve) => server.listen({ host: "127.0.0.1", port: 0 }, resolve));
+  return {
+    port: (server.address() as net.AddressInfo).port,
+    async close() {
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+/** A server that accepts connections and never answers a byte. */
+export async function startSilentServer(): Promise<{ port: number; close(): Promise<void> }> {
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((s) => {
+    sockets.add(s);
+    s.on("error", () => {});
+    s.resume();
+  });
+  await new Promise<void>((resolve) => server.listen({ host: "127.0.0.1", port: 0 }, resolve));
+  return {
+    port: (server.address() as net.AddressInfo).port,
+    async close() {
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
