@@ -1,9 +1,9 @@
 import type { Logger } from "pino";
 import type { Clock } from "../core/clock.js";
 import type { SnapshotHolder } from "../core/snapshot-holder.js";
-import type { RunningListener } from "./listener/running-listener.js";
 import type { Snapshot } from "./snapshot.js";
 import type { ConnectOutcomeSink } from "./upstream/failure-sink.js";
+import type { HttpAgents } from "./upstream/http-agents.js";
 
 /** What every listener of the data path is given by the runtime. */
 export interface DataPathContext {
@@ -12,8 +12,13 @@ export interface DataPathContext {
   readonly log: Logger;
   readonly outcomes: ConnectOutcomeSink;
   /**
+   * Keep-alive connections towards members (HTTP forwarding), owned by the runtime: it retains the
+   * pools of the members a new snapshot keeps and destroys them all on stop.
+   */
+  readonly memberPools: HttpAgents;
+  /**
    * Worker process of `--workers N`: TCP, HTTP and HTTPS listeners do not bind; the primary accepts
-   * and hands each connection over through {@link RunningListener.accept}. Undefined: bind.
+   * and hands each connection over through the running listener's `accept`. Undefined: bind.
    */
   readonly injected?: boolean;
 }

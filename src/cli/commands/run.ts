@@ -10,13 +10,13 @@ import { parseDuration } from "../../control/config/duration.js";
 import { loadConfigFiles } from "../../control/config/load.js";
 import { untilStopSignal } from "../../control/graceful-stop.js";
 import { createKubernetesConverter } from "../../control/k8s/index.js";
-import { Runtime } from "../../control/runtime.js";
 import { systemClock } from "../../core/clock.js";
 import type { Logger } from "../../core/log.js";
 import { createLogger } from "../../core/log.js";
 import type { ConfigModel } from "../../core/model.js";
-import { defaultStateDir } from "../../data/affinity/cookie-key.js";
 import { StickyError } from "../../errors/codes.js";
+import { defaultStateDir } from "../../runtime/cookie-key.js";
+import { Runtime } from "../../runtime/runtime.js";
 import { type CliOptions, UsageError } from "../args.js";
 import { packageVersion } from "../package-info.js";
 

@@ -9,8 +9,8 @@ import { runtimeAdminSource, startAdminOrLog } from "../../admin/admin-server.js
 import type { Clock } from "../../core/clock.js";
 import type { Logger } from "../../core/log.js";
 import type { ConfigModel } from "../../core/model.js";
+import { Runtime } from "../../runtime/runtime.js";
 import { untilStopSignal } from "../graceful-stop.js";
-import { Runtime } from "../runtime.js";
 import { KubernetesController } from "./controller.js";
 
 export interface ControllerRunOptions {

@@ -3,46 +3,17 @@
  * the request's cookie into a {@link Proposal} and decides which `Set-Cookie` the response needs;
  * whether the named member may take the client is the resolver's rule, written once.
  */
-import type { MemberId } from "../../core/member.js";
 import type { CookieAttributes } from "../../core/model.js";
 import type { MemberRuntime } from "../upstream/member-runtime.js";
 import type { PoolRuntime } from "../upstream/pool-runtime.js";
 import { CookieCodec } from "./cookie-codec.js";
-import { findCookie, parseSetCookie, serializeSetCookie } from "./cookie-header.js";
-import { type Placement, type Proposal, resolvePlacement } from "./resolver.js";
+import { findCookie, parseSetCookie } from "./cookie-header.js";
+import type { InsertedCookies } from "./inserted-cookies.js";
+import { GONE, type Placement, type Proposal, resolvePlacement } from "./resolver.js";
 
-/** One codec per key: the key changes only when the operator changes `cookieSecret`. */
-const codecs = new WeakMap<Buffer, CookieCodec>();
-
+/** A codec over `key` (the admin API decodes cookies with the snapshot's key too). */
 export function codecFor(key: Buffer): CookieCodec {
-  let codec = codecs.get(key);
-  if (codec === undefined) {
-    codec = new CookieCodec(key);
-    codecs.set(key, codec);
-  }
-  return codec;
-}
-
-/**
- * Token → member of one pool under one codec. A snapshot's pool never changes its members, so
- * the index is built once per (pool runtime, codec) and dropped with the snapshot.
- */
-const tokenIndexes = new WeakMap<PoolRuntime, { codec: CookieCodec; byToken: Map<string, MemberRuntime> }>();
-
-function memberByToken(pool: PoolRuntime, codec: CookieCodec, token: string): MemberRuntime | undefined {
-  let index = tokenIndexes.get(pool);
-  if (index === undefined || index.codec !== codec) {
-    const byToken = new Map<string, MemberRuntime>();
-    for (const m of pool.members) byToken.set(codec.memberToken(m.endpoint), m);
-    index = { codec, byToken };
-    tokenIndexes.set(pool, index);
-  }
-  return index.byToken.get(token);
-}
-
-/** A member id no pool holds: the resolver then reports `redispatch` for a member that is gone. */
-function goneMember(pool: PoolRuntime): MemberId {
-  return `${pool.name}/-`;
+  return new CookieCodec(key);
 }
 
 export interface HttpCookieDecision {
@@ -61,13 +32,13 @@ export interface HttpCookieDecision {
  */
 export function placeByHttpCookie(
   pool: PoolRuntime,
-  key: Buffer,
+  cookies: InsertedCookies,
   cookieHeader: string | undefined,
   clientIp: string,
   now: number,
 ): HttpCookieDecision {
   const persistence = pool.model.sessionPersistence!;
-  const codec = codecFor(key);
+  const codec = cookies.codec;
   const value = cookieHeader === undefined ? undefined : findCookie(cookieHeader, persistence.cookieName);
   let proposal: Proposal = { kind: "none" };
   let issuedAt = 0;
@@ -78,8 +49,8 @@ export function placeByHttpCookie(
       proposal = { kind: "expired" };
     else {
       issuedAt = decoded.issuedAtMs;
-      const member = memberByToken(pool, codec, decoded.token);
-      proposal = { kind: "bound", member: member?.id ?? goneMember(pool) };
+      const member = cookies.memberByToken(decoded.token);
+      proposal = member === undefined ? GONE : { kind: "bound", member: member.id };
     }
   }
   const placement = resolvePlacement(pool, proposal, clientIp);
@@ -102,7 +73,7 @@ function isSecure(attrs: CookieAttributes, https: boolean): boolean {
  */
 export function httpCookieToSet(
   pool: PoolRuntime,
-  key: Buffer,
+  cookies: InsertedCookies,
   decision: HttpCookieDecision,
   answered: MemberRuntime,
   memberSetCookies: readonly string[],
@@ -114,35 +85,7 @@ export function httpCookieToSet(
   for (const header of memberSetCookies) {
     if (parseSetCookie(header, now)?.name === persistence.cookieName) return undefined;
   }
-  const codec = codecFor(key);
+  const codec = cookies.codec;
   const value = codec.encode(codec.memberToken(answered.endpoint), now);
-  const attrs = persistence.cookie;
-  const secure = isSecure(attrs, https);
-  // The value is the same for every response of a member within a second (cookie-codec.ts), so
-  // the header is too: serialise (and validate) it once per member, second and Secure flag.
-  let headers = serialised.get(persistence);
-  if (headers === undefined) {
-    headers = new Map();
-    serialised.set(persistence, headers);
-  }
-  const cacheKey = secure ? `s${value}` : value;
-  let header = headers.get(cacheKey);
-  if (header === undefined) {
-    header = serializeSetCookie(persistence.cookieName, value, {
-      path: attrs.path,
-      domain: attrs.domain === "" ? undefined : attrs.domain,
-      maxAgeSeconds: Math.floor(persistence.persistenceTimeoutMs / 1000),
-      httpOnly: attrs.httpOnly,
-      sameSite: attrs.sameSite,
-      secure,
-    });
-    if (headers.size >= MAX_SERIALISED_PER_POOL) headers.clear();
-    headers.set(cacheKey, header);
-  }
-  return header;
+  return cookies.setCookieHeader(value, isSecure(persistence.cookie, https));
 }
-
-/** Set-Cookie headers by pool persistence model (dropped with it), then by value. */
-const serialised = new WeakMap<object, Map<string, string>>();
-/** Members × Secure flags of the current second, with room: older seconds are dropped wholesale. */
-const MAX_SERIALISED_PER_POOL = 1_024;

@@ -2,6 +2,7 @@ import type { Socket } from "node:net";
 import type { HttpListenerCounters } from "../proxy/http-counters.js";
 import type { TcpListenerCounters } from "../proxy/tcp-proxy.js";
 import type { UdpListenerCounters } from "../proxy/udp-flows.js";
+import type { Snapshot } from "../snapshot.js";
 
 /** The counters a listener keeps, by protocol; the admin API tells them apart with `instanceof`. */
 export type ListenerCounters = TcpListenerCounters | HttpListenerCounters | UdpListenerCounters;
@@ -18,6 +19,11 @@ export interface RunningListener {
   stopAccepting(): Promise<void>;
   /** Open client connections (TCP/HTTP) or flows (UDP). */
   openCount(): number;
+  /**
+   * A new snapshot keeps this listener (same bind key): apply what may change without a new
+   * socket (HTTPS certificates). Called by the listener set after each swap.
+   */
+  update?(snapshot: Snapshot): void;
   /** Closes every open connection or flow now. */
   closeAll(): void;
   /** Read-only view of the listener's counters, for metrics and the status API. */

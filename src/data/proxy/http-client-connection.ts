@@ -24,6 +24,7 @@ import {
 } from "../http1/head-parser.js";
 import { PendingBytes } from "../http1/pending-bytes.js";
 import { clientAddressOf } from "../listener/client-address.js";
+import type { CompiledListener, Snapshot } from "../snapshot.js";
 import { logAccess, pathForLog } from "./access-log.js";
 import { type ClientSide, Exchange, type HttpEnv, routeAndPlace } from "./http-forward.js";
 import { connectionInfo, firstHeader, headerCount, requestHeadersForMember } from "./http-headers.js";
@@ -36,8 +37,8 @@ const PIPELINE_LIMIT = MAX_HEAD_BYTES;
 /** What the listener gives each of its connections. */
 export interface ConnectionHost {
   readonly env: HttpEnv;
-  /** The listener's model in the current snapshot; undefined once it left the configuration. */
-  currentListener(): { listener: ListenerModel | undefined; snapshot: import("../snapshot.js").Snapshot };
+  /** The listener as the current snapshot compiled it; undefined once it left the configuration. */
+  currentListener(): { compiled: CompiledListener | undefined; snapshot: Snapshot };
   /** The model the listener was started with (timeouts before the first request). */
   readonly initial: ListenerModel;
   readonly connections: Set<HttpClientConnection>;
@@ -179,13 +180,14 @@ export class HttpClientConnection implements ClientSide {
   private dispatch(head: RequestHead): void {
     const { env } = this.host;
     const { counters, ctx } = env;
-    const { snapshot, listener } = this.host.currentListener();
-    if (listener === undefined) {
+    const { snapshot, compiled } = this.host.currentListener();
+    if (compiled === undefined) {
       // The listener left the configuration and drains: serve nothing new on it.
       counters.countResponse("", "", 503);
       this.answer(503, true);
       return;
     }
+    const listener = compiled.model;
     this.applyTimeouts(listener);
     const framing = requestFraming(head.raw, head.minor);
     if (framing instanceof FramingError) {
@@ -205,7 +207,7 @@ export class HttpClientConnection implements ClientSide {
     const connection = connectionInfo(head.raw);
     const keepAlive = head.minor === 1 ? !connection.close : connection.keepAlive;
     const started = listener.accessLog ? ctx.clock.now() : 0;
-    const route = routeAndPlace(head, listener, snapshot, env, this.clientIp);
+    const route = routeAndPlace(head, compiled.routes, snapshot, env, this.clientIp);
     if (!route.ok) {
       counters.countResponse(route.pool, "", route.status);
       if (listener.accessLog)

@@ -24,7 +24,7 @@ import {
   type RequestHead,
   type ResponseHead,
 } from "../http1/head-parser.js";
-import { matcherFor, normalizeHost, pathOf } from "../router/route-matcher.js";
+import { normalizeHost, pathOf, type RouteMatcher } from "../router/route-matcher.js";
 import type { Snapshot } from "../snapshot.js";
 import type { HttpAgents, UpstreamConnection, UpstreamUser } from "../upstream/http-agents.js";
 import type { MemberRuntime } from "../upstream/member-runtime.js";
@@ -86,12 +86,12 @@ export type RouteOutcome =
  */
 export function routeAndPlace(
   head: RequestHead,
-  listener: ListenerModel,
+  routes: RouteMatcher,
   snapshot: Snapshot,
   env: HttpEnv,
   clientIp: string,
 ): RouteOutcome {
-  const poolName = matcherFor(listener)(normalizeHost(firstHeader(head.raw, "host")), pathOf(head.target));
+  const poolName = routes(normalizeHost(firstHeader(head.raw, "host")), pathOf(head.target));
   if (poolName === undefined) {
     env.counters.noRoute++;
     return { ok: false, status: 404, pool: "" };
@@ -106,7 +106,6 @@ export function routeAndPlace(
     cookieHeader: cookieHeaderOf(head.raw),
     https: env.https,
     now: env.ctx.clock.now(),
-    cookieKey: snapshot.cookieKey,
   });
   const member = sticky.placement.member;
   if (member === undefined) {

@@ -9,6 +9,7 @@ import {
   httpCookieToSet,
   placeByHttpCookie,
 } from "../affinity/http-cookie-affinity.js";
+import type { InsertedCookies } from "../affinity/inserted-cookies.js";
 import type { Placement } from "../affinity/resolver.js";
 import type { MemberRuntime } from "../upstream/member-runtime.js";
 import type { PoolRuntime } from "../upstream/pool-runtime.js";
@@ -30,8 +31,6 @@ export interface RequestFacts {
   readonly cookieHeader: string | undefined;
   readonly https: boolean;
   readonly now: number;
-  /** The HTTP_COOKIE key of the snapshot. */
-  readonly cookieKey: Buffer | undefined;
 }
 
 const NOTHING: string[] = [];
@@ -41,7 +40,7 @@ const NOTHING: string[] = [];
 class InsertedCookieRequest implements StickyRequest {
   constructor(
     private readonly pool: PoolRuntime,
-    private readonly key: Buffer,
+    private readonly cookies: InsertedCookies,
     private readonly decision: HttpCookieDecision,
     private readonly https: boolean,
     private readonly now: number,
@@ -56,7 +55,7 @@ class InsertedCookieRequest implements StickyRequest {
   answered(member: MemberRuntime, raw: readonly string[]): string[] {
     const cookie = httpCookieToSet(
       this.pool,
-      this.key,
+      this.cookies,
       this.decision,
       member,
       headerValues(raw, "set-cookie"),
@@ -106,9 +105,10 @@ class SourceIpRequest implements StickyRequest {
 
 export function placeRequest(pool: PoolRuntime, facts: RequestFacts): StickyRequest {
   const persistence = pool.model.sessionPersistence;
-  if (persistence?.type === "HTTP_COOKIE" && facts.cookieKey !== undefined) {
-    const decision = placeByHttpCookie(pool, facts.cookieKey, facts.cookieHeader, facts.clientIp, facts.now);
-    return new InsertedCookieRequest(pool, facts.cookieKey, decision, facts.https, facts.now);
+  const cookies = pool.cookies;
+  if (cookies !== undefined) {
+    const decision = placeByHttpCookie(pool, cookies, facts.cookieHeader, facts.clientIp, facts.now);
+    return new InsertedCookieRequest(pool, cookies, decision, facts.https, facts.now);
   }
   if (persistence?.type === "APP_COOKIE") {
     const decision = placeByAppCookie(pool, facts.cookieHeader, facts.clientIp);

@@ -1,6 +1,7 @@
 import type { MemberId } from "../../core/member.js";
 import type { PoolModel } from "../../core/model.js";
 import type { BindingStore } from "../affinity/binding-table.js";
+import type { InsertedCookies } from "../affinity/inserted-cookies.js";
 import type { AffinityResult, Placement, PlacementPool, Proposal } from "../affinity/resolver.js";
 import { NO_PROPOSAL, resolvePlacement } from "../affinity/resolver.js";
 import type { BalancingPolicy } from "../balancer/policy.js";
@@ -42,6 +43,8 @@ export class PoolRuntime implements PlacementPool {
     readonly model: PoolModel,
     readonly members: readonly MemberRuntime[],
     readonly state: PoolState,
+    /** HTTP_COOKIE persistence: the codec and token index of this snapshot. */
+    readonly cookies?: InsertedCookies,
   ) {
     this.name = model.name;
     for (const m of members) this.byId.set(m.id, m);

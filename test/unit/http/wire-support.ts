@@ -9,8 +9,6 @@
  */
 import * as net from "node:net";
 import pino from "pino";
-import { buildSnapshot } from "../../../src/control/snapshot/build-snapshot.js";
-import { PoolStates } from "../../../src/control/snapshot/pool-states.js";
 import { ManualClock } from "../../../src/core/clock.js";
 import type { ListenerModel } from "../../../src/core/model.js";
 import { SnapshotHolder } from "../../../src/core/snapshot-holder.js";
@@ -20,6 +18,8 @@ import { HttpListenerCounters } from "../../../src/data/proxy/http-counters.js";
 import type { Snapshot } from "../../../src/data/snapshot.js";
 import { HttpAgents } from "../../../src/data/upstream/http-agents.js";
 import { MemberRegistry } from "../../../src/data/upstream/member-registry.js";
+import { buildSnapshot } from "../../../src/runtime/build-snapshot.js";
+import { PoolStates } from "../../../src/runtime/pool-states.js";
 import { listenerModel, poolModel } from "./harness.js";
 
 const cleanups: (() => Promise<void> | void)[] = [];
@@ -460,13 +460,14 @@ export async function startWireProxy(
   const registry = new MemberRegistry(clock);
   const states = new PoolStates(clock);
   const holder = new SnapshotHolder<Snapshot>(buildSnapshot(model, 1, registry, states, undefined, 1000));
+  const agents = new HttpAgents();
   const ctx: DataPathContext = {
     holder,
+    memberPools: agents,
     clock,
     log: pino({ level: "silent" }),
     outcomes: { connectFailed: () => {}, connectSucceeded: () => {} },
   };
-  const agents = new HttpAgents();
   const counters = new HttpListenerCounters();
   const running = await startHttpListener(model.listeners[0]!, ctx, { counters, agents });
   const proxy: WireProxy = {
