@@ -6,7 +6,6 @@
 
 import { type AdminServer, runtimeAdminSource, startAdminServer } from "../../admin/admin-server.js";
 import { parseDuration } from "../../control/config/duration.js";
-import { untilStopSignal } from "../../control/graceful-stop.js";
 import { systemClock } from "../../core/clock.js";
 import { createLogger } from "../../core/log.js";
 import { endpointOf } from "../../core/member.js";
@@ -14,6 +13,7 @@ import { DEMO_BACKEND_NAMES, type DemoBackend, startDemoBackend } from "../../de
 import { DEMO_LISTENERS, demoModel } from "../../demo/demo-model.js";
 import { freePort } from "../../demo/free-ports.js";
 import { defaultStateDir } from "../../runtime/cookie-key.js";
+import { untilStopSignal } from "../../runtime/graceful-stop.js";
 import { Runtime } from "../../runtime/runtime.js";
 import type { CliOptions } from "../args.js";
 import { UsageError } from "../args.js";

@@ -5,12 +5,12 @@
  * API server is retried with backoff.
  */
 import { KubeConfig } from "@kubernetes/client-node";
-import { runtimeAdminSource, startAdminOrLog } from "../../admin/admin-server.js";
+import { runtimeAdminSource } from "../../admin/admin-source.js";
 import type { Clock } from "../../core/clock.js";
 import type { Logger } from "../../core/log.js";
 import type { ConfigModel } from "../../core/model.js";
+import { serveUntilStopped } from "../../runtime/process-wiring.js";
 import { Runtime } from "../../runtime/runtime.js";
-import { untilStopSignal } from "../graceful-stop.js";
 import { KubernetesController } from "./controller.js";
 
 export interface ControllerRunOptions {
@@ -84,32 +84,31 @@ export async function runController(
       }
     },
   });
-  const admin = await startAdminOrLog(
-    options.admin,
-    runtimeAdminSource(runtime, () => controller.configErrors),
-    log,
-    { token: options.adminToken, version: options.version },
-  );
-  controller.start();
-  const rebuild = (): void => controller.markDirty();
-  process.on("SIGHUP", rebuild);
-  log.info(
-    {
-      namespace: options.namespace ?? "(all)",
-      ingressClass: options.ingressClass,
-      server: config.getCurrentCluster()?.server,
+  return serveUntilStopped({
+    // The controller starts once the admin listener is up (readiness is visible from the start).
+    started: () => {
+      controller.start();
+      log.info(
+        {
+          namespace: options.namespace ?? "(all)",
+          ingressClass: options.ingressClass,
+          server: config.getCurrentCluster()?.server,
+        },
+        "stickylb started (kubernetes controller)",
+      );
     },
-    "stickylb started (kubernetes controller)",
-  );
-  return untilStopSignal(
+    admin: options.admin,
+    adminToken: options.adminToken,
+    version: options.version,
     log,
-    () => runtime.listeners.openCount(),
-    async () => {
+    source: runtimeAdminSource(runtime, () => controller.configErrors),
+    openConnections: () => runtime.listeners.openCount(),
+    // SIGHUP forces a rebuild from the caches.
+    reload: () => controller.markDirty(),
+    stopData: async () => {
       await controller.stop();
       await runtime.stop();
-      await admin?.close();
-      process.off("SIGHUP", rebuild);
-      log.info({ configErrors: Object.fromEntries(controller.configErrors) }, "stopped");
+      log.info({ configErrors: Object.fromEntries(controller.configErrors) }, "controller stopped");
     },
-  );
+  });
 }
