@@ -1,6 +1,5 @@
 import type { ConfigModel } from "../core/model.js";
 import { CookieCodec } from "../data/affinity/cookie-codec.js";
-import { InsertedCookies } from "../data/affinity/inserted-cookies.js";
 import { compileSniTable } from "../data/listener/tls-contexts.js";
 import { compileRoutes } from "../data/router/route-matcher.js";
 import { bindKeyOf, type CompiledListener, type Snapshot } from "../data/snapshot.js";
@@ -49,12 +48,7 @@ export function planSnapshot(
   const pools = new Map<string, PoolRuntime>();
   for (const pool of model.pools) {
     const list = members.byPool.get(pool.name) ?? [];
-    const persistence = pool.sessionPersistence;
-    const cookies =
-      persistence?.type === "HTTP_COOKIE" && cookieCodec !== undefined
-        ? new InsertedCookies(cookieCodec, persistence, list)
-        : undefined;
-    pools.set(pool.name, new PoolRuntime(pool, list, states.states.get(pool.name)!, cookies));
+    pools.set(pool.name, new PoolRuntime(pool, list, states.states.get(pool.name)!, cookieCodec));
   }
   const listeners = new Map(model.listeners.map((l) => [bindKeyOf(l), l] as const));
   const snapshot: Snapshot = { version, model, listeners, compiled, pools, cookieKey, cookieCodec };

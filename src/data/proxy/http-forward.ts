@@ -14,6 +14,7 @@
  */
 import type { Socket } from "node:net";
 import type { ListenerModel } from "../../core/model.js";
+import { type PlacedClient, placeClient } from "../affinity/placement-front.js";
 import type { DataPathContext } from "../context.js";
 import { ChunkedDecoder, type ChunkedError } from "../http1/chunked-decoder.js";
 import { type BodyFraming, FramingError, responseFraming } from "../http1/framing.js";
@@ -33,7 +34,6 @@ import { logAccess, pathForLog } from "./access-log.js";
 import type { HttpListenerCounters } from "./http-counters.js";
 import { connectionInfo, firstHeader, responseHeadersForClient } from "./http-headers.js";
 import { rawHead } from "./http-local.js";
-import { placeRequest, type StickyRequest } from "./http-placement.js";
 
 /** What every request of one listener shares. */
 export interface HttpEnv {
@@ -75,7 +75,7 @@ export type RouteOutcome =
   | {
       readonly ok: true;
       readonly pool: PoolRuntime;
-      readonly sticky: StickyRequest;
+      readonly sticky: PlacedClient;
       readonly member: MemberRuntime;
     }
   | { readonly ok: false; readonly status: number; readonly pool: string };
@@ -101,13 +101,14 @@ export function routeAndPlace(
     env.counters.noMember++;
     return { ok: false, status: 503, pool: poolName };
   }
-  const sticky = placeRequest(pool, {
+  const sticky = placeClient(pool, {
     clientIp,
+    http: true,
     cookieHeader: cookieHeaderOf(head.raw),
     https: env.https,
     now: env.ctx.clock.now(),
   });
-  const member = sticky.placement.member;
+  const member = sticky.member;
   if (member === undefined) {
     env.counters.noMember++;
     return { ok: false, status: 503, pool: poolName };
@@ -194,10 +195,10 @@ export class Exchange implements UpstreamUser {
     private readonly listener: ListenerModel,
     private readonly env: HttpEnv,
     private readonly pool: PoolRuntime,
-    private readonly sticky: StickyRequest,
+    private readonly sticky: PlacedClient,
     private readonly started: number,
   ) {
-    this.target = sticky.placement.member!;
+    this.target = sticky.member!;
     this.closeClient = !clientKeepAlive;
     const kind = kindOf(framing);
     this.hasBody = kind !== Body.None;
@@ -570,7 +571,7 @@ export class Exchange implements UpstreamUser {
     this.retried = true;
     this.partialHead = undefined;
     this.scanner.reset();
-    this.sticky.retried(next);
+    this.sticky.moved(next);
     this.attempt(next, false);
   }
 
@@ -658,7 +659,7 @@ export class Exchange implements UpstreamUser {
       client: this.client.clientIp,
       pool: this.pool.name,
       member,
-      affinity: this.sticky.placement.result ?? "none",
+      affinity: this.sticky.result ?? "none",
       status,
       method: head.method,
       path: pathForLog(head.target),

@@ -190,7 +190,7 @@ export function forwardUpgrade(
       return;
     }
     counters.retries++;
-    sticky.retried(next);
+    sticky.moved(next);
     attempt(next, true);
   };
 

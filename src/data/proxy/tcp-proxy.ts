@@ -55,16 +55,9 @@ export function relayTcp(
     client.destroy();
     return;
   }
-  // SPEC 6.2: an open connection counts as traffic, so its binding cannot lapse while it lasts.
-  const table = pool.model.sessionPersistence?.type === "SOURCE_IP" ? pool.bindings : undefined;
-  table?.hold(clientIp);
-  let released = false;
-  const release = (): void => {
-    if (released) return;
-    released = true;
-    table?.release(clientIp);
-  };
-  client.once("close", release);
+  // An open connection counts as traffic, so its binding cannot lapse while it lasts.
+  placement.hold();
+  client.once("close", () => placement.release());
   client.on("error", () => {});
 
   const attempt = (target: MemberRuntime, retried: boolean): void => {
@@ -110,7 +103,7 @@ export function relayTcp(
         return;
       }
       counters.retries++;
-      if (table !== undefined) table.bind(clientIp, next.id);
+      placement.moved(next);
       attempt(next, true);
     });
 
