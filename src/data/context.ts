@@ -1,6 +1,7 @@
 import type { Logger } from "pino";
 import type { Clock } from "../core/clock.js";
 import type { SnapshotHolder } from "../core/snapshot-holder.js";
+import type { FaultCounters } from "./fault-guard.js";
 import type { Snapshot } from "./snapshot.js";
 import type { ConnectOutcomeSink } from "./upstream/failure-sink.js";
 import type { HttpAgents } from "./upstream/http-agents.js";
@@ -11,6 +12,8 @@ export interface DataPathContext {
   readonly clock: Clock;
   readonly log: Logger;
   readonly outcomes: ConnectOutcomeSink;
+  /** Bugs contained on the data path (`fault-guard.ts`), counted by site. */
+  readonly faults: FaultCounters;
   /**
    * Keep-alive connections towards members (HTTP forwarding), owned by the runtime: it retains the
    * pools of the members a new snapshot keeps and destroys them all on stop.

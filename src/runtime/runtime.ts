@@ -4,6 +4,7 @@ import type { MemberId } from "../core/member.js";
 import type { ConfigModel } from "../core/model.js";
 import { SnapshotHolder } from "../core/snapshot-holder.js";
 import type { DataPathContext } from "../data/context.js";
+import { FaultCounters } from "../data/fault-guard.js";
 import { LISTENER_FACTORIES } from "../data/listener/factories.js";
 import { ListenerSet } from "../data/listener/listener-set.js";
 import type { Snapshot } from "../data/snapshot.js";
@@ -50,6 +51,8 @@ export class Runtime {
   readonly health: HealthManager;
   /** Keep-alive connections towards members, by member identity (HTTP forwarding). */
   readonly memberPools = new HttpAgents();
+  /** Bugs contained on the data path, by site (stickylb_internal_errors_total). */
+  readonly faults = new FaultCounters();
   private version = 0;
   private ready = false;
   private timer: NodeJS.Timeout | undefined;
@@ -73,6 +76,7 @@ export class Runtime {
       clock: options.clock,
       log: options.log,
       memberPools: this.memberPools,
+      faults: this.faults,
       // Read through a getter so that the health module can be attached after construction.
       outcomes: {
         connectFailed: (m, reason) => this.outcomes.connectFailed(m, reason),

@@ -14,6 +14,7 @@
 import type { Socket } from "node:net";
 import { clientIpKey } from "../../core/member.js";
 import type { ListenerModel } from "../../core/model.js";
+import { reportFault } from "../fault-guard.js";
 import { FramingError, requestFraming } from "../http1/framing.js";
 import {
   HeadError,
@@ -232,7 +233,7 @@ export class HttpClientConnection implements ClientSide {
       this.detach();
       const rest = this.pending.length > 0 ? Buffer.from(this.pending.view()) : undefined;
       this.pending.clear();
-      forwardUpgrade(this.socket, this.clientIp, head, upgrade, rest, route, listener, env);
+      forwardUpgrade(this.socket, head, upgrade, rest, framing, route, listener, env);
       return;
     }
     const headers = requestHeadersForMember(
@@ -361,10 +362,7 @@ export class HttpClientConnection implements ClientSide {
 
   /** An unexpected error while serving this connection: logged, and only this connection ends. */
   fault(err: unknown): void {
-    this.host.env.ctx.log.error(
-      { err, listener: this.host.initial.name, client: this.clientIp },
-      "unexpected error serving an HTTP connection",
-    );
+    reportFault(this.host.env.ctx, "http_client", err, { listener: this.host.initial.name });
     const exchange = this.exchange;
     this.exchange = undefined;
     try {

@@ -16,7 +16,8 @@ import type { Socket } from "node:net";
 import type { ListenerModel } from "../../core/model.js";
 import { type PlacedClient, placeClient } from "../affinity/placement-front.js";
 import type { DataPathContext } from "../context.js";
-import { ChunkedDecoder, type ChunkedError } from "../http1/chunked-decoder.js";
+import { reportFault } from "../fault-guard.js";
+import { ChunkedDecoder, ChunkedError } from "../http1/chunked-decoder.js";
 import { type BodyFraming, FramingError, responseFraming } from "../http1/framing.js";
 import {
   HeadError,
@@ -34,6 +35,7 @@ import { logAccess, pathForLog } from "./access-log.js";
 import type { HttpListenerCounters } from "./http-counters.js";
 import { connectionInfo, firstHeader, responseHeadersForClient } from "./http-headers.js";
 import { rawHead } from "./http-local.js";
+import { retryElsewhere } from "./retry.js";
 
 /** What every request of one listener shares. */
 export interface HttpEnv {
@@ -234,7 +236,9 @@ export class Exchange implements UpstreamUser {
       try {
         stop = this.requestDecoder.feed(buf, start, end);
       } catch (err) {
-        this.malformedBody((err as ChunkedError).message);
+        // Only a framing error of the body is the client's fault (400); anything else is a bug.
+        if (!(err instanceof ChunkedError)) throw err;
+        this.malformedBody(err.message);
         return end;
       }
       if (this.requestDecoder.done) this.bodyComplete();
@@ -422,7 +426,8 @@ export class Exchange implements UpstreamUser {
     try {
       end = this.bodyEnd(buf, bodyStart);
     } catch (err) {
-      this.badResponse((err as ChunkedError).message);
+      if (!(err instanceof ChunkedError)) throw err;
+      this.badResponse(err.message);
       return;
     }
     if (text.length + (end - bodyStart) <= JOIN_LIMIT) {
@@ -470,7 +475,8 @@ export class Exchange implements UpstreamUser {
     try {
       end = this.bodyEnd(chunk, 0);
     } catch (err) {
-      this.responseBroke((err as ChunkedError).message);
+      if (!(err instanceof ChunkedError)) throw err;
+      this.responseBroke(err.message);
       return;
     }
     if (this.responseDecoder === undefined || this.head.minor === 1)
@@ -560,27 +566,25 @@ export class Exchange implements UpstreamUser {
     );
     // SPEC 6.3/6.6: nothing sent → any method may go elsewhere; sent → only a bodiless idempotent one.
     const safe = !this.connected || (IDEMPOTENT.has(this.head.method) && !this.hasBody);
-    const next = this.retried || !safe ? undefined : this.pool.pick(this.client.clientIp, target);
+    const next = retryElsewhere(this.pool, this.sticky, target, !this.retried && safe, counters);
     if (next === undefined) {
       counters.badGateway++;
       this.settle();
       this.answer(502, null);
       return;
     }
-    counters.retries++;
     this.retried = true;
     this.partialHead = undefined;
     this.scanner.reset();
-    this.sticky.moved(next);
     this.attempt(next, false);
   }
 
   /** A bug surfaced while handling the member connection: this request ends, the process goes on. */
   onUpstreamFault(err: unknown): void {
-    this.env.ctx.log.error(
-      { err, listener: this.listener.name, member: this.target.endpoint },
-      "unexpected error forwarding an HTTP request",
-    );
+    reportFault(this.env.ctx, "http_member", err, {
+      listener: this.listener.name,
+      member: this.target.endpoint,
+    });
     this.conn = undefined;
     this.settle();
     this.client.abort();

@@ -10,6 +10,7 @@ import type {
 } from "../../../src/core/model.js";
 import { SnapshotHolder } from "../../../src/core/snapshot-holder.js";
 import type { DataPathContext } from "../../../src/data/context.js";
+import { FaultCounters } from "../../../src/data/fault-guard.js";
 import { startHttpListener } from "../../../src/data/listener/http-listener.js";
 import { HttpListenerCounters } from "../../../src/data/proxy/http-counters.js";
 import type { Snapshot } from "../../../src/data/snapshot.js";
@@ -97,6 +98,7 @@ export async function startProxy(model: ConfigModel, cookieKey?: Buffer): Promis
   const ctx: DataPathContext = {
     holder,
     memberPools: agents,
+    faults: new FaultCounters(),
     clock,
     log: pino({ level: "silent" }),
     // Reported, not acted on: health is not this module's job; tests read what was reported.

@@ -13,6 +13,7 @@ import { ManualClock } from "../../../src/core/clock.js";
 import type { ListenerModel } from "../../../src/core/model.js";
 import { SnapshotHolder } from "../../../src/core/snapshot-holder.js";
 import type { DataPathContext } from "../../../src/data/context.js";
+import { FaultCounters } from "../../../src/data/fault-guard.js";
 import { startHttpListener } from "../../../src/data/listener/http-listener.js";
 import { HttpListenerCounters } from "../../../src/data/proxy/http-counters.js";
 import type { Snapshot } from "../../../src/data/snapshot.js";
@@ -442,6 +443,8 @@ export class RawClient {
 export interface WireProxy {
   readonly port: number;
   readonly counters: HttpListenerCounters;
+  /** Bugs contained on the data path, by site. */
+  readonly faults: FaultCounters;
   /** Client sockets the listener holds open. */
   openCount(): number;
   close(): Promise<void>;
@@ -461,9 +464,11 @@ export async function startWireProxy(
   const states = new PoolStates(clock);
   const holder = new SnapshotHolder<Snapshot>(buildSnapshot(model, 1, registry, states, undefined, 1000));
   const agents = new HttpAgents();
+  const faults = new FaultCounters();
   const ctx: DataPathContext = {
     holder,
     memberPools: agents,
+    faults,
     clock,
     log: pino({ level: "silent" }),
     outcomes: { connectFailed: () => {}, connectSucceeded: () => {} },
@@ -473,6 +478,7 @@ export async function startWireProxy(
   const proxy: WireProxy = {
     port: running.port,
     counters,
+    faults,
     openCount: () => running.openCount(),
     close: async () => {
       await running.stopAccepting();

@@ -38,3 +38,32 @@ describe("TCP placement", () => {
     expect(decisions).toMatchObject({ miss: 1, redispatch: 1, hit: 1 });
   });
 });
+
+describe("fault containment on the TCP path", () => {
+  it("ends the one connection a bug hit, counts it, and serves the next client", async () => {
+    const a = await backend("a", "127.0.1.1");
+    const model = {
+      listeners: [udpListenerModel({ name: "tcp", protocol: "TCP" })],
+      pools: [poolModel([a])],
+    };
+    const runtime = new TestRuntime(model);
+    let bugs = 1;
+    const ctx = {
+      ...runtime.ctx,
+      outcomes: {
+        connectFailed: () => {},
+        connectSucceeded: () => {
+          if (bugs-- > 0) throw new Error("injected bug");
+        },
+      },
+    };
+    const listener = await startTcpListener(model.listeners[0]!, ctx);
+    cleanups.push(() => {
+      void listener.stopAccepting();
+      listener.closeAll();
+    });
+    await expect(whoAnswers(listener.port, "127.0.0.1")).rejects.toThrow();
+    expect(ctx.faults.bySite.tcp).toBe(1);
+    expect(await whoAnswers(listener.port, "127.0.0.1")).toBe("a");
+  });
+});

@@ -9,6 +9,7 @@ import type {
 } from "../../../src/core/model.js";
 import { SnapshotHolder } from "../../../src/core/snapshot-holder.js";
 import type { DataPathContext } from "../../../src/data/context.js";
+import { FaultCounters } from "../../../src/data/fault-guard.js";
 import type { Snapshot } from "../../../src/data/snapshot.js";
 import type { ConnectOutcomeSink } from "../../../src/data/upstream/failure-sink.js";
 import { HttpAgents } from "../../../src/data/upstream/http-agents.js";
@@ -104,6 +105,7 @@ export class TestRuntime {
       log: pino({ level: "silent" }),
       outcomes: sink,
       memberPools: new HttpAgents(),
+      faults: new FaultCounters(),
     };
   }
 
