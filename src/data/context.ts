@@ -4,7 +4,7 @@ import type { SnapshotHolder } from "../core/snapshot-holder.js";
 import type { FaultCounters } from "./fault-guard.js";
 import type { Snapshot } from "./snapshot.js";
 import type { ConnectOutcomeSink } from "./upstream/failure-sink.js";
-import type { HttpAgents } from "./upstream/http-agents.js";
+import type { MemberConnectionPools } from "./upstream/member-connections.js";
 
 /** What every listener of the data path is given by the runtime. */
 export interface DataPathContext {
@@ -18,7 +18,7 @@ export interface DataPathContext {
    * Keep-alive connections towards members (HTTP forwarding), owned by the runtime: it retains the
    * pools of the members a new snapshot keeps and destroys them all on stop.
    */
-  readonly memberPools: HttpAgents;
+  readonly memberPools: MemberConnectionPools;
   /**
    * Worker process of `--workers N`: TCP, HTTP and HTTPS listeners do not bind; the primary accepts
    * and hands each connection over through the running listener's `accept`. Undefined: bind.

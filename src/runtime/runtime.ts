@@ -9,7 +9,7 @@ import { LISTENER_FACTORIES } from "../data/listener/factories.js";
 import { ListenerSet } from "../data/listener/listener-set.js";
 import type { Snapshot } from "../data/snapshot.js";
 import { type ConnectOutcomeSink, IGNORE_CONNECT_OUTCOMES } from "../data/upstream/failure-sink.js";
-import { HttpAgents } from "../data/upstream/http-agents.js";
+import { DEFAULT_UPSTREAM_IDLE_MS, MemberConnectionPools } from "../data/upstream/member-connections.js";
 import { MemberRegistry } from "../data/upstream/member-registry.js";
 import { HealthManager } from "../health/health-manager.js";
 import { planSnapshot } from "./build-snapshot.js";
@@ -50,7 +50,7 @@ export class Runtime {
   /** Active and passive health checks; the data path reports connect outcomes to it. */
   readonly health: HealthManager;
   /** Keep-alive connections towards members, by member identity (HTTP forwarding). */
-  readonly memberPools = new HttpAgents();
+  readonly memberPools: MemberConnectionPools;
   /** Bugs contained on the data path, by site (stickylb_internal_errors_total). */
   readonly faults = new FaultCounters();
   private version = 0;
@@ -61,6 +61,7 @@ export class Runtime {
 
   constructor(private readonly options: RuntimeOptions) {
     this.registry = new MemberRegistry(options.clock);
+    this.memberPools = new MemberConnectionPools(DEFAULT_UPSTREAM_IDLE_MS, options.clock);
     this.poolStates = new PoolStates(options.clock, options.wrapBindings);
     this.holder = new SnapshotHolder<Snapshot>({
       version: 0,

@@ -13,7 +13,7 @@ import { HttpClientConnection } from "../proxy/http-client-connection.js";
 import { HttpListenerCounters } from "../proxy/http-counters.js";
 import type { HttpEnv } from "../proxy/http-forward.js";
 import { bindKeyOf, type CompiledListener, type Snapshot } from "../snapshot.js";
-import type { HttpAgents } from "../upstream/http-agents.js";
+import type { MemberConnectionPools } from "../upstream/member-connections.js";
 import { setCarriedClientAddress } from "./client-address.js";
 import { readProxyHeader } from "./proxy-protocol.js";
 import type { RunningListener } from "./running-listener.js";
@@ -22,7 +22,7 @@ import { compileSniTable, contextFor, type SniTable } from "./tls-contexts.js";
 
 export interface HttpListenerOptions {
   readonly counters?: HttpListenerCounters;
-  readonly agents?: HttpAgents;
+  readonly agents?: MemberConnectionPools;
 }
 
 /** Binds an HTTP or HTTPS listener (by the model's protocol); the factory of both protocols. */

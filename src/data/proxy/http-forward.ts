@@ -1,6 +1,6 @@
 /**
  * Forwards one HTTP request to a member and relays the response (SPEC 6.6) over the member's
- * keep-alive connections (`upstream/http-agents.ts`), speaking HTTP/1.1 on the socket itself:
+ * keep-alive connections (`upstream/member-connections.ts`), speaking HTTP/1.1 on the socket itself:
  * the request head is rewritten once (hop-by-hop headers out, X-Forwarded-* in), the bodies in
  * both directions pass byte for byte (a chunked body stays chunked, trailers included), and only
  * the response head is rebuilt, to drop hop-by-hop headers and add the sticky cookie. One
@@ -28,7 +28,11 @@ import {
 } from "../http1/head-parser.js";
 import { normalizeHost, pathOf, type RouteMatcher } from "../router/route-matcher.js";
 import type { Snapshot } from "../snapshot.js";
-import type { HttpAgents, UpstreamConnection, UpstreamUser } from "../upstream/http-agents.js";
+import type {
+  MemberConnectionPools,
+  UpstreamConnection,
+  UpstreamUser,
+} from "../upstream/member-connections.js";
 import type { MemberRuntime } from "../upstream/member-runtime.js";
 import type { PoolRuntime } from "../upstream/pool-runtime.js";
 import { logAccess, pathForLog } from "./access-log.js";
@@ -41,7 +45,7 @@ import { retryElsewhere } from "./retry.js";
 export interface HttpEnv {
   readonly ctx: DataPathContext;
   readonly counters: HttpListenerCounters;
-  readonly agents: HttpAgents;
+  readonly agents: MemberConnectionPools;
   readonly https: boolean;
   /** The listener's bound port (X-Forwarded-Port). */
   readonly port: number;

@@ -14,7 +14,7 @@ import { FaultCounters } from "../../../src/data/fault-guard.js";
 import { startHttpListener } from "../../../src/data/listener/http-listener.js";
 import { HttpListenerCounters } from "../../../src/data/proxy/http-counters.js";
 import type { Snapshot } from "../../../src/data/snapshot.js";
-import { HttpAgents } from "../../../src/data/upstream/http-agents.js";
+import { MemberConnectionPools } from "../../../src/data/upstream/member-connections.js";
 import { MemberRegistry } from "../../../src/data/upstream/member-registry.js";
 import type { MemberRuntime } from "../../../src/data/upstream/member-runtime.js";
 import { buildSnapshot } from "../../../src/runtime/build-snapshot.js";
@@ -94,7 +94,7 @@ export async function startProxy(model: ConfigModel, cookieKey?: Buffer): Promis
   const holder = new SnapshotHolder<Snapshot>(
     buildSnapshot(model, version, registry, states, cookieKey, 1000),
   );
-  const agents = new HttpAgents();
+  const agents = new MemberConnectionPools();
   const ctx: DataPathContext = {
     holder,
     memberPools: agents,

@@ -17,7 +17,7 @@ import { FaultCounters } from "../../../src/data/fault-guard.js";
 import { startHttpListener } from "../../../src/data/listener/http-listener.js";
 import { HttpListenerCounters } from "../../../src/data/proxy/http-counters.js";
 import type { Snapshot } from "../../../src/data/snapshot.js";
-import { HttpAgents } from "../../../src/data/upstream/http-agents.js";
+import { MemberConnectionPools } from "../../../src/data/upstream/member-connections.js";
 import { MemberRegistry } from "../../../src/data/upstream/member-registry.js";
 import { buildSnapshot } from "../../../src/runtime/build-snapshot.js";
 import { PoolStates } from "../../../src/runtime/pool-states.js";
@@ -463,7 +463,7 @@ export async function startWireProxy(
   const registry = new MemberRegistry(clock);
   const states = new PoolStates(clock);
   const holder = new SnapshotHolder<Snapshot>(buildSnapshot(model, 1, registry, states, undefined, 1000));
-  const agents = new HttpAgents();
+  const agents = new MemberConnectionPools();
   const faults = new FaultCounters();
   const ctx: DataPathContext = {
     holder,

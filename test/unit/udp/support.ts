@@ -12,7 +12,7 @@ import type { DataPathContext } from "../../../src/data/context.js";
 import { FaultCounters } from "../../../src/data/fault-guard.js";
 import type { Snapshot } from "../../../src/data/snapshot.js";
 import type { ConnectOutcomeSink } from "../../../src/data/upstream/failure-sink.js";
-import { HttpAgents } from "../../../src/data/upstream/http-agents.js";
+import { MemberConnectionPools } from "../../../src/data/upstream/member-connections.js";
 import { MemberRegistry } from "../../../src/data/upstream/member-registry.js";
 import type { MemberRuntime } from "../../../src/data/upstream/member-runtime.js";
 import { buildSnapshot } from "../../../src/runtime/build-snapshot.js";
@@ -104,7 +104,7 @@ export class TestRuntime {
       clock: this.clock,
       log: pino({ level: "silent" }),
       outcomes: sink,
-      memberPools: new HttpAgents(),
+      memberPools: new MemberConnectionPools(),
       faults: new FaultCounters(),
     };
   }
