@@ -161,6 +161,7 @@ export async function startHttpListener(
     bindKey,
     port,
     counters,
+    report: () => counters.report(),
     update,
     ...(ctx.injected === true ? { accept } : {}),
     stopAccepting: async () => {

@@ -79,6 +79,7 @@ export async function startTcpListener(
     bindKey,
     port,
     counters,
+    report: () => counters.report(),
     // server.close() stops accepting at once; its callback would wait for every open connection.
     stopAccepting: async () => {
       accepting = false;

@@ -2,6 +2,7 @@ import * as net from "node:net";
 import type { ListenerModel } from "../../core/model.js";
 import type { DataPathContext } from "../context.js";
 import { guard } from "../fault-guard.js";
+import type { ListenerReport } from "../listener/listener-report.js";
 import type { MemberRuntime } from "../upstream/member-runtime.js";
 import type { PoolRuntime } from "../upstream/pool-runtime.js";
 import { logAccess } from "./access-log.js";
@@ -17,6 +18,25 @@ export class TcpListenerCounters {
   proxyHeaderRejected = 0;
   bytesIn = 0;
   bytesOut = 0;
+
+  /** The counters as the admin API reads them (every counter above is declared here). */
+  report(): ListenerReport {
+    return {
+      unit: "connections",
+      connections: this.connections,
+      traffic: this.connections,
+      bytesIn: this.bytesIn,
+      bytesOut: this.bytesOut,
+      events: {
+        no_member: this.noMember,
+        connect_failure: this.connectFailures,
+        retry: this.retries,
+        idle_timeout: this.idleTimeouts,
+        proxy_header_rejected: this.proxyHeaderRejected,
+      },
+      requests: [],
+    };
+  }
 }
 
 /**
