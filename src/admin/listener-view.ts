@@ -1,8 +1,6 @@
 import type { ListenerModel } from "../core/model.js";
-import type { TrafficUnit } from "../data/listener/listener-report.js";
+import type { ListenerReport, TrafficUnit } from "../data/listener/listener-report.js";
 import type { ListenerSet } from "../data/listener/listener-set.js";
-import type { RequestCount } from "../data/proxy/http-counters.js";
-import type { UdpListenerCounters } from "../data/proxy/udp-flows.js";
 import type { Snapshot } from "../data/snapshot.js";
 
 export type { TrafficUnit };
@@ -11,25 +9,12 @@ export type { TrafficUnit };
  * A listener with the counters it declares (`RunningListener.report`), so that metrics, status and
  * the dashboard never switch on the protocol. Read at scrape time; nothing here is on the data path.
  */
-export interface ListenerView {
+export interface ListenerView extends ListenerReport {
   readonly model: ListenerModel;
   /** The bound port (differs from the model's only when it asked for port 0). */
   readonly port: number;
   /** Open connections (TCP, HTTP) or flows (UDP). */
   readonly open: number;
-  /** Client connections accepted (TCP, HTTP) or flows opened (UDP). */
-  readonly connections: number;
-  readonly unit: TrafficUnit;
-  /** Cumulative count of `unit`: the base of the request rate. */
-  readonly traffic: number;
-  readonly bytesIn: number;
-  readonly bytesOut: number;
-  /** Counted data-path events by name (errors, retries, timeouts), for `stickylb_listener_events_total`. */
-  readonly events: Readonly<Record<string, number>>;
-  /** HTTP: the rows of `stickylb_requests_total`. */
-  readonly requests: readonly RequestCount[];
-  /** UDP only. */
-  readonly udp?: UdpListenerCounters;
   /** Pools the listener sends to (default pool first, then rule pools). */
   readonly pools: readonly string[];
 }

@@ -65,15 +65,8 @@ export function planSnapshot(
  * {@link planSnapshot} committed at once: for callers that swap the result themselves right away
  * (tests of the data path, which hold their own snapshot holder).
  */
-export function buildSnapshot(
-  model: ConfigModel,
-  version: number,
-  registry: MemberRegistry,
-  poolStates: PoolStates,
-  cookieKey: Buffer | undefined,
-  drainTimeoutMs: number,
-): Snapshot {
-  const plan = planSnapshot(model, version, registry, poolStates, cookieKey, drainTimeoutMs);
+export function buildSnapshot(...args: Parameters<typeof planSnapshot>): Snapshot {
+  const plan = planSnapshot(...args);
   plan.commit();
   return plan.snapshot;
 }

@@ -73,7 +73,7 @@ export class PlacedClient implements StickyClient {
    * values to add to its response.
    */
   answered(member: MemberRuntime, responseRaw: readonly string[]): readonly string[] {
-    return this.pool.stickiness.answered(this, this.member, member, responseRaw, this.rebind);
+    return this.pool.stickiness.answered(this, member, responseRaw);
   }
 
   /** L4: an open connection or flow holds its binding until {@link release}. */

@@ -38,6 +38,10 @@ export interface StickyClient {
   key: string | undefined;
   /** HTTP_COOKIE: when the honoured cookie was issued (ms). */
   issuedAt: number;
+  /** The member first placed. */
+  readonly member: MemberRuntime | undefined;
+  /** Placed afresh or moved by a retry: the member that answers must be remembered. */
+  readonly rebind: boolean;
 }
 
 export interface Stickiness {
@@ -50,16 +54,10 @@ export interface Stickiness {
   /** The client was placed afresh (or moved by a retry) on `member`: remember it now if kept here. */
   bind(client: StickyClient, member: MemberRuntime): void;
   /**
-   * HTTP: `member` answered with these raw response header pairs (`placed`: the member first
-   * placed): learn what the response teaches and return the `Set-Cookie` values to add.
+   * HTTP: `member` answered with these raw response header pairs: learn what the response
+   * teaches and return the `Set-Cookie` values to add.
    */
-  answered(
-    client: StickyClient,
-    placed: MemberRuntime | undefined,
-    member: MemberRuntime,
-    responseRaw: readonly string[],
-    rebind: boolean,
-  ): readonly string[];
+  answered(client: StickyClient, member: MemberRuntime, responseRaw: readonly string[]): readonly string[];
   /** L4: an open connection or flow holds its binding (it cannot lapse while open). */
   hold(client: StickyClient): void;
   release(client: StickyClient): void;
@@ -132,14 +130,8 @@ class AppCookieStickiness implements Stickiness {
 
   bind(): void {}
 
-  answered(
-    client: StickyClient,
-    placed: MemberRuntime | undefined,
-    member: MemberRuntime,
-    responseRaw: readonly string[],
-    rebind: boolean,
-  ): readonly string[] {
-    const mustBind = rebind || placed !== member;
+  answered(client: StickyClient, member: MemberRuntime, responseRaw: readonly string[]): readonly string[] {
+    const mustBind = client.rebind || client.member !== member;
     const setCookies = setCookieValues(responseRaw);
     learnAppCookie(this.table, this.cookieName, client.key, mustBind, member, setCookies, client.facts.now);
     return NOTHING;
@@ -175,14 +167,8 @@ class InsertedCookieStickiness implements Stickiness {
 
   bind(): void {}
 
-  answered(
-    client: StickyClient,
-    placed: MemberRuntime | undefined,
-    member: MemberRuntime,
-    responseRaw: readonly string[],
-    rebind: boolean,
-  ): readonly string[] {
-    const honoured = rebind ? undefined : placed;
+  answered(client: StickyClient, member: MemberRuntime, responseRaw: readonly string[]): readonly string[] {
+    const honoured = client.rebind ? undefined : client.member;
     const cookie = httpCookieToSet(
       this.cookies,
       this.pool.sessionPersistence!,
