@@ -14,8 +14,7 @@
  */
 import type { Socket } from "node:net";
 import type { ListenerModel } from "../../core/model.js";
-import { type PlacedClient, placeClient } from "../affinity/placement-front.js";
-import type { DataPathContext } from "../context.js";
+import type { PlacedClient } from "../affinity/placement-front.js";
 import { reportFault } from "../fault-guard.js";
 import { ChunkedDecoder, ChunkedError } from "../http1/chunked-decoder.js";
 import { type BodyFraming, FramingError, responseFraming } from "../http1/framing.js";
@@ -26,30 +25,18 @@ import {
   type RequestHead,
   type ResponseHead,
 } from "../http1/head-parser.js";
-import { normalizeHost, pathOf, type RouteMatcher } from "../router/route-matcher.js";
-import type { Snapshot } from "../snapshot.js";
-import type {
-  MemberConnectionPools,
-  UpstreamConnection,
-  UpstreamUser,
-} from "../upstream/member-connections.js";
+import type { UpstreamConnection, UpstreamUser } from "../upstream/member-connections.js";
 import type { MemberRuntime } from "../upstream/member-runtime.js";
 import type { PoolRuntime } from "../upstream/pool-runtime.js";
 import { logAccess, pathForLog } from "./access-log.js";
-import type { HttpListenerCounters } from "./http-counters.js";
-import { connectionInfo, firstHeader, responseHeadersForClient } from "./http-headers.js";
+import { connectionInfo, responseHeadersForClient } from "./http-headers.js";
 import { rawHead } from "./http-local.js";
-import { retryElsewhere } from "./retry.js";
+import type { HttpEnv } from "./http-route.js";
 
-/** What every request of one listener shares. */
-export interface HttpEnv {
-  readonly ctx: DataPathContext;
-  readonly counters: HttpListenerCounters;
-  readonly agents: MemberConnectionPools;
-  readonly https: boolean;
-  /** The listener's bound port (X-Forwarded-Port). */
-  readonly port: number;
-}
+export type { HttpEnv, RouteOutcome } from "./http-route.js";
+export { routeAndPlace } from "./http-route.js";
+
+import { retryElsewhere } from "./retry.js";
 
 /** The client connection, as an exchange sees it (`proxy/http-client-connection.ts`). */
 export interface ClientSide {
@@ -76,62 +63,6 @@ const IDEMPOTENT = new Set(["GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"])
 const JOIN_LIMIT = 16_384;
 /** Request bytes held while no member connection is there yet; past this the client is paused. */
 const QUEUE_LIMIT = 65_536;
-
-export type RouteOutcome =
-  | {
-      readonly ok: true;
-      readonly pool: PoolRuntime;
-      readonly sticky: PlacedClient;
-      readonly member: MemberRuntime;
-    }
-  | { readonly ok: false; readonly status: number; readonly pool: string };
-
-/**
- * Routes and places a request with the snapshot current now: 404 for no route, 503 for a pool
- * with no eligible member.
- */
-export function routeAndPlace(
-  head: RequestHead,
-  routes: RouteMatcher,
-  snapshot: Snapshot,
-  env: HttpEnv,
-  clientIp: string,
-): RouteOutcome {
-  const poolName = routes(normalizeHost(firstHeader(head.raw, "host")), pathOf(head.target));
-  if (poolName === undefined) {
-    env.counters.noRoute++;
-    return { ok: false, status: 404, pool: "" };
-  }
-  const pool = snapshot.pools.get(poolName);
-  if (pool === undefined) {
-    env.counters.noMember++;
-    return { ok: false, status: 503, pool: poolName };
-  }
-  const sticky = placeClient(pool, {
-    clientIp,
-    http: true,
-    cookieHeader: cookieHeaderOf(head.raw),
-    https: env.https,
-    now: env.ctx.clock.now(),
-  });
-  const member = sticky.member;
-  if (member === undefined) {
-    env.counters.noMember++;
-    return { ok: false, status: 503, pool: poolName };
-  }
-  return { ok: true, pool, sticky, member };
-}
-
-/** The `Cookie` header; several are joined with `; ` (RFC 9113 8.2.3, what node:http did too). */
-function cookieHeaderOf(raw: readonly string[]): string | undefined {
-  let value: string | undefined;
-  for (let i = 0; i < raw.length; i += 2) {
-    const name = raw[i]!;
-    if (name.length !== 6 || name.toLowerCase() !== "cookie") continue;
-    value = value === undefined ? raw[i + 1]! : `${value}; ${raw[i + 1]!}`;
-  }
-  return value;
-}
 
 enum Body {
   None,
