@@ -45,20 +45,32 @@ export interface ConnectionHost {
   readonly connections: Set<HttpClientConnection>;
 }
 
+/**
+ * The life of a client connection, one state instead of a set of flags that could contradict each
+ * other. Reading and parsing go on in `Serving`, `ClientDone` and `Closing`; the last two end the
+ * connection once the response in flight is out.
+ */
+enum Phase {
+  /** Requests are read and answered; kept alive as the client asks. */
+  Serving,
+  /** The client sent FIN (half-open): answer what it sent, then close. */
+  ClientDone,
+  /** A drain (stop, removed listener): close after the response in flight, saying so. */
+  Closing,
+  /** Handed to the upgrade relay: this object no longer reads it. */
+  Upgraded,
+  /** Ending or closed: further bytes are ignored. */
+  Ended,
+}
+
 export class HttpClientConnection implements ClientSide {
   readonly clientIp: string;
   private readonly pending = new PendingBytes();
   private readonly scanner = new HeadScanner();
   private exchange: Exchange | undefined;
-  /** The connection is ending: further bytes are ignored. */
-  private ended = false;
-  /** Handed to the upgrade relay: this object no longer reads it. */
-  private detached = false;
-  /** Set by a drain (stop, removed listener): close after the response in flight. */
-  private closing = false;
+  /** Where the connection is in its life (see {@link Phase}). */
+  private phase = Phase.Serving;
   private readingPaused = false;
-  /** The client sent FIN: answer what is in flight, then close (the listener allows half-open). */
-  private clientEnded = false;
   /** `timeouts.client` deadline of the request being read. */
   private deadline: NodeJS.Timeout | undefined;
   private idleMs: number;
@@ -107,19 +119,24 @@ export class HttpClientConnection implements ClientSide {
     socket.setTimeout(this.idleMs);
   }
 
+  /** Requests may still be read and parsed. */
+  private get reading(): boolean {
+    return this.phase !== Phase.Ended && this.phase !== Phase.Upgraded;
+  }
+
   /** No request in flight and none being read: can be closed without cutting anything. */
   get idle(): boolean {
-    return this.exchange === undefined && this.pending.length === 0 && !this.detached;
+    return this.exchange === undefined && this.pending.length === 0 && this.phase !== Phase.Upgraded;
   }
 
   /** Drain: close now if idle, else after the response in flight. */
   closeWhenIdle(): void {
-    this.closing = true;
+    if (this.phase === Phase.Serving || this.phase === Phase.ClientDone) this.phase = Phase.Closing;
     if (this.idle) this.socket.destroy();
   }
 
   private received(chunk: Buffer): void {
-    if (this.ended) return;
+    if (this.phase === Phase.Ended) return;
     const exchange = this.exchange;
     if (exchange !== undefined) {
       const used = exchange.requestDone ? 0 : exchange.feedBody(chunk, 0, chunk.length);
@@ -138,7 +155,7 @@ export class HttpClientConnection implements ClientSide {
     if (this.parsing) return;
     this.parsing = true;
     try {
-      while (this.exchange === undefined && !this.ended && !this.detached && this.pending.length > 0) {
+      while (this.exchange === undefined && this.reading && this.pending.length > 0) {
         let buf = this.pending.view();
         // RFC 9112 2.2: empty lines before a request line are ignored (some clients send a CRLF
         // after a body).
@@ -310,7 +327,7 @@ export class HttpClientConnection implements ClientSide {
   answer(status: number, close: boolean): void {
     this.exchange = undefined;
     if (close) {
-      this.ended = true;
+      this.phase = Phase.Ended;
       this.requestRead();
       // Read on, so that the client's own close is seen (a paused socket would wait for idle).
       this.resumeReading();
@@ -318,15 +335,15 @@ export class HttpClientConnection implements ClientSide {
       else this.socket.destroy();
       return;
     }
-    this.socket.write(localResponse(status, this.closing), "latin1");
+    this.socket.write(localResponse(status, this.phase === Phase.Closing), "latin1");
     this.exchangeDone(true);
   }
 
   exchangeDone(keepAlive: boolean): void {
     this.exchange = undefined;
     this.requestRead();
-    if (!keepAlive || this.closing) {
-      this.ended = true;
+    if (!keepAlive || this.phase === Phase.Closing) {
+      this.phase = Phase.Ended;
       this.resumeReading();
       this.socket.end();
       return;
@@ -334,15 +351,15 @@ export class HttpClientConnection implements ClientSide {
     this.resumeReading();
     if (this.pending.length > 0) this.parseNext();
     // A client that half-closed gets the answers to the requests it sent before its FIN, then FIN.
-    if (this.clientEnded && this.exchange === undefined && !this.ended && !this.detached) {
-      this.ended = true;
+    if (this.phase === Phase.ClientDone && this.exchange === undefined) {
+      this.phase = Phase.Ended;
       this.socket.end();
     }
   }
 
   abort(): void {
     this.exchange = undefined;
-    this.ended = true;
+    this.phase = Phase.Ended;
     this.socket.destroy();
   }
 
@@ -375,7 +392,7 @@ export class HttpClientConnection implements ClientSide {
   /** `timeouts.client` passed before the whole request arrived. */
   timedOut(): void {
     this.deadline = undefined;
-    if (this.ended) return;
+    if (this.phase === Phase.Ended) return;
     const exchange = this.exchange;
     if (exchange === undefined) {
       this.refuse(408, "request head not complete in time");
@@ -394,10 +411,10 @@ export class HttpClientConnection implements ClientSide {
   }
 
   private clientHalfClosed(): void {
-    this.clientEnded = true;
+    if (this.phase === Phase.Serving) this.phase = Phase.ClientDone;
     // Nothing in flight: nothing to answer. Otherwise exchangeDone closes after the response.
-    if (this.exchange === undefined && !this.detached) {
-      this.ended = true;
+    if (this.exchange === undefined && this.phase !== Phase.Upgraded) {
+      this.phase = Phase.Ended;
       this.socket.end();
     }
   }
@@ -414,12 +431,12 @@ export class HttpClientConnection implements ClientSide {
       return;
     }
     // A request in flight or a head being read has its own limits (member, client timeouts).
-    if (exchange !== undefined || (this.pending.length > 0 && !this.ended)) return;
+    if (exchange !== undefined || (this.pending.length > 0 && this.phase !== Phase.Ended)) return;
     this.socket.destroy();
   }
 
   private detach(): void {
-    this.detached = true;
+    this.phase = Phase.Upgraded;
     this.requestRead();
     this.socket.off("data", this.onData);
     this.socket.off("drain", this.onDrain);
@@ -430,7 +447,7 @@ export class HttpClientConnection implements ClientSide {
   private closed(): void {
     this.requestRead();
     this.host.connections.delete(this);
-    this.ended = true;
+    this.phase = Phase.Ended;
     const exchange = this.exchange;
     this.exchange = undefined;
     exchange?.clientGone();
