@@ -7,8 +7,8 @@
 import { performance } from "node:perf_hooks";
 import type { Candidate } from "../src/core/member.js";
 import { ConsistentHashPolicy } from "../src/data/balancer/consistent-hash.js";
-import { HashRingPolicy } from "../src/data/balancer/hash-ring.js";
 import type { BalancingPolicy } from "../src/data/balancer/policy.js";
+import { HashRingPolicy } from "./hash-ring.js";
 
 interface Design {
   readonly name: string;

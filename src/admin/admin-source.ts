@@ -1,5 +1,5 @@
-import type { ReloadCounters, Runtime } from "../control/runtime.js";
 import type { PersistenceType } from "../core/model.js";
+import type { ReloadCounters, Runtime } from "../runtime/runtime.js";
 import type { ApiAnswer } from "./bindings-api.js";
 
 /** What the admin API reads of the running process. */

@@ -4,12 +4,12 @@
  * next connection or request. Pure functions over the runtime; the server audits every call.
  */
 import { createHash } from "node:crypto";
-import type { Runtime } from "../control/runtime.js";
 import { clientIpKey } from "../core/member.js";
 import type { PersistenceType } from "../core/model.js";
 import { codecFor } from "../data/affinity/http-cookie-affinity.js";
 import type { MemberRuntime } from "../data/upstream/member-runtime.js";
 import type { PoolRuntime } from "../data/upstream/pool-runtime.js";
+import type { Runtime } from "../runtime/runtime.js";
 
 export interface ApiAnswer {
   readonly status: number;

@@ -13,6 +13,7 @@ import {
   type MetricValueWithName,
   Registry,
 } from "prom-client";
+import { FAULT_SITES } from "../data/fault-guard.js";
 import { DURATION_BUCKETS } from "../data/proxy/request-durations.js";
 import type { MemberRuntime } from "../data/upstream/member-runtime.js";
 import type { AdminSource } from "./admin-source.js";
@@ -113,6 +114,14 @@ export function createMetricsRegistry(source: AdminSource, version: string): Reg
   const pools = () => runtime.current.pools.values();
   const members = () => runtime.registry.all();
 
+  counter(
+    "stickylb_internal_errors_total",
+    "Bugs contained on the data path: each ended one connection, flow or request (SLB_ERR_DATA_INTERNAL).",
+    ["where"],
+    (emit) => {
+      for (const where of FAULT_SITES) emit({ where }, runtime.faults.bySite[where]);
+    },
+  );
   counter(
     "stickylb_connections_total",
     "Client connections accepted (TCP, HTTP, HTTPS) or UDP flows opened, per listener.",

@@ -1,9 +1,9 @@
-import type { Runtime } from "../control/runtime.js";
 import type { Algorithm, PersistenceType, Protocol } from "../core/model.js";
 import type { AffinityResult } from "../data/affinity/resolver.js";
 import { durationQuantile, mergedCounts } from "../data/proxy/request-durations.js";
 import type { MemberRuntime } from "../data/upstream/member-runtime.js";
 import type { PoolRuntime } from "../data/upstream/pool-runtime.js";
+import type { Runtime } from "../runtime/runtime.js";
 import { type ListenerView, listenerViews, type TrafficUnit } from "./listener-view.js";
 import type { RateTracker } from "./rates.js";
 

@@ -5,16 +5,17 @@
  * It never parses HTTP nor relays a byte. See docs/workers.md.
  */
 import type { Socket } from "node:net";
-import { startAdminOrLog } from "../admin/admin-server.js";
+import type { AdminSource } from "../admin/admin-server.js";
 import type { ApiAnswer } from "../admin/bindings-api.js";
 import { createMetricsRegistry } from "../admin/metrics.js";
-import type { ReloadCounters } from "../control/runtime.js";
 import { systemClock } from "../core/clock.js";
 import type { Logger } from "../core/log.js";
 import { clientIpKey } from "../core/member.js";
 import type { ConfigModel } from "../core/model.js";
-import { resolveCookieKey } from "../data/affinity/cookie-key.js";
 import { StickyError } from "../errors/codes.js";
+import { resolveCookieKey } from "../runtime/cookie-key.js";
+import { serveUntilStopped } from "../runtime/process-wiring.js";
+import type { ReloadCounters } from "../runtime/runtime.js";
 import { Acceptors } from "./acceptors.js";
 import { aggregateMetrics, type MetricJson } from "./aggregate-metrics.js";
 import { aggregateStatus, type WorkerStatus } from "./aggregate-status.js";
@@ -122,38 +123,33 @@ export async function runPrimary(options: PrimaryOptions, err: NodeJS.WritableSt
     { ready: () => bound, reloads: () => reloads },
     options.version,
   );
-  const admin = await startAdminOrLog(
-    options.admin,
-    {
-      ready: () => bound && workers.allReady(),
-      reloads: () => reloads,
-      remote: {
-        metrics: async () => {
-          const own = (await primaryRegistry.getMetricsAsJSON()) as unknown as MetricJson[];
-          const theirs = await everyWorker((slot) => workers.query(slot, { op: "metrics" }));
-          const replicated = new Set(
-            current.pools.filter((p) => p.sessionPersistence?.type === "APP_COOKIE").map((p) => p.name),
-          );
-          const all = [own, ...theirs.map((m) => (m ?? []) as MetricJson[])];
-          return aggregateMetrics(all, replicated);
-        },
-        status: async () => {
-          const docs = await everyWorker((slot) => workers.query(slot, { op: "status" }));
-          return aggregateStatus(docs as (WorkerStatus | undefined)[], {
-            portOf: (key) => acceptors.portOf(key),
-            reloads,
-            uptimeSeconds: (systemClock.now() - startedAt) / 1000,
-            ready: bound && workers.allReady(),
-          });
-        },
-        lookup: (pool, key) => askBindings("lookup", pool, key),
-        remove: (pool, key) => askBindings("remove", pool, key),
-        persistenceOf: poolType,
+  const adminSource: AdminSource = {
+    ready: () => bound && workers.allReady(),
+    reloads: () => reloads,
+    remote: {
+      metrics: async () => {
+        const own = (await primaryRegistry.getMetricsAsJSON()) as unknown as MetricJson[];
+        const theirs = await everyWorker((slot) => workers.query(slot, { op: "metrics" }));
+        const replicated = new Set(
+          current.pools.filter((p) => p.sessionPersistence?.type === "APP_COOKIE").map((p) => p.name),
+        );
+        const all = [own, ...theirs.map((m) => (m ?? []) as MetricJson[])];
+        return aggregateMetrics(all, replicated);
       },
+      status: async () => {
+        const docs = await everyWorker((slot) => workers.query(slot, { op: "status" }));
+        return aggregateStatus(docs as (WorkerStatus | undefined)[], {
+          portOf: (key) => acceptors.portOf(key),
+          reloads,
+          uptimeSeconds: (systemClock.now() - startedAt) / 1000,
+          ready: bound && workers.allReady(),
+        });
+      },
+      lookup: (pool, key) => askBindings("lookup", pool, key),
+      remove: (pool, key) => askBindings("remove", pool, key),
+      persistenceOf: poolType,
     },
-    log,
-    { token: options.adminToken, version: options.version },
-  );
+  };
 
   let reloading = Promise.resolve();
   const reload = (): void => {
@@ -195,36 +191,31 @@ export async function runPrimary(options: PrimaryOptions, err: NodeJS.WritableSt
       }
     });
   };
-  process.on("SIGHUP", reload);
   const watchers = options.watch?.(reload) ?? [];
-  log.info(
-    {
-      listeners: current.listeners.length,
-      pools: current.pools.length,
-      workers: workers.count,
-      pids: workers.pids(),
-    },
-    "stickylb started",
-  );
-
-  return new Promise<number>((resolve) => {
-    let stopping = false;
-    const stop = (signal: string): void => {
-      if (stopping) return;
-      stopping = true;
-      log.info({ signal, workers: workers.count }, "stopping: draining open connections");
+  return serveUntilStopped({
+    started: () =>
+      log.info(
+        {
+          listeners: current.listeners.length,
+          pools: current.pools.length,
+          workers: workers.count,
+          pids: workers.pids(),
+        },
+        "stickylb started",
+      ),
+    admin: options.admin,
+    adminToken: options.adminToken,
+    version: options.version,
+    log,
+    source: adminSource,
+    // The connections are the workers' to count; the primary only hands them over.
+    openConnections: () => 0,
+    reload,
+    stopData: async () => {
       acceptors.close();
-      void (async () => {
-        // Workers drain for up to the drain timeout; a little more before they are killed.
-        await workers.stop(options.drainTimeoutMs + 2000);
-        await admin?.close();
-        process.off("SIGHUP", reload);
-        for (const w of watchers) w.close();
-        log.info("stopped");
-        resolve(0);
-      })();
-    };
-    process.once("SIGTERM", () => stop("SIGTERM"));
-    process.once("SIGINT", () => stop("SIGINT"));
+      // Workers drain for up to the drain timeout; a little more before they are killed.
+      await workers.stop(options.drainTimeoutMs + 2000);
+    },
+    closing: watchers,
   });
 }

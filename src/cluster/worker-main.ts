@@ -9,11 +9,11 @@ import { deleteBinding, lookupBinding } from "../admin/bindings-api.js";
 import { createMetricsRegistry } from "../admin/metrics.js";
 import { RateTracker } from "../admin/rates.js";
 import { buildStatus, trafficSample } from "../admin/status.js";
-import { Runtime } from "../control/runtime.js";
 import { systemClock } from "../core/clock.js";
 import type { Logger } from "../core/log.js";
 import type { ConfigModel } from "../core/model.js";
 import type { BindingStore } from "../data/affinity/binding-table.js";
+import { Runtime } from "../runtime/runtime.js";
 import type { HealthEntry, Query, ToPrimary, ToWorker } from "./messages.js";
 import { ReplicatedBindingStore } from "./replicated-bindings.js";
 

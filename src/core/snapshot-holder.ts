@@ -4,21 +4,17 @@
  * request, so work in progress keeps the snapshot it started with.
  */
 export class SnapshotHolder<T> {
-  private readonly subscribers: ((next: T, previous: T) => void)[] = [];
-
   constructor(private snapshot: T) {}
 
   get current(): T {
     return this.snapshot;
   }
 
+  /**
+   * Nothing subscribes to a swap: whoever swaps (the runtime) tells the parts that must react, so
+   * a part that goes away leaves no reference behind.
+   */
   swap(next: T): void {
-    const previous = this.snapshot;
     this.snapshot = next;
-    for (const s of this.subscribers) s(next, previous);
-  }
-
-  onSwap(subscriber: (next: T, previous: T) => void): void {
-    this.subscribers.push(subscriber);
   }
 }

@@ -14,7 +14,8 @@ export const ERROR_CODES = {
     "Two entries clash: a duplicate name, a duplicate member, or two listeners on one protocol family, address and port.",
   SLB_ERR_CONFIG_REFERENCE:
     "A reference to a pool that does not exist, or to a pool that the listener cannot use.",
-  SLB_ERR_CONFIG_TLS_FILE: "A certificate or key file named by the configuration cannot be read.",
+  SLB_ERR_CONFIG_TLS_FILE:
+    "A certificate or key file named by the configuration cannot be read, or is not a usable certificate and key.",
   SLB_ERR_COOKIE_SECRET:
     "The cookie key is unusable: cookieSecret is too short or its variable unset, the --cookie-secret-file is unreadable or shorter than 32 bytes, or the key file in the state folder is damaged or cannot be written.",
   SLB_ERR_K8S_ANNOTATION:
@@ -28,6 +29,18 @@ export const ERROR_CODES = {
     "The Kubernetes API could not be listed, watched or written (status, Events, the leader election Lease); the controller retries.",
   SLB_ERR_ADMIN_TOKEN:
     "The admin listener is not on loopback and has no usable bearer token (--admin-token-file missing, unreadable or too short).",
+  SLB_ERR_DATA_INTERNAL:
+    "A bug on the data path: the one connection, flow or request it happened in was ended; counted in stickylb_internal_errors_total.",
+  SLB_ERR_DATA_CONNECT:
+    "A member refused or did not accept a connection in time; the client was retried on another member or refused.",
+  SLB_ERR_DATA_NO_MEMBER:
+    "No member of the pool may take a new client: HTTP 503, TCP close, UDP datagram dropped.",
+  SLB_ERR_DATA_MEMBER_TIMEOUT: "A member stayed silent past timeouts.member: HTTP 504.",
+  SLB_ERR_DATA_BAD_RESPONSE:
+    "A member answered something that is not valid HTTP/1.1, or broke its response: HTTP 502 or a cut connection.",
+  SLB_ERR_DATA_BAD_REQUEST: "A client request was refused as malformed or ambiguous (HTTP 400, 431).",
+  SLB_ERR_DATA_PROXY_HEADER:
+    "A connection's PROXY protocol header was missing or malformed; the connection was closed.",
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

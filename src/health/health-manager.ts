@@ -3,7 +3,7 @@
  * reload, and is written only through the registry's narrow {@link HealthStatusPort}; balancers and
  * affinity read nothing but `eligible` / `keepsBindings`.
  *
- * Wiring (control/runtime): make one manager with the member registry as its status port, hand it
+ * Wiring (runtime/runtime.ts): make one manager with the member registry as its status port, hand it
  * to the data path as the {@link ConnectOutcomeSink}, call `sync(snapshot)` after every swap and
  * `stop()` on shutdown.
  */

@@ -10,7 +10,7 @@
  * store's key as soon as the store answers: `onChange` then fires once.
  */
 import type { Logger } from "../core/log.js";
-import { MIN_COOKIE_SECRET_BYTES } from "../data/affinity/cookie-key.js";
+import { MIN_COOKIE_SECRET_BYTES } from "../runtime/cookie-key.js";
 import type { StoreConnection } from "./store-connection.js";
 import type { StateStoreMetrics } from "./store-metrics.js";
 import { cookieKeyName } from "./stored-key.js";

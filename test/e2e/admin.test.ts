@@ -11,8 +11,7 @@ import {
   tempDir,
   writeConfig,
 } from "../support/stickylb-process.js";
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+import { sleep } from "../support/time.js";
 
 function members(list: readonly { address: string; port: number }[]): string {
   return list.map((b) => `        - {address: ${b.address}, port: ${b.port}}`).join("\n");

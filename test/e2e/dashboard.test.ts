@@ -5,11 +5,11 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { connectAndReadName } from "../support/backends.js";
 import { cookiePair, httpGet } from "../support/http-backends.js";
 import { type StickylbProcess, startStickylb, tempDir } from "../support/stickylb-process.js";
+import { sleep } from "../support/time.js";
 import { udpClient } from "../support/udp-backends.js";
 
 const CHROMIUM = "/usr/bin/chromium";
 const ARTIFACTS = resolve(import.meta.dirname, "../../test-artifacts");
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function tcpHello(port: number, from: string): Promise<void> {
   const { socket } = await connectAndReadName(port, from);

@@ -11,8 +11,8 @@ import {
   tempDir,
   writeConfig,
 } from "../support/stickylb-process.js";
+import { sleep } from "../support/time.js";
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const run = promisify(execFile);
 
 function config(port: number, backends: readonly HttpBackend[], persistence: string): string {

@@ -9,8 +9,7 @@ import {
   tempDir,
   writeConfig,
 } from "../support/stickylb-process.js";
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+import { sleep } from "../support/time.js";
 
 function config(port: number, members: HttpBackend[]): string {
   return `apiVersion: stickylb/v1

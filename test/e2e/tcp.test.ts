@@ -9,8 +9,7 @@ import {
   tempDir,
   writeConfig,
 } from "../support/stickylb-process.js";
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+import { sleep } from "../support/time.js";
 
 /** A native document with one TCP listener on 127.0.0.1:`port` and one pool. */
 function tcpConfig(port: number, pool: string, backends: { address: string; port: number }[]): string {

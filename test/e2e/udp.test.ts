@@ -9,9 +9,8 @@ import {
   tempDir,
   writeConfig,
 } from "../support/stickylb-process.js";
+import { sleep } from "../support/time.js";
 import { startUdpBackend, type UdpBackend, udpClient } from "../support/udp-backends.js";
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** A native document with one UDP listener on 127.0.0.1:`port` and one pool of `backends`. */
 function udpConfig(port: number, listenerExtra: string, pool: string, backends: UdpBackend[]): string {

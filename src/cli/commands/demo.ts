@@ -6,15 +6,15 @@
 
 import { type AdminServer, runtimeAdminSource, startAdminServer } from "../../admin/admin-server.js";
 import { parseDuration } from "../../control/config/duration.js";
-import { untilStopSignal } from "../../control/graceful-stop.js";
-import { Runtime } from "../../control/runtime.js";
 import { systemClock } from "../../core/clock.js";
 import { createLogger } from "../../core/log.js";
 import { endpointOf } from "../../core/member.js";
-import { defaultStateDir } from "../../data/affinity/cookie-key.js";
 import { DEMO_BACKEND_NAMES, type DemoBackend, startDemoBackend } from "../../demo/demo-backends.js";
 import { DEMO_LISTENERS, demoModel } from "../../demo/demo-model.js";
 import { freePort } from "../../demo/free-ports.js";
+import { defaultStateDir } from "../../runtime/cookie-key.js";
+import { untilStopSignal } from "../../runtime/graceful-stop.js";
+import { Runtime } from "../../runtime/runtime.js";
 import type { CliOptions } from "../args.js";
 import { UsageError } from "../args.js";
 import { packageVersion } from "../package-info.js";

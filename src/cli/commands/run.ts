@@ -1,23 +1,22 @@
 import cluster from "node:cluster";
 import { type FSWatcher, watch } from "node:fs";
-import { runtimeAdminSource, startAdminOrLog } from "../../admin/admin-server.js";
-import { adminToken } from "../../admin/auth.js";
+import { runtimeAdminSource } from "../../admin/admin-server.js";
 import { WORKER_SLOT_ENV } from "../../cluster/messages.js";
 import { runPrimary } from "../../cluster/primary-main.js";
 import { parseWorkerCount } from "../../cluster/worker-count.js";
 import { runWorker } from "../../cluster/worker-main.js";
 import { parseDuration } from "../../control/config/duration.js";
 import { loadConfigFiles } from "../../control/config/load.js";
-import { untilStopSignal } from "../../control/graceful-stop.js";
 import { createKubernetesConverter } from "../../control/k8s/index.js";
-import { Runtime } from "../../control/runtime.js";
-import { checkStart, DEFAULT_ADMIN } from "../../control/start-checks.js";
 import { systemClock } from "../../core/clock.js";
 import type { Logger } from "../../core/log.js";
 import { createLogger } from "../../core/log.js";
 import type { ConfigModel } from "../../core/model.js";
-import { defaultStateDir, resolveCookieKey } from "../../data/affinity/cookie-key.js";
 import { StickyError } from "../../errors/codes.js";
+import { defaultStateDir, resolveCookieKey } from "../../runtime/cookie-key.js";
+import { resolveAdminToken, serveUntilStopped } from "../../runtime/process-wiring.js";
+import { Runtime } from "../../runtime/runtime.js";
+import { checkStart, DEFAULT_ADMIN } from "../../runtime/start-checks.js";
 import { type CliOptions, UsageError } from "../args.js";
 import { packageVersion } from "../package-info.js";
 
@@ -68,14 +67,8 @@ export async function runCommand(options: CliOptions, err: NodeJS.WritableStream
   }
   if (options.kubernetes) {
     const admin = options.admin ?? DEFAULT_ADMIN;
-    let adminTokenValue: string | undefined;
-    try {
-      adminTokenValue = admin === "off" ? undefined : adminToken(admin.address, options.adminTokenFile);
-    } catch (e) {
-      if (!(e instanceof StickyError)) throw e;
-      err.write(`${e.code}: ${e.message}\n`);
-      return 2;
-    }
+    const resolved = resolveAdminToken(admin, options.adminTokenFile, err);
+    if (resolved === false) return 2;
     // Loaded only in controller mode: the Kubernetes client and its dependencies take seconds to
     // resolve and load, which `run -f` and every worker would otherwise pay at start.
     const { runController } = await import("../../control/k8s/controller-main.js");
@@ -83,7 +76,7 @@ export async function runCommand(options: CliOptions, err: NodeJS.WritableStream
       {
         ...options,
         admin,
-        ...(adminTokenValue === undefined ? {} : { adminToken: adminTokenValue }),
+        ...(resolved.token === undefined ? {} : { adminToken: resolved.token }),
         version: packageVersion(),
         drainTimeoutMs,
         stateDir: options.stateDir ?? defaultStateDir(process.env),
@@ -165,18 +158,6 @@ export async function runCommand(options: CliOptions, err: NodeJS.WritableStream
     return 1;
   }
 
-  const admin = await startAdminOrLog(adminAt, runtimeAdminSource(runtime), log, {
-    token,
-    version: packageVersion(),
-  });
-  const metrics =
-    options.metricsAddress === undefined
-      ? undefined
-      : await startAdminOrLog(options.metricsAddress, runtimeAdminSource(runtime), log, {
-          version: packageVersion(),
-          readOnly: true,
-        });
-
   let reloading = Promise.resolve();
   const reload = (): void => {
     reloading = reloading.then(async () => {
@@ -199,25 +180,21 @@ export async function runCommand(options: CliOptions, err: NodeJS.WritableStream
       }
     });
   };
-  process.on("SIGHUP", reload);
   const watchers = options.watch ? watchFiles(options.files, reload, log) : [];
-  log.info(
-    { listeners: initial.model.listeners.length, pools: initial.model.pools.length },
-    "stickylb started",
-  );
-
-  return untilStopSignal(
+  const { listeners, pools } = initial.model;
+  return serveUntilStopped({
+    started: () => log.info({ listeners: listeners.length, pools: pools.length }, "stickylb started"),
+    admin: adminAt,
+    adminToken: token,
+    version: packageVersion(),
     log,
-    () => runtime.listeners.openCount(),
-    async () => {
-      await runtime.stop();
-      await admin?.close();
-      await metrics?.close();
-      process.off("SIGHUP", reload);
-      for (const w of watchers) w.close();
-      log.info("stopped");
-    },
-  );
+    source: runtimeAdminSource(runtime),
+    openConnections: () => runtime.listeners.openCount(),
+    reload,
+    stopData: () => runtime.stop(),
+    closing: watchers,
+    metricsAddress: options.metricsAddress,
+  });
 }
 
 /**

@@ -1,8 +1,8 @@
 import { loadConfigFiles } from "../../control/config/load.js";
 import { printNative } from "../../control/config/print-native.js";
 import { createKubernetesConverter } from "../../control/k8s/index.js";
-import { checkStart } from "../../control/start-checks.js";
-import { defaultStateDir } from "../../data/affinity/cookie-key.js";
+import { defaultStateDir } from "../../runtime/cookie-key.js";
+import { checkStart } from "../../runtime/start-checks.js";
 import type { CliOptions } from "../args.js";
 
 /**

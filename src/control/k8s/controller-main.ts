@@ -7,12 +7,12 @@
 import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
 import { KubeConfig } from "@kubernetes/client-node";
-import { runtimeAdminSource, startAdminOrLog } from "../../admin/admin-server.js";
+import { runtimeAdminSource } from "../../admin/admin-source.js";
 import type { Clock } from "../../core/clock.js";
 import type { Logger } from "../../core/log.js";
 import type { ConfigModel } from "../../core/model.js";
-import { untilStopSignal } from "../graceful-stop.js";
-import { Runtime } from "../runtime.js";
+import { serveUntilStopped } from "../../runtime/process-wiring.js";
+import { Runtime } from "../../runtime/runtime.js";
 import { KubernetesController } from "./controller.js";
 import { ApiEventSink, EventRecorder } from "./event-recorder.js";
 import { DEFAULT_LEADER_TIMINGS, LeaderElector, type LeaderTimings } from "./leader-election.js";
@@ -129,21 +129,6 @@ export async function runController(
       }
     },
   });
-  const source = {
-    ...runtimeAdminSource(runtime, () => controller.configErrors),
-    leader: leading,
-  };
-  const admin = await startAdminOrLog(options.admin, source, log, {
-    token: options.adminToken,
-    version: options.version,
-  });
-  const metrics =
-    options.metricsAddress === undefined
-      ? undefined
-      : await startAdminOrLog(options.metricsAddress, source, log, {
-          version: options.version,
-          readOnly: true,
-        });
   if (options.leaderElect) {
     elector = new LeaderElector(
       new ApiLeaseStore(config, leaseNamespace),
@@ -154,31 +139,38 @@ export async function runController(
       () => controller.leadershipChanged(),
     );
   }
-  controller.start();
-  elector?.start();
-  const rebuild = (): void => controller.markDirty();
-  process.on("SIGHUP", rebuild);
-  log.info(
-    {
-      namespace: options.namespace ?? "(all)",
-      ingressClasses: options.ingressClasses,
-      loadBalancerClass: options.loadBalancerClass,
-      leaderElection: options.leaderElect ? { lease: `${leaseNamespace}/${LEASE_NAME}`, identity } : "off",
-      server: config.getCurrentCluster()?.server,
+  return serveUntilStopped({
+    // The controller starts once the admin listener is up (readiness is visible from the start).
+    started: () => {
+      controller.start();
+      elector?.start();
+      log.info(
+        {
+          namespace: options.namespace ?? "(all)",
+          ingressClasses: options.ingressClasses,
+          loadBalancerClass: options.loadBalancerClass,
+          leaderElection: options.leaderElect
+            ? { lease: `${leaseNamespace}/${LEASE_NAME}`, identity }
+            : "off",
+          server: config.getCurrentCluster()?.server,
+        },
+        "stickylb started (kubernetes controller)",
+      );
     },
-    "stickylb started (kubernetes controller)",
-  );
-  return untilStopSignal(
+    admin: options.admin,
+    adminToken: options.adminToken,
+    metricsAddress: options.metricsAddress,
+    version: options.version,
     log,
-    () => runtime.listeners.openCount(),
-    async () => {
+    source: { ...runtimeAdminSource(runtime, () => controller.configErrors), leader: leading },
+    openConnections: () => runtime.listeners.openCount(),
+    // SIGHUP forces a rebuild from the caches.
+    reload: () => controller.markDirty(),
+    stopData: async () => {
       await elector?.stop();
       await controller.stop();
       await runtime.stop();
-      await admin?.close();
-      await metrics?.close();
-      process.off("SIGHUP", rebuild);
-      log.info({ configErrors: Object.fromEntries(controller.configErrors) }, "stopped");
+      log.info({ configErrors: Object.fromEntries(controller.configErrors) }, "controller stopped");
     },
-  );
+  });
 }

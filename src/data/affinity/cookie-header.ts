@@ -201,3 +201,13 @@ export function serializeSetCookie(name: string, value: string, attrs: SetCookie
   if (domain !== "") out += `; Domain=${domain}`;
   return out;
 }
+
+/** The `Set-Cookie` values among a response's raw header pairs (`[name, value, name, value…]`). */
+export function setCookieValues(raw: readonly string[]): string[] {
+  const values: string[] = [];
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const name = raw[i]!;
+    if (name.length === 10 && name.toLowerCase() === "set-cookie") values.push(raw[i + 1]!);
+  }
+  return values;
+}

@@ -12,9 +12,12 @@ export type Proposal =
   | { readonly kind: "none" }
   | { readonly kind: "expired" }
   | { readonly kind: "invalid" }
-  | { readonly kind: "bound"; readonly member: MemberId };
+  | { readonly kind: "bound"; readonly member: MemberId }
+  /** The key named a member that this snapshot no longer has (removed, or another pool's). */
+  | { readonly kind: "gone" };
 
 export const NO_PROPOSAL: Proposal = { kind: "none" };
+export const GONE: Proposal = { kind: "gone" };
 
 export interface Placement {
   readonly member: MemberRuntime | undefined;
@@ -43,6 +46,8 @@ export function resolvePlacement(pool: PlacementPool, proposal: Proposal, client
       if (bound?.keepsBindings) return { member: bound, result: "hit", rebind: false };
       return { member: pool.pick(clientIp), result: "redispatch", rebind: true };
     }
+    case "gone":
+      return { member: pool.pick(clientIp), result: "redispatch", rebind: true };
     case "expired":
       return { member: pool.pick(clientIp), result: "expired", rebind: true };
     case "invalid":

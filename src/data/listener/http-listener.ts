@@ -12,17 +12,17 @@ import type { DataPathContext } from "../context.js";
 import { HttpClientConnection } from "../proxy/http-client-connection.js";
 import { HttpListenerCounters } from "../proxy/http-counters.js";
 import type { HttpEnv } from "../proxy/http-forward.js";
-import { bindKeyOf, type Snapshot } from "../snapshot.js";
-import { type HttpAgents, sharedHttpAgents } from "../upstream/http-agents.js";
+import { bindKeyOf, type CompiledListener, type Snapshot } from "../snapshot.js";
+import type { MemberConnectionPools } from "../upstream/member-connections.js";
 import { setCarriedClientAddress } from "./client-address.js";
 import { readProxyHeader } from "./proxy-protocol.js";
 import type { RunningListener } from "./running-listener.js";
 import { listen } from "./tcp-listener.js";
-import { contextFor, sniTableFor } from "./tls-contexts.js";
+import { compileSniTable, contextFor, type SniTable } from "./tls-contexts.js";
 
 export interface HttpListenerOptions {
   readonly counters?: HttpListenerCounters;
-  readonly agents?: HttpAgents;
+  readonly agents?: MemberConnectionPools;
 }
 
 /** Binds an HTTP or HTTPS listener (by the model's protocol); the factory of both protocols. */
@@ -32,7 +32,7 @@ export async function startHttpListener(
   options: HttpListenerOptions = {},
 ): Promise<RunningListener & { counters: HttpListenerCounters }> {
   const counters = options.counters ?? new HttpListenerCounters();
-  const agents = options.agents ?? sharedHttpAgents;
+  const agents = options.agents ?? ctx.memberPools;
   const bindKey = bindKeyOf(model);
   const secure = model.protocol === "HTTPS";
   /** Accepted TCP sockets (under TLS too), for closeAll and the open count. */
@@ -41,7 +41,6 @@ export async function startHttpListener(
 
   let port = model.port;
   let env: HttpEnv | undefined;
-  let applied = model;
   const host = {
     get env(): HttpEnv {
       env ??= { ctx, counters, agents, https: secure, port };
@@ -49,9 +48,9 @@ export async function startHttpListener(
     },
     initial: model,
     connections,
-    currentListener: (): { snapshot: Snapshot; listener: ListenerModel | undefined } => {
+    currentListener: (): { snapshot: Snapshot; compiled: CompiledListener | undefined } => {
       const snapshot = ctx.holder.current;
-      return { snapshot, listener: snapshot.listeners.get(bindKey) };
+      return { snapshot, compiled: snapshot.compiled.get(bindKey) };
     },
   };
   const serve = (socket: net.Socket): void => {
@@ -60,8 +59,11 @@ export async function startHttpListener(
 
   let server: net.Server;
   let tlsServer: tls.Server | undefined;
+  let table: SniTable | undefined;
   if (secure) {
-    const table = sniTableFor(model);
+    // The certificates come compiled with the snapshot; a listener started outside a runtime
+    // (tests) compiles its own.
+    table = ctx.holder.current.compiled.get(bindKey)?.sni ?? compileSniTable(model);
     tlsServer = tls.createServer(
       {
         ...table.defaultOptions,
@@ -71,8 +73,8 @@ export async function startHttpListener(
         // them applies to the next handshake.
         SNICallback: (servername, cb) => {
           try {
-            const current = ctx.holder.current.listeners.get(bindKey) ?? model;
-            cb(null, contextFor(sniTableFor(current), servername));
+            const current = ctx.holder.current.compiled.get(bindKey)?.sni ?? appliedSni!;
+            cb(null, contextFor(current, servername));
           } catch (err) {
             cb(err as Error);
           }
@@ -101,26 +103,18 @@ export async function startHttpListener(
   });
   server.on("error", (err) => ctx.log.error({ err, listener: model.name }, "HTTP listener error"));
 
-  // A reload may change the certificates of a listener that keeps its socket.
-  ctx.holder.onSwap((next) => {
-    const current = next.listeners.get(bindKey);
-    if (current !== undefined && current !== applied) {
-      applied = current;
-      if (tlsServer !== undefined) {
-        try {
-          tlsServer.setSecureContext(sniTableFor(current).defaultOptions);
-        } catch (err) {
-          ctx.log.error(
-            { err, listener: current.name },
-            "cannot load the new certificates; keeping the old ones",
-          );
-        }
-      }
-    }
-    const members = new Set<string>();
-    for (const pool of next.pools.values()) for (const m of pool.members) members.add(m.id);
-    agents.retain(members);
-  });
+  let appliedSni = table;
+  /**
+   * A reload that keeps this listener's socket: new certificates become the server's default
+   * context (SNI already reads the current snapshot). Called by the listener set after the swap;
+   * nothing here subscribes to the holder, so a removed listener leaves no reference behind.
+   */
+  const update = (snapshot: Snapshot): void => {
+    const sni = snapshot.compiled.get(bindKey)?.sni;
+    if (tlsServer === undefined || sni === undefined || sni === appliedSni) return;
+    appliedSni = sni;
+    tlsServer.setSecureContext(sni.defaultOptions);
+  };
 
   // With the PROXY protocol a plain TCP server accepts, reads the header, then hands the socket to
   // the HTTP(S) server as if it had accepted it itself.
@@ -167,6 +161,8 @@ export async function startHttpListener(
     bindKey,
     port,
     counters,
+    report: () => counters.report(),
+    update,
     ...(ctx.injected === true ? { accept } : {}),
     stopAccepting: async () => {
       accepting = false;

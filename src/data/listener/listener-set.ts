@@ -30,7 +30,11 @@ export class ListenerSet {
   async reconcile(snapshot: Snapshot, drainTimeoutMs: number): Promise<void> {
     const errors: Error[] = [];
     for (const [key, model] of snapshot.listeners) {
-      if (this.running.has(key)) continue;
+      const kept = this.running.get(key);
+      if (kept !== undefined) {
+        kept.update?.(snapshot);
+        continue;
+      }
       const factory = this.factories.get(model.protocol);
       if (factory === undefined) {
         errors.push(new Error(`listener ${model.name}: protocol ${model.protocol} is not supported yet`));
@@ -90,8 +94,8 @@ export class ListenerSet {
   async shutdown(drainTimeoutMs: number): Promise<void> {
     const all = [...this.running.values(), ...this.draining.map((d) => d.listener)];
     await Promise.all(all.map((l) => l.stopAccepting()));
-    const deadline = Date.now() + drainTimeoutMs;
-    while (Date.now() < deadline && all.some((l) => l.openCount() > 0)) {
+    const deadline = this.ctx.clock.now() + drainTimeoutMs;
+    while (this.ctx.clock.now() < deadline && all.some((l) => l.openCount() > 0)) {
       await new Promise((r) => setTimeout(r, 50));
     }
     for (const l of all) l.closeAll();

@@ -2,8 +2,10 @@ import type { Socket } from "node:net";
 import type { HttpListenerCounters } from "../proxy/http-counters.js";
 import type { TcpListenerCounters } from "../proxy/tcp-proxy.js";
 import type { UdpListenerCounters } from "../proxy/udp-flows.js";
+import type { Snapshot } from "../snapshot.js";
+import type { ListenerReport } from "./listener-report.js";
 
-/** The counters a listener keeps, by protocol; the admin API tells them apart with `instanceof`. */
+/** The counters a listener keeps, by protocol. */
 export type ListenerCounters = TcpListenerCounters | HttpListenerCounters | UdpListenerCounters;
 
 /**
@@ -18,10 +20,17 @@ export interface RunningListener {
   stopAccepting(): Promise<void>;
   /** Open client connections (TCP/HTTP) or flows (UDP). */
   openCount(): number;
+  /**
+   * A new snapshot keeps this listener (same bind key): apply what may change without a new
+   * socket (HTTPS certificates). Called by the listener set after each swap.
+   */
+  update?(snapshot: Snapshot): void;
   /** Closes every open connection or flow now. */
   closeAll(): void;
-  /** Read-only view of the listener's counters, for metrics and the status API. */
+  /** The listener's own counters (tests read them directly). */
   readonly counters?: ListenerCounters;
+  /** The counters as declared for the admin API. */
+  report(): ListenerReport;
   /**
    * Injected mode only (TCP, HTTP, HTTPS in a worker): serves a connection that the primary
    * accepted. `carriedAddress` is the client address of a PROXY header the primary already read;

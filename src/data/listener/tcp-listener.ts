@@ -2,6 +2,7 @@ import * as net from "node:net";
 import { clientIpKey } from "../../core/member.js";
 import type { ListenerModel } from "../../core/model.js";
 import type { DataPathContext } from "../context.js";
+import { reportFault } from "../fault-guard.js";
 import { relayTcp, TcpListenerCounters } from "../proxy/tcp-proxy.js";
 import { bindKeyOf } from "../snapshot.js";
 import { readProxyHeader } from "./proxy-protocol.js";
@@ -52,8 +53,8 @@ export async function startTcpListener(
       }
       relayTcp(client, clientIp, current, pool, counters, ctx);
     } catch (err) {
-      // The data path never throws past a connection (STYLE point 6).
-      ctx.log.error({ err, listener: model.name }, "unexpected error relaying a TCP connection");
+      // The data path never throws past a connection.
+      reportFault(ctx, "tcp", err, { listener: model.name });
       client.destroy();
     }
   };
@@ -78,6 +79,7 @@ export async function startTcpListener(
     bindKey,
     port,
     counters,
+    report: () => counters.report(),
     // server.close() stops accepting at once; its callback would wait for every open connection.
     stopAccepting: async () => {
       accepting = false;

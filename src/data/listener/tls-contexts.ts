@@ -8,6 +8,7 @@ import { readFileSync } from "node:fs";
 import { dirname, isAbsolute, resolve } from "node:path";
 import * as tls from "node:tls";
 import type { ListenerModel, TlsCertificate } from "../../core/model.js";
+import { StickyError } from "../../errors/codes.js";
 
 export interface SniTable {
   readonly contexts: readonly tls.SecureContext[];
@@ -37,19 +38,35 @@ export function certificateNames(certPem: string): string[] {
   return names;
 }
 
-/** Reads and compiles every certificate of a listener; throws (naming the file) on a bad one. */
-export function buildSniTable(certs: readonly TlsCertificate[], baseDir: string): SniTable {
+/**
+ * Reads and compiles every certificate of a listener; throws on a bad one, through `refuse` when
+ * given (it names the certificate by its index in the list).
+ */
+export function buildSniTable(
+  certs: readonly TlsCertificate[],
+  baseDir: string,
+  refuse: (index: number, err: unknown) => Error = (_i, err) => err as Error,
+): SniTable {
   const contexts: tls.SecureContext[] = [];
   const byName = new Map<string, tls.SecureContext>();
   let defaultOptions: { cert: string; key: string } | undefined;
-  for (const c of certs) {
-    const cert = readPem(c.certPem, c.certFile, baseDir);
-    const key = readPem(c.keyPem, c.keyFile, baseDir);
-    const context = tls.createSecureContext({ cert, key });
+  certs.forEach((c, i) => {
+    let cert: string;
+    let key: string;
+    let context: tls.SecureContext;
+    let names: string[];
+    try {
+      cert = readPem(c.certPem, c.certFile, baseDir);
+      key = readPem(c.keyPem, c.keyFile, baseDir);
+      context = tls.createSecureContext({ cert, key });
+      names = certificateNames(cert);
+    } catch (err) {
+      throw refuse(i, err);
+    }
     contexts.push(context);
     defaultOptions ??= { cert, key };
-    for (const name of certificateNames(cert)) if (!byName.has(name)) byName.set(name, context);
-  }
+    for (const name of names) if (!byName.has(name)) byName.set(name, context);
+  });
   if (defaultOptions === undefined) throw new Error("an HTTPS listener needs at least one certificate");
   return { contexts, byName, defaultOptions };
 }
@@ -67,14 +84,26 @@ export function contextFor(table: SniTable, servername: string): tls.SecureConte
   return table.contexts[0];
 }
 
-/** Certificates are read once per listener model (a reload makes a new model and re-reads them). */
-const tables = new WeakMap<ListenerModel, SniTable>();
+/**
+ * The SNI table of an HTTPS listener model, read and checked when a snapshot is built. A file
+ * that cannot be read, or a certificate and key that do not make a TLS context, refuse the whole
+ * configuration with a line that names the file, the listener and the certificate.
+ */
+export function compileSniTable(model: ListenerModel): SniTable {
+  return buildSniTable(model.tls, dirname(model.source.file), (i, err) => {
+    const c = model.tls[i];
+    const what =
+      c === undefined || c.certPem !== undefined
+        ? "the certificate and key given inline"
+        : `${c.certFile} with ${c.keyFile}`;
+    return new StickyError(
+      "SLB_ERR_CONFIG_TLS_FILE",
+      `${model.source.file}: ${model.source.object}: listener ${model.name}: tls[${i}]: ${what} is not a usable certificate and key (${reason(err)})`,
+    );
+  });
+}
 
-export function sniTableFor(model: ListenerModel): SniTable {
-  let table = tables.get(model);
-  if (table === undefined) {
-    table = buildSniTable(model.tls, dirname(model.source.file));
-    tables.set(model, table);
-  }
-  return table;
+function reason(err: unknown): string {
+  const e = err as NodeJS.ErrnoException;
+  return e.code !== undefined ? `${e.code}: ${e.message}` : String(e.message ?? err);
 }

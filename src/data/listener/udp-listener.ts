@@ -125,6 +125,17 @@ export async function startUdpListener(
     bindKey,
     port: socket.address().port,
     counters,
+    // The UDP series are declared here, beside the listener that counts them.
+    report: () => ({
+      unit: "datagrams",
+      connections: counters.flowsOpened,
+      traffic: counters.datagramsIn,
+      bytesIn: counters.bytesIn,
+      bytesOut: counters.bytesOut,
+      events: { no_member: counters.noMember, drop: counters.drops },
+      requests: [],
+      udp: counters,
+    }),
     flows: table,
     sweep,
     stopAccepting: async () => {

@@ -14,6 +14,7 @@
 import type { Socket } from "node:net";
 import { clientIpKey } from "../../core/member.js";
 import type { ListenerModel } from "../../core/model.js";
+import { reportFault } from "../fault-guard.js";
 import { FramingError, requestFraming } from "../http1/framing.js";
 import {
   HeadError,
@@ -24,6 +25,7 @@ import {
 } from "../http1/head-parser.js";
 import { PendingBytes } from "../http1/pending-bytes.js";
 import { clientAddressOf } from "../listener/client-address.js";
+import type { CompiledListener, Snapshot } from "../snapshot.js";
 import { logAccess, pathForLog } from "./access-log.js";
 import { type ClientSide, Exchange, type HttpEnv, routeAndPlace } from "./http-forward.js";
 import { connectionInfo, firstHeader, headerCount, requestHeadersForMember } from "./http-headers.js";
@@ -36,11 +38,29 @@ const PIPELINE_LIMIT = MAX_HEAD_BYTES;
 /** What the listener gives each of its connections. */
 export interface ConnectionHost {
   readonly env: HttpEnv;
-  /** The listener's model in the current snapshot; undefined once it left the configuration. */
-  currentListener(): { listener: ListenerModel | undefined; snapshot: import("../snapshot.js").Snapshot };
+  /** The listener as the current snapshot compiled it; undefined once it left the configuration. */
+  currentListener(): { compiled: CompiledListener | undefined; snapshot: Snapshot };
   /** The model the listener was started with (timeouts before the first request). */
   readonly initial: ListenerModel;
   readonly connections: Set<HttpClientConnection>;
+}
+
+/**
+ * The life of a client connection, one state instead of a set of flags that could contradict each
+ * other. Reading and parsing go on in `Serving`, `ClientDone` and `Closing`; the last two end the
+ * connection once the response in flight is out.
+ */
+enum Phase {
+  /** Requests are read and answered; kept alive as the client asks. */
+  Serving,
+  /** The client sent FIN (half-open): answer what it sent, then close. */
+  ClientDone,
+  /** A drain (stop, removed listener): close after the response in flight, saying so. */
+  Closing,
+  /** Handed to the upgrade relay: this object no longer reads it. */
+  Upgraded,
+  /** Ending or closed: further bytes are ignored. */
+  Ended,
 }
 
 export class HttpClientConnection implements ClientSide {
@@ -48,15 +68,9 @@ export class HttpClientConnection implements ClientSide {
   private readonly pending = new PendingBytes();
   private readonly scanner = new HeadScanner();
   private exchange: Exchange | undefined;
-  /** The connection is ending: further bytes are ignored. */
-  private ended = false;
-  /** Handed to the upgrade relay: this object no longer reads it. */
-  private detached = false;
-  /** Set by a drain (stop, removed listener): close after the response in flight. */
-  private closing = false;
+  /** Where the connection is in its life (see {@link Phase}). */
+  private phase = Phase.Serving;
   private readingPaused = false;
-  /** The client sent FIN: answer what is in flight, then close (the listener allows half-open). */
-  private clientEnded = false;
   /** `timeouts.client` deadline of the request being read. */
   private deadline: NodeJS.Timeout | undefined;
   private idleMs: number;
@@ -105,19 +119,24 @@ export class HttpClientConnection implements ClientSide {
     socket.setTimeout(this.idleMs);
   }
 
+  /** Requests may still be read and parsed. */
+  private get reading(): boolean {
+    return this.phase !== Phase.Ended && this.phase !== Phase.Upgraded;
+  }
+
   /** No request in flight and none being read: can be closed without cutting anything. */
   get idle(): boolean {
-    return this.exchange === undefined && this.pending.length === 0 && !this.detached;
+    return this.exchange === undefined && this.pending.length === 0 && this.phase !== Phase.Upgraded;
   }
 
   /** Drain: close now if idle, else after the response in flight. */
   closeWhenIdle(): void {
-    this.closing = true;
+    if (this.phase === Phase.Serving || this.phase === Phase.ClientDone) this.phase = Phase.Closing;
     if (this.idle) this.socket.destroy();
   }
 
   private received(chunk: Buffer): void {
-    if (this.ended) return;
+    if (this.phase === Phase.Ended) return;
     const exchange = this.exchange;
     if (exchange !== undefined) {
       const used = exchange.requestDone ? 0 : exchange.feedBody(chunk, 0, chunk.length);
@@ -136,7 +155,7 @@ export class HttpClientConnection implements ClientSide {
     if (this.parsing) return;
     this.parsing = true;
     try {
-      while (this.exchange === undefined && !this.ended && !this.detached && this.pending.length > 0) {
+      while (this.exchange === undefined && this.reading && this.pending.length > 0) {
         let buf = this.pending.view();
         // RFC 9112 2.2: empty lines before a request line are ignored (some clients send a CRLF
         // after a body).
@@ -179,13 +198,14 @@ export class HttpClientConnection implements ClientSide {
   private dispatch(head: RequestHead): void {
     const { env } = this.host;
     const { counters, ctx } = env;
-    const { snapshot, listener } = this.host.currentListener();
-    if (listener === undefined) {
+    const { snapshot, compiled } = this.host.currentListener();
+    if (compiled === undefined) {
       // The listener left the configuration and drains: serve nothing new on it.
       counters.countResponse("", "", 503);
       this.answer(503, true);
       return;
     }
+    const listener = compiled.model;
     this.applyTimeouts(listener);
     const framing = requestFraming(head.raw, head.minor);
     if (framing instanceof FramingError) {
@@ -205,7 +225,7 @@ export class HttpClientConnection implements ClientSide {
     const connection = connectionInfo(head.raw);
     const keepAlive = head.minor === 1 ? !connection.close : connection.keepAlive;
     const started = ctx.clock.now();
-    const route = routeAndPlace(head, listener, snapshot, env, this.clientIp);
+    const route = routeAndPlace(head, compiled.routes, snapshot, env, this.clientIp);
     if (!route.ok) {
       counters.countResponse(route.pool, "", route.status);
       counters.durations.observe(route.pool, ctx.clock.now() - started);
@@ -232,7 +252,7 @@ export class HttpClientConnection implements ClientSide {
       this.detach();
       const rest = this.pending.length > 0 ? Buffer.from(this.pending.view()) : undefined;
       this.pending.clear();
-      forwardUpgrade(this.socket, this.clientIp, head, upgrade, rest, route, listener, env);
+      forwardUpgrade(this.socket, head, upgrade, rest, framing, route, listener, env);
       return;
     }
     const headers = requestHeadersForMember(
@@ -309,7 +329,7 @@ export class HttpClientConnection implements ClientSide {
   answer(status: number, close: boolean): void {
     this.exchange = undefined;
     if (close) {
-      this.ended = true;
+      this.phase = Phase.Ended;
       this.requestRead();
       // Read on, so that the client's own close is seen (a paused socket would wait for idle).
       this.resumeReading();
@@ -317,15 +337,15 @@ export class HttpClientConnection implements ClientSide {
       else this.socket.destroy();
       return;
     }
-    this.socket.write(localResponse(status, this.closing), "latin1");
+    this.socket.write(localResponse(status, this.phase === Phase.Closing), "latin1");
     this.exchangeDone(true);
   }
 
   exchangeDone(keepAlive: boolean): void {
     this.exchange = undefined;
     this.requestRead();
-    if (!keepAlive || this.closing) {
-      this.ended = true;
+    if (!keepAlive || this.phase === Phase.Closing) {
+      this.phase = Phase.Ended;
       this.resumeReading();
       this.socket.end();
       return;
@@ -333,15 +353,15 @@ export class HttpClientConnection implements ClientSide {
     this.resumeReading();
     if (this.pending.length > 0) this.parseNext();
     // A client that half-closed gets the answers to the requests it sent before its FIN, then FIN.
-    if (this.clientEnded && this.exchange === undefined && !this.ended && !this.detached) {
-      this.ended = true;
+    if (this.phase === Phase.ClientDone && this.exchange === undefined) {
+      this.phase = Phase.Ended;
       this.socket.end();
     }
   }
 
   abort(): void {
     this.exchange = undefined;
-    this.ended = true;
+    this.phase = Phase.Ended;
     this.socket.destroy();
   }
 
@@ -361,10 +381,7 @@ export class HttpClientConnection implements ClientSide {
 
   /** An unexpected error while serving this connection: logged, and only this connection ends. */
   fault(err: unknown): void {
-    this.host.env.ctx.log.error(
-      { err, listener: this.host.initial.name, client: this.clientIp },
-      "unexpected error serving an HTTP connection",
-    );
+    reportFault(this.host.env.ctx, "http_client", err, { listener: this.host.initial.name });
     const exchange = this.exchange;
     this.exchange = undefined;
     try {
@@ -377,7 +394,7 @@ export class HttpClientConnection implements ClientSide {
   /** `timeouts.client` passed before the whole request arrived. */
   timedOut(): void {
     this.deadline = undefined;
-    if (this.ended) return;
+    if (this.phase === Phase.Ended) return;
     const exchange = this.exchange;
     if (exchange === undefined) {
       this.refuse(408, "request head not complete in time");
@@ -396,10 +413,10 @@ export class HttpClientConnection implements ClientSide {
   }
 
   private clientHalfClosed(): void {
-    this.clientEnded = true;
+    if (this.phase === Phase.Serving) this.phase = Phase.ClientDone;
     // Nothing in flight: nothing to answer. Otherwise exchangeDone closes after the response.
-    if (this.exchange === undefined && !this.detached) {
-      this.ended = true;
+    if (this.exchange === undefined && this.phase !== Phase.Upgraded) {
+      this.phase = Phase.Ended;
       this.socket.end();
     }
   }
@@ -416,12 +433,12 @@ export class HttpClientConnection implements ClientSide {
       return;
     }
     // A request in flight or a head being read has its own limits (member, client timeouts).
-    if (exchange !== undefined || (this.pending.length > 0 && !this.ended)) return;
+    if (exchange !== undefined || (this.pending.length > 0 && this.phase !== Phase.Ended)) return;
     this.socket.destroy();
   }
 
   private detach(): void {
-    this.detached = true;
+    this.phase = Phase.Upgraded;
     this.requestRead();
     this.socket.off("data", this.onData);
     this.socket.off("drain", this.onDrain);
@@ -432,7 +449,7 @@ export class HttpClientConnection implements ClientSide {
   private closed(): void {
     this.requestRead();
     this.host.connections.delete(this);
-    this.ended = true;
+    this.phase = Phase.Ended;
     const exchange = this.exchange;
     this.exchange = undefined;
     exchange?.clientGone();

@@ -1,3 +1,7 @@
+import type { ListenerReport, RequestCount } from "../listener/listener-report.js";
+
+export type { RequestCount };
+
 import { RequestDurations } from "./request-durations.js";
 
 /** Status classes of stickylb's own and forwarded responses. */
@@ -9,15 +13,6 @@ function classOf(status: number): StatusClass {
   if (status < 400) return "3xx";
   if (status < 500) return "4xx";
   return "5xx";
-}
-
-/** One row of `stickylb_requests_total{listener,pool,member,code}`. */
-export interface RequestCount {
-  readonly pool: string;
-  /** `ADDRESS:PORT`, or empty when no member answered (404, 503, 502…). */
-  readonly member: string;
-  readonly code: number;
-  count: number;
 }
 
 /**
@@ -85,6 +80,34 @@ export class HttpListenerCounters {
   *requests(): Iterable<RequestCount> {
     for (const byMember of this.series.values())
       for (const byCode of byMember.values()) yield* byCode.values();
+  }
+
+  /** The counters as the admin API reads them (every counter above is declared here). */
+  report(): ListenerReport {
+    return {
+      unit: "requests",
+      connections: this.connections,
+      traffic: this.totalResponses,
+      bytesIn: this.bytesIn,
+      bytesOut: this.bytesOut,
+      events: {
+        no_route: this.noRoute,
+        no_member: this.noMember,
+        connect_failure: this.connectFailures,
+        reset: this.resets,
+        retry: this.retries,
+        bad_gateway: this.badGateway,
+        member_timeout: this.memberTimeouts,
+        response_abort: this.responseAborts,
+        malformed: this.malformed,
+        header_too_large: this.headerTooLarge,
+        client_timeout: this.clientTimeouts,
+        upgrade: this.upgrades,
+        proxy_header_rejected: this.proxyHeaderRejected,
+      },
+      requests: [...this.requests()],
+      durations: [...this.durations.series()],
+    };
   }
 
   get totalResponses(): number {

@@ -1,6 +1,6 @@
 /**
  * Forwards one HTTP request to a member and relays the response (SPEC 6.6) over the member's
- * keep-alive connections (`upstream/http-agents.ts`), speaking HTTP/1.1 on the socket itself:
+ * keep-alive connections (`upstream/member-connections.ts`), speaking HTTP/1.1 on the socket itself:
  * the request head is rewritten once (hop-by-hop headers out, X-Forwarded-* in), the bodies in
  * both directions pass byte for byte (a chunked body stays chunked, trailers included), and only
  * the response head is rebuilt, to drop hop-by-hop headers and add the sticky cookie. One
@@ -14,8 +14,9 @@
  */
 import type { Socket } from "node:net";
 import type { ListenerModel } from "../../core/model.js";
-import type { DataPathContext } from "../context.js";
-import { ChunkedDecoder, type ChunkedError } from "../http1/chunked-decoder.js";
+import type { PlacedClient } from "../affinity/placement-front.js";
+import { reportFault } from "../fault-guard.js";
+import { ChunkedDecoder, ChunkedError } from "../http1/chunked-decoder.js";
 import { type BodyFraming, FramingError, responseFraming } from "../http1/framing.js";
 import {
   HeadError,
@@ -24,26 +25,18 @@ import {
   type RequestHead,
   type ResponseHead,
 } from "../http1/head-parser.js";
-import { matcherFor, normalizeHost, pathOf } from "../router/route-matcher.js";
-import type { Snapshot } from "../snapshot.js";
-import type { HttpAgents, UpstreamConnection, UpstreamUser } from "../upstream/http-agents.js";
+import type { UpstreamConnection, UpstreamUser } from "../upstream/member-connections.js";
 import type { MemberRuntime } from "../upstream/member-runtime.js";
 import type { PoolRuntime } from "../upstream/pool-runtime.js";
 import { logAccess, pathForLog } from "./access-log.js";
-import type { HttpListenerCounters } from "./http-counters.js";
-import { connectionInfo, firstHeader, responseHeadersForClient } from "./http-headers.js";
+import { connectionInfo, responseHeadersForClient } from "./http-headers.js";
 import { rawHead } from "./http-local.js";
-import { placeRequest, type StickyRequest } from "./http-placement.js";
+import type { HttpEnv } from "./http-route.js";
 
-/** What every request of one listener shares. */
-export interface HttpEnv {
-  readonly ctx: DataPathContext;
-  readonly counters: HttpListenerCounters;
-  readonly agents: HttpAgents;
-  readonly https: boolean;
-  /** The listener's bound port (X-Forwarded-Port). */
-  readonly port: number;
-}
+export type { HttpEnv, RouteOutcome } from "./http-route.js";
+export { routeAndPlace } from "./http-route.js";
+
+import { retryElsewhere } from "./retry.js";
 
 /** The client connection, as an exchange sees it (`proxy/http-client-connection.ts`). */
 export interface ClientSide {
@@ -70,62 +63,6 @@ const IDEMPOTENT = new Set(["GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"])
 const JOIN_LIMIT = 16_384;
 /** Request bytes held while no member connection is there yet; past this the client is paused. */
 const QUEUE_LIMIT = 65_536;
-
-export type RouteOutcome =
-  | {
-      readonly ok: true;
-      readonly pool: PoolRuntime;
-      readonly sticky: StickyRequest;
-      readonly member: MemberRuntime;
-    }
-  | { readonly ok: false; readonly status: number; readonly pool: string };
-
-/**
- * Routes and places a request with the snapshot current now: 404 for no route, 503 for a pool
- * with no eligible member.
- */
-export function routeAndPlace(
-  head: RequestHead,
-  listener: ListenerModel,
-  snapshot: Snapshot,
-  env: HttpEnv,
-  clientIp: string,
-): RouteOutcome {
-  const poolName = matcherFor(listener)(normalizeHost(firstHeader(head.raw, "host")), pathOf(head.target));
-  if (poolName === undefined) {
-    env.counters.noRoute++;
-    return { ok: false, status: 404, pool: "" };
-  }
-  const pool = snapshot.pools.get(poolName);
-  if (pool === undefined) {
-    env.counters.noMember++;
-    return { ok: false, status: 503, pool: poolName };
-  }
-  const sticky = placeRequest(pool, {
-    clientIp,
-    cookieHeader: cookieHeaderOf(head.raw),
-    https: env.https,
-    now: env.ctx.clock.now(),
-    cookieKey: snapshot.cookieKey,
-  });
-  const member = sticky.placement.member;
-  if (member === undefined) {
-    env.counters.noMember++;
-    return { ok: false, status: 503, pool: poolName };
-  }
-  return { ok: true, pool, sticky, member };
-}
-
-/** The `Cookie` header; several are joined with `; ` (RFC 9113 8.2.3, what node:http did too). */
-function cookieHeaderOf(raw: readonly string[]): string | undefined {
-  let value: string | undefined;
-  for (let i = 0; i < raw.length; i += 2) {
-    const name = raw[i]!;
-    if (name.length !== 6 || name.toLowerCase() !== "cookie") continue;
-    value = value === undefined ? raw[i + 1]! : `${value}; ${raw[i + 1]!}`;
-  }
-  return value;
-}
 
 enum Body {
   None,
@@ -195,10 +132,10 @@ export class Exchange implements UpstreamUser {
     private readonly listener: ListenerModel,
     private readonly env: HttpEnv,
     private readonly pool: PoolRuntime,
-    private readonly sticky: StickyRequest,
+    private readonly sticky: PlacedClient,
     private readonly started: number,
   ) {
-    this.target = sticky.placement.member!;
+    this.target = sticky.member!;
     this.closeClient = !clientKeepAlive;
     const kind = kindOf(framing);
     this.hasBody = kind !== Body.None;
@@ -234,7 +171,9 @@ export class Exchange implements UpstreamUser {
       try {
         stop = this.requestDecoder.feed(buf, start, end);
       } catch (err) {
-        this.malformedBody((err as ChunkedError).message);
+        // Only a framing error of the body is the client's fault (400); anything else is a bug.
+        if (!(err instanceof ChunkedError)) throw err;
+        this.malformedBody(err.message);
         return end;
       }
       if (this.requestDecoder.done) this.bodyComplete();
@@ -422,7 +361,8 @@ export class Exchange implements UpstreamUser {
     try {
       end = this.bodyEnd(buf, bodyStart);
     } catch (err) {
-      this.badResponse((err as ChunkedError).message);
+      if (!(err instanceof ChunkedError)) throw err;
+      this.badResponse(err.message);
       return;
     }
     if (text.length + (end - bodyStart) <= JOIN_LIMIT) {
@@ -470,7 +410,8 @@ export class Exchange implements UpstreamUser {
     try {
       end = this.bodyEnd(chunk, 0);
     } catch (err) {
-      this.responseBroke((err as ChunkedError).message);
+      if (!(err instanceof ChunkedError)) throw err;
+      this.responseBroke(err.message);
       return;
     }
     if (this.responseDecoder === undefined || this.head.minor === 1)
@@ -564,27 +505,25 @@ export class Exchange implements UpstreamUser {
     );
     // SPEC 6.3/6.6: nothing sent → any method may go elsewhere; sent → only a bodiless idempotent one.
     const safe = !this.connected || (IDEMPOTENT.has(this.head.method) && !this.hasBody);
-    const next = this.retried || !safe ? undefined : this.pool.pick(this.client.clientIp, target);
+    const next = retryElsewhere(this.pool, this.sticky, target, !this.retried && safe, counters);
     if (next === undefined) {
       counters.badGateway++;
       this.settle();
       this.answer(502, null);
       return;
     }
-    counters.retries++;
     this.retried = true;
     this.partialHead = undefined;
     this.scanner.reset();
-    this.sticky.retried(next);
     this.attempt(next, false);
   }
 
   /** A bug surfaced while handling the member connection: this request ends, the process goes on. */
   onUpstreamFault(err: unknown): void {
-    this.env.ctx.log.error(
-      { err, listener: this.listener.name, member: this.target.endpoint },
-      "unexpected error forwarding an HTTP request",
-    );
+    reportFault(this.env.ctx, "http_member", err, {
+      listener: this.listener.name,
+      member: this.target.endpoint,
+    });
     this.conn = undefined;
     this.settle();
     this.client.abort();
@@ -667,7 +606,7 @@ export class Exchange implements UpstreamUser {
       pool: this.pool.name,
       member,
       memberName: member === null ? null : (this.target.name ?? null),
-      affinity: this.sticky.placement.result ?? "none",
+      affinity: this.sticky.result ?? "none",
       status,
       method: head.method,
       path: pathForLog(head.target),

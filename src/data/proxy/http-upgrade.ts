@@ -1,119 +1,227 @@
 /**
- * Relays an HTTP upgrade (WebSocket) to a member (SPEC 6.6): placed and sticky like any request,
- * on a connection of its own (an upgraded connection never returns to a keep-alive pool). The
- * member's `101` goes back with the inserted cookie when one is due, then bytes flow both ways
- * until either side closes or both stay silent for `timeouts.idle`. A member that answers without
- * upgrading has its response relayed and the connection closed.
+ * Relays an HTTP upgrade (WebSocket) to a member: placed and sticky like any request (the same
+ * placement front and retry rule), on a connection of its own (an upgraded connection never
+ * returns to a keep-alive pool). The request body, if any, goes to the member as it arrives;
+ * bytes after it wait for the member's answer. A `101` goes back with the inserted cookie when one
+ * is due, then bytes flow both ways until either side closes or both stay silent for
+ * `timeouts.idle`. A member that answers without upgrading has its response relayed by its own
+ * framing, then both connections close. Every socket callback is guarded (`fault-guard.ts`), and
+ * one access-log line is written when the upgrade ends.
  */
 import * as net from "node:net";
 import type { ListenerModel } from "../../core/model.js";
+import { guard } from "../fault-guard.js";
+import { ChunkedDecoder } from "../http1/chunked-decoder.js";
+import { type BodyFraming, FramingError, responseFraming } from "../http1/framing.js";
 import { HeadError, HeadScanner, parseResponseHead, type RequestHead } from "../http1/head-parser.js";
 import type { MemberRuntime } from "../upstream/member-runtime.js";
+import { logAccess, pathForLog } from "./access-log.js";
 import type { HttpEnv, RouteOutcome } from "./http-forward.js";
 import { requestHeadersForMember, responseHeadersForClient } from "./http-headers.js";
 import { rawHead, rawRequestHead, writeRawResponse } from "./http-local.js";
+import { retryElsewhere } from "./retry.js";
+
+/** Finds where a message body ends in a byte stream, by its framing. */
+class BodyEnd {
+  private left: number;
+  private readonly decoder: ChunkedDecoder | undefined;
+
+  constructor(private readonly framing: BodyFraming) {
+    this.left = framing.kind === "length" ? framing.length : 0;
+    this.decoder = framing.kind === "chunked" ? new ChunkedDecoder() : undefined;
+  }
+
+  get done(): boolean {
+    if (this.decoder !== undefined) return this.decoder.done;
+    return this.framing.kind === "close" ? false : this.left === 0;
+  }
+
+  /** The index in `buf` from `start` just past this body's last byte (`buf.length`: it goes on). */
+  cut(buf: Buffer, start: number): number {
+    if (this.done) return start;
+    if (this.decoder !== undefined) return this.decoder.feed(buf, start, buf.length);
+    if (this.framing.kind === "close") return buf.length;
+    const end = Math.min(buf.length, start + this.left);
+    this.left -= end - start;
+    return end;
+  }
+}
 
 export function forwardUpgrade(
   client: net.Socket,
-  clientIp: string,
   head: RequestHead,
   protocol: string,
   rest: Buffer | undefined,
+  requestFraming: BodyFraming,
   route: RouteOutcome & { ok: true },
   listener: ListenerModel,
   env: HttpEnv,
 ): void {
   const { counters, ctx } = env;
   const { pool, sticky } = route;
+  const clientIp = sticky.facts.clientIp;
+  const started = ctx.clock.now();
   const headers = requestHeadersForMember(head.raw, {
     clientIp,
     proto: env.https ? "https" : "http",
     port: env.port,
     upgrade: protocol,
-    chunked: false,
+    chunked: requestFraming.kind === "chunked",
   });
   const request = rawRequestHead(head.method, head.target, headers);
   const timeouts = listener.timeouts;
-  // Client bytes that arrive before the member answers wait here (bounded by pausing the client).
-  const early: Buffer[] = rest === undefined ? [] : [rest];
-  const onEarly = (chunk: Buffer): void => {
-    early.push(chunk);
-    client.pause();
+
+  let current: net.Socket | undefined;
+  /** The member connection once the request head is written: body bytes go straight to it. */
+  let bodySink: net.Socket | undefined;
+  let status = 0;
+  let served: MemberRuntime | undefined;
+  const endAll = (): void => {
+    client.destroy();
+    current?.destroy();
   };
-  client.on("data", onEarly);
+  const guarded = <A extends unknown[]>(fn: (...args: A) => void) => guard(ctx, "upgrade", endAll, fn);
+
+  // The request body goes to the member as it arrives (a member may wait for it before
+  // answering); what follows it is the upgraded protocol's and waits for the 101.
+  const body = new BodyEnd(requestFraming);
+  const toMember: Buffer[] = [];
+  const early: Buffer[] = [];
+  const takeClientBytes = (chunk: Buffer): void => {
+    const cut = body.cut(chunk, 0);
+    if (cut > 0) {
+      const part = cut === chunk.length ? chunk : chunk.subarray(0, cut);
+      if (bodySink !== undefined) bodySink.write(part);
+      else toMember.push(part);
+    }
+    if (cut < chunk.length) {
+      early.push(chunk.subarray(cut));
+      client.pause();
+    }
+  };
+  if (rest !== undefined) takeClientBytes(rest);
+  const onClientData = guarded(takeClientBytes);
+  client.on("data", onClientData);
   let clientGone = false;
-  const onClientClose = (): void => {
-    clientGone = true;
+  client.once(
+    "close",
+    guarded(() => {
+      clientGone = true;
+      if (listener.accessLog)
+        logAccess(ctx.log, {
+          listener: listener.name,
+          protocol: env.https ? "HTTPS" : "HTTP",
+          client: clientIp,
+          pool: pool.name,
+          member: served?.endpoint ?? null,
+          affinity: sticky.result ?? "none",
+          status,
+          method: head.method,
+          path: pathForLog(head.target),
+          durationMs: ctx.clock.now() - started,
+          bytesIn: client.bytesRead,
+          bytesOut: client.bytesWritten,
+        });
+    }),
+  );
+  const answerLocally = (code: number, member: string): void => {
+    status = code;
+    counters.countResponse(pool.name, member, code);
+    writeRawResponse(client, code);
   };
-  client.once("close", onClientClose);
 
   const attempt = (target: MemberRuntime, retried: boolean): void => {
+    served = target;
     const finish = target.claim(client);
     let connected = false;
     let settled = false;
     const up = net.connect({ host: target.address, port: target.port, noDelay: true });
+    current = up;
     up.setTimeout(timeouts.connectMs);
     const scanner = new HeadScanner();
     let partial: Buffer | undefined;
 
-    const fail = (status: number): void => {
+    const fail = (code: number): void => {
       settled = true;
       up.destroy();
       finish();
-      counters.countResponse(pool.name, status === 504 ? target.endpoint : "", status);
-      writeRawResponse(client, status);
+      answerLocally(code, code === 504 ? target.endpoint : "");
     };
-    up.on("connect", () => {
-      connected = true;
-      ctx.outcomes.connectSucceeded(target);
-      up.setTimeout(timeouts.memberMs);
-      if (clientGone) {
-        settled = true;
-        up.destroy();
-        finish();
+    const connectFailed = (code: string): void => {
+      counters.connectFailures++;
+      ctx.outcomes.connectFailed(target, code);
+      const next = retryElsewhere(pool, sticky, target, !retried && !clientGone, counters);
+      if (next !== undefined) {
+        attempt(next, true);
         return;
       }
-      up.write(request, "latin1");
-    });
-    up.on("timeout", () => {
-      if (settled) return;
-      if (connected) {
-        counters.memberTimeouts++;
-        fail(504);
-      } else {
+      counters.badGateway++;
+      answerLocally(502, "");
+    };
+    up.on(
+      "connect",
+      guarded(() => {
+        connected = true;
+        ctx.outcomes.connectSucceeded(target);
+        up.setTimeout(timeouts.memberMs);
+        if (clientGone) {
+          settled = true;
+          up.destroy();
+          finish();
+          return;
+        }
+        up.write(request, "latin1");
+        for (const part of toMember) up.write(part);
+        toMember.length = 0;
+        bodySink = up;
+      }),
+    );
+    up.on(
+      "timeout",
+      guarded(() => {
+        if (settled) return;
+        if (connected) {
+          counters.memberTimeouts++;
+          fail(504);
+        } else {
+          settled = true;
+          up.destroy();
+          finish();
+          connectFailed("ETIMEDOUT");
+        }
+      }),
+    );
+    up.on(
+      "error",
+      guarded((err: NodeJS.ErrnoException) => {
+        if (settled) return;
         settled = true;
         up.destroy();
         finish();
-        connectFailed(target, retried, "ETIMEDOUT");
-      }
-    });
-    up.on("error", (err: NodeJS.ErrnoException) => {
-      if (settled) return;
-      settled = true;
-      up.destroy();
-      finish();
-      const code = err.code ?? err.message;
-      if (connected) {
+        const code = err.code ?? err.message;
+        if (!connected) {
+          connectFailed(code);
+          return;
+        }
         counters.resets++;
         ctx.outcomes.connectFailed(target, code);
         counters.badGateway++;
-        counters.countResponse(pool.name, "", 502);
-        writeRawResponse(client, 502);
-        return;
-      }
-      connectFailed(target, retried, code);
-    });
-    up.on("close", () => {
-      if (settled) return;
-      // Closed before a complete response head.
-      settled = true;
-      finish();
-      counters.resets++;
-      counters.badGateway++;
-      counters.countResponse(pool.name, "", 502);
-      writeRawResponse(client, 502);
-    });
-    const onHead = (chunk: Buffer): void => {
+        answerLocally(502, "");
+      }),
+    );
+    up.on(
+      "close",
+      guarded(() => {
+        if (settled) return;
+        // Closed before a complete response head.
+        settled = true;
+        finish();
+        counters.resets++;
+        counters.badGateway++;
+        answerLocally(502, "");
+      }),
+    );
+    const onHead = guarded((chunk: Buffer): void => {
       const buf = partial === undefined ? chunk : Buffer.concat([partial, chunk]);
       const end = scanner.feed(buf, 0, buf.length);
       if (end === -1) {
@@ -129,69 +237,80 @@ export function forwardUpgrade(
       if (response.status > 101 && response.status < 200) {
         // An interim response before the answer (103): skip it.
         partial = undefined;
+        scanner.reset();
         if (end < buf.length) onHead(buf.subarray(end));
         return;
       }
-      settled = true;
-      up.off("data", onHead);
-      up.setTimeout(0);
-      client.off("data", onEarly);
-      client.off("close", onClientClose);
       const upgraded = response.status === 101;
+      const framing = upgraded ? undefined : responseFraming(response.raw, response.status, head.method);
+      if (framing instanceof FramingError) {
+        counters.badGateway++;
+        fail(502);
+        return;
+      }
+      settled = true;
+      bodySink = undefined;
+      up.off("data", onHead);
+      client.off("data", onClientData);
       const out = responseHeadersForClient(response.raw, upgraded);
       for (const cookie of sticky.answered(target, response.raw)) out.push("Set-Cookie", cookie);
+      status = response.status;
       counters.countResponse(pool.name, target.endpoint, response.status);
       if (!client.writable || clientGone) {
         up.destroy();
         finish();
         return;
       }
-      if (!upgraded) {
-        // The member refused the upgrade: relay its answer, then close both connections.
-        out.push("Connection", "close");
-        client.write(rawHead(response.status, response.reason, out), "latin1");
-        if (end < buf.length) client.write(buf.subarray(end));
-        up.pipe(client);
-        up.once("close", () => {
-          finish();
-          client.destroySoon();
-        });
-        client.once("close", () => up.destroy());
-        client.resume();
+      const close = (): void => {
+        client.destroy();
+        up.destroy();
+        finish();
+      };
+      // Both directions stay under the idle timeout from here on, whatever the answer.
+      up.setTimeout(timeouts.idleMs, close);
+      up.once("close", guarded(close));
+      client.once("close", guarded(close));
+      if (!upgraded && framing !== undefined) {
+        relayRefusal(buf.subarray(end), framing);
         return;
       }
       counters.upgrades++;
       client.write(rawHead(101, response.reason, out), "latin1");
       if (end < buf.length) client.write(buf.subarray(end));
       for (const piece of early) up.write(piece);
-      const close = (): void => {
-        client.destroy();
-        up.destroy();
-        finish();
-      };
-      up.setTimeout(timeouts.idleMs, close);
       up.pipe(client);
       client.pipe(up);
-      up.once("close", close);
-      client.once("close", close);
       client.resume();
-    };
-    up.on("data", onHead);
-  };
 
-  const connectFailed = (target: MemberRuntime, retried: boolean, code: string): void => {
-    counters.connectFailures++;
-    ctx.outcomes.connectFailed(target, code);
-    const next = retried || clientGone ? undefined : pool.pick(clientIp, target);
-    if (next === undefined) {
-      counters.badGateway++;
-      counters.countResponse(pool.name, "", 502);
-      writeRawResponse(client, 502);
-      return;
-    }
-    counters.retries++;
-    sticky.retried(next);
-    attempt(next, true);
+      /** The member refused the upgrade: relay its answer by its framing, then close both. */
+      function relayRefusal(first: Buffer, responseBody: BodyFraming): void {
+        out.push("Connection", "close");
+        client.write(rawHead(response.status, (response as { reason: string }).reason, out), "latin1");
+        const tail = new BodyEnd(responseBody);
+        const relay = (piece: Buffer): void => {
+          const cut = tail.cut(piece, 0);
+          if (cut > 0) client.write(cut === piece.length ? piece : piece.subarray(0, cut));
+          if (tail.done) {
+            up.destroy();
+            finish();
+            client.end();
+          }
+        };
+        if (tail.done) relay(Buffer.alloc(0));
+        else {
+          if (first.length > 0) relay(first);
+          if (!tail.done) {
+            up.on("data", guarded(relay));
+            // A body that runs until the member closes ends the client's response there.
+            up.once(
+              "end",
+              guarded(() => client.end()),
+            );
+          }
+        }
+      }
+    });
+    up.on("data", onHead);
   };
 
   attempt(route.member, false);

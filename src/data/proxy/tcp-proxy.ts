@@ -1,9 +1,12 @@
 import * as net from "node:net";
 import type { ListenerModel } from "../../core/model.js";
 import type { DataPathContext } from "../context.js";
+import { guard } from "../fault-guard.js";
+import type { ListenerReport } from "../listener/listener-report.js";
 import type { MemberRuntime } from "../upstream/member-runtime.js";
 import type { PoolRuntime } from "../upstream/pool-runtime.js";
 import { logAccess } from "./access-log.js";
+import { retryElsewhere } from "./retry.js";
 
 /** Per-listener counters of the TCP data path. */
 export class TcpListenerCounters {
@@ -15,6 +18,25 @@ export class TcpListenerCounters {
   proxyHeaderRejected = 0;
   bytesIn = 0;
   bytesOut = 0;
+
+  /** The counters as the admin API reads them (every counter above is declared here). */
+  report(): ListenerReport {
+    return {
+      unit: "connections",
+      connections: this.connections,
+      traffic: this.connections,
+      bytesIn: this.bytesIn,
+      bytesOut: this.bytesOut,
+      events: {
+        no_member: this.noMember,
+        connect_failure: this.connectFailures,
+        retry: this.retries,
+        idle_timeout: this.idleTimeouts,
+        proxy_header_rejected: this.proxyHeaderRejected,
+      },
+      requests: [],
+    };
+  }
 }
 
 /**
@@ -56,21 +78,23 @@ export function relayTcp(
     client.destroy();
     return;
   }
-  // SPEC 6.2: an open connection counts as traffic, so its binding cannot lapse while it lasts.
-  const table = pool.model.sessionPersistence?.type === "SOURCE_IP" ? pool.bindings : undefined;
-  table?.hold(clientIp);
-  let released = false;
-  const release = (): void => {
-    if (released) return;
-    released = true;
-    table?.release(clientIp);
-  };
-  client.once("close", release);
+  // An open connection counts as traffic, so its binding cannot lapse while it lasts.
+  placement.hold();
+  client.once("close", () => placement.release());
   client.on("error", () => {});
+
+  // Every socket callback below is guarded: a bug ends this connection (both sides), counted.
+  let upstreamNow: net.Socket | undefined;
+  const endBoth = (): void => {
+    client.destroy();
+    upstreamNow?.destroy();
+  };
+  const guarded = <A extends unknown[]>(fn: (...args: A) => void) => guard(ctx, "tcp", endBoth, fn);
 
   const attempt = (target: MemberRuntime, retried: boolean): void => {
     served = target;
     const upstream = net.connect({ host: target.address, port: target.port, allowHalfOpen: true });
+    upstreamNow = upstream;
     upstream.setNoDelay(true);
     const finish = target.claim(client);
     let connected = false;
@@ -78,59 +102,75 @@ export function relayTcp(
       upstream.destroy(new Error("connect timeout"));
     }, listener.timeouts.connectMs);
 
-    upstream.once("connect", () => {
-      connected = true;
-      clearTimeout(connectTimer);
-      ctx.outcomes.connectSucceeded(target);
-      if (client.destroyed) {
-        upstream.destroy();
-        return;
-      }
-      client.setTimeout(listener.timeouts.idleMs);
-      client.on("timeout", () => {
-        counters.idleTimeouts++;
-        client.destroy();
-        upstream.destroy();
-      });
-      client.pipe(upstream);
-      upstream.pipe(client);
-    });
+    upstream.once(
+      "connect",
+      guarded(() => {
+        connected = true;
+        clearTimeout(connectTimer);
+        ctx.outcomes.connectSucceeded(target);
+        if (client.destroyed) {
+          upstream.destroy();
+          return;
+        }
+        client.setTimeout(listener.timeouts.idleMs);
+        client.on(
+          "timeout",
+          guarded(() => {
+            counters.idleTimeouts++;
+            client.destroy();
+            upstream.destroy();
+          }),
+        );
+        client.pipe(upstream);
+        upstream.pipe(client);
+      }),
+    );
 
-    upstream.on("error", (err: NodeJS.ErrnoException) => {
-      clearTimeout(connectTimer);
-      if (connected) return;
-      counters.connectFailures++;
-      ctx.outcomes.connectFailed(target, err.code ?? err.message);
-      finish();
-      if (client.destroyed) return;
-      // SPEC 6.3: one more try on another eligible member, for TCP as for HTTP.
-      const next = retried ? undefined : pool.pick(clientIp, target);
-      if (next === undefined) {
-        ctx.log.debug({ listener: listener.name, member: target.endpoint, err: err.code }, "connect failed");
-        client.destroy();
-        return;
-      }
-      counters.retries++;
-      if (table !== undefined) table.bind(clientIp, next.id);
-      attempt(next, true);
-    });
+    upstream.on(
+      "error",
+      guarded((err: NodeJS.ErrnoException) => {
+        clearTimeout(connectTimer);
+        if (connected) return;
+        counters.connectFailures++;
+        ctx.outcomes.connectFailed(target, err.code ?? err.message);
+        finish();
+        if (client.destroyed) return;
+        // One more try on another eligible member, for TCP as for HTTP.
+        const next = retryElsewhere(pool, placement, target, !retried, counters);
+        if (next === undefined) {
+          ctx.log.debug(
+            { listener: listener.name, member: target.endpoint, err: err.code, code: "SLB_ERR_DATA_CONNECT" },
+            "connect failed",
+          );
+          client.destroy();
+          return;
+        }
+        attempt(next, true);
+      }),
+    );
 
     // A side that closed before both of its directions ended (reset, timeout, drain) takes the
     // other side down; a clean close leaves the other side to flush and close on its own.
-    upstream.once("close", () => {
-      clearTimeout(connectTimer);
-      if (connected) {
-        counters.bytesIn += upstream.bytesWritten;
-        counters.bytesOut += upstream.bytesRead;
-        target.bytesIn += upstream.bytesWritten;
-        target.bytesOut += upstream.bytesRead;
-        if (!(upstream.readableEnded && upstream.writableFinished)) client.destroy();
-      }
-      finish();
-    });
-    client.once("close", () => {
-      if (!connected || !(client.readableEnded && client.writableFinished)) upstream.destroy();
-    });
+    upstream.once(
+      "close",
+      guarded(() => {
+        clearTimeout(connectTimer);
+        if (connected) {
+          counters.bytesIn += upstream.bytesWritten;
+          counters.bytesOut += upstream.bytesRead;
+          target.bytesIn += upstream.bytesWritten;
+          target.bytesOut += upstream.bytesRead;
+          if (!(upstream.readableEnded && upstream.writableFinished)) client.destroy();
+        }
+        finish();
+      }),
+    );
+    client.once(
+      "close",
+      guarded(() => {
+        if (!connected || !(client.readableEnded && client.writableFinished)) upstream.destroy();
+      }),
+    );
   };
   attempt(member, false);
 }

@@ -39,7 +39,7 @@ function ruleMatches(rule: CompiledRule, host: string, path: string): boolean {
   return rule.exact ? path === rule.path : prefixMatches(rule.prefix, path);
 }
 
-/** Builds the matcher of a listener model; see {@link matcherFor} for the cached form. */
+/** Builds the matcher of a listener model; done once per snapshot (`runtime/build-snapshot.ts`). */
 export function compileRoutes(model: Pick<ListenerModel, "rules" | "defaultPool">): RouteMatcher {
   const rules = model.rules.map(compileRule);
   const fallback = model.defaultPool;
@@ -47,18 +47,6 @@ export function compileRoutes(model: Pick<ListenerModel, "rules" | "defaultPool"
     for (const rule of rules) if (ruleMatches(rule, host, path)) return rule.pool;
     return fallback;
   };
-}
-
-/** Models are immutable and replaced whole on reload, so the model object itself is the cache key. */
-const cache = new WeakMap<ListenerModel, RouteMatcher>();
-
-export function matcherFor(model: ListenerModel): RouteMatcher {
-  let matcher = cache.get(model);
-  if (matcher === undefined) {
-    matcher = compileRoutes(model);
-    cache.set(model, matcher);
-  }
-  return matcher;
 }
 
 /** The `Host` header as rules compare it: lower case, without a port (IPv6 literals keep their brackets). */

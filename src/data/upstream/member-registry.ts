@@ -1,7 +1,7 @@
 import type { Clock } from "../../core/clock.js";
 import type { MemberId } from "../../core/member.js";
 import { memberIdOf } from "../../core/member.js";
-import type { ConfigModel } from "../../core/model.js";
+import type { ConfigModel, MemberModel } from "../../core/model.js";
 import { MemberRuntime } from "./member-runtime.js";
 
 /**
@@ -10,6 +10,13 @@ import { MemberRuntime } from "./member-runtime.js";
  */
 export interface HealthStatusPort {
   setHealthy(id: MemberId, healthy: boolean, reason: string): void;
+}
+
+/** The members of a configuration, worked out but not yet applied (see {@link MemberRegistry.plan}). */
+export interface MemberPlan {
+  /** Per pool name, the runtime members in configuration order. */
+  readonly byPool: ReadonlyMap<string, readonly MemberRuntime[]>;
+  commit(): void;
 }
 
 export type HealthListener = (member: MemberRuntime, healthy: boolean, reason: string) => void;
@@ -44,11 +51,14 @@ export class MemberRegistry implements HealthStatusPort {
   }
 
   /**
-   * Brings the registry in line with a configuration. Returns, per pool name, the runtime members
-   * in configuration order. `drainTimeoutMs` sets the deadline of members that disappear.
+   * Works out the members of a configuration without changing anything: members that stay are the
+   * same objects (their state survives), new ones are created but not yet registered. `commit`,
+   * called when the snapshot that holds them is swapped in, applies weights and drain flags and
+   * starts the drain of members that left; a plan that is never committed leaves no trace.
    */
-  sync(model: ConfigModel, drainTimeoutMs: number): Map<string, MemberRuntime[]> {
+  plan(model: ConfigModel, drainTimeoutMs: number): MemberPlan {
     const byPool = new Map<string, MemberRuntime[]>();
+    const wanted: { member: MemberRuntime; model: MemberModel }[] = [];
     const seen = new Set<MemberId>();
     for (const pool of model.pools) {
       const list: MemberRuntime[] = [];
@@ -56,19 +66,27 @@ export class MemberRegistry implements HealthStatusPort {
         const id = memberIdOf(pool.name, m.address, m.port);
         if (seen.has(id)) continue;
         seen.add(id);
-        let member = this.members.get(id);
-        if (member === undefined) {
-          member = new MemberRuntime(pool.name, m.address, m.port, m.weight);
-          this.members.set(id, member);
-        }
-        member.weight = m.weight;
-        member.name = m.name;
-        member.draining = m.draining;
-        member.removed = false;
-        member.drainDeadline = Number.POSITIVE_INFINITY;
+        const member = this.members.get(id) ?? new MemberRuntime(pool.name, m.address, m.port, m.weight);
+        wanted.push({ member, model: m });
         list.push(member);
       }
       byPool.set(pool.name, list);
+    }
+    return { byPool, commit: () => this.commit(wanted, seen, drainTimeoutMs) };
+  }
+
+  private commit(
+    wanted: readonly { member: MemberRuntime; model: MemberModel }[],
+    seen: ReadonlySet<MemberId>,
+    drainTimeoutMs: number,
+  ): void {
+    for (const { member, model } of wanted) {
+      this.members.set(member.id, member);
+      member.weight = model.weight;
+      member.name = model.name;
+      member.draining = model.draining;
+      member.removed = false;
+      member.drainDeadline = Number.POSITIVE_INFINITY;
     }
     const now = this.clock.now();
     for (const member of this.members.values()) {
@@ -77,7 +95,13 @@ export class MemberRegistry implements HealthStatusPort {
       member.drainDeadline = now + drainTimeoutMs;
     }
     this.collect();
-    return byPool;
+  }
+
+  /** {@link plan} and commit at once (tests, and callers with no snapshot to swap). */
+  sync(model: ConfigModel, drainTimeoutMs: number): ReadonlyMap<string, readonly MemberRuntime[]> {
+    const plan = this.plan(model, drainTimeoutMs);
+    plan.commit();
+    return plan.byPool;
   }
 
   /**

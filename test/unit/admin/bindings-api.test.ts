@@ -1,9 +1,9 @@
 import { beforeEach, describe, expect, it } from "vitest";
 import { deleteBinding, keyForLog, lookupBinding } from "../../../src/admin/bindings-api.js";
-import type { Runtime } from "../../../src/control/runtime.js";
 import { ManualClock } from "../../../src/core/clock.js";
 import { codecFor } from "../../../src/data/affinity/http-cookie-affinity.js";
 import type { PoolRuntime } from "../../../src/data/upstream/pool-runtime.js";
+import type { Runtime } from "../../../src/runtime/runtime.js";
 import { memoryLogger, pool, runtimeWith } from "./support.js";
 
 const MEMBERS: [string, number][] = [

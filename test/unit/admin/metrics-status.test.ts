@@ -3,8 +3,8 @@ import { runtimeAdminSource } from "../../../src/admin/admin-source.js";
 import { createMetricsRegistry } from "../../../src/admin/metrics.js";
 import { RateTracker } from "../../../src/admin/rates.js";
 import { buildStatus, trafficSample } from "../../../src/admin/status.js";
-import type { Runtime } from "../../../src/control/runtime.js";
 import { ManualClock } from "../../../src/core/clock.js";
+import type { Runtime } from "../../../src/runtime/runtime.js";
 import { memoryLogger, pool, runtimeWith } from "./support.js";
 
 const MEMBERS: [string, number][] = [

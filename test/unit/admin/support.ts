@@ -1,10 +1,10 @@
 import { Writable } from "node:stream";
 import { pino } from "pino";
 import { DEFAULT_COOKIE } from "../../../src/control/config/native-pool.js";
-import { Runtime } from "../../../src/control/runtime.js";
 import type { ManualClock } from "../../../src/core/clock.js";
 import type { Logger } from "../../../src/core/log.js";
 import type { Algorithm, ConfigModel, PersistenceType, PoolModel } from "../../../src/core/model.js";
+import { Runtime } from "../../../src/runtime/runtime.js";
 
 /** A logger whose JSON lines are kept in memory. */
 export function memoryLogger(): { log: Logger; lines: () => Record<string, unknown>[] } {

@@ -11,8 +11,8 @@ import {
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { defaultStateDir, resolveCookieKey } from "../../../src/data/affinity/cookie-key.js";
 import { StickyError } from "../../../src/errors/codes.js";
+import { defaultStateDir, resolveCookieKey } from "../../../src/runtime/cookie-key.js";
 
 let dir: string;
 beforeEach(() => {

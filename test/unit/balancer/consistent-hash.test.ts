@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
+import { HashRingPolicy } from "../../../bench/hash-ring.js";
 import type { Candidate } from "../../../src/core/member.js";
 import { ConsistentHashPolicy } from "../../../src/data/balancer/consistent-hash.js";
-import { HashRingPolicy } from "../../../src/data/balancer/hash-ring.js";
 import type { BalancingPolicy } from "../../../src/data/balancer/policy.js";
 import { candidate, members, randomClientIps, seededRandom } from "./support.js";
 

@@ -1,7 +1,6 @@
 import pino from "pino";
-import { buildSnapshot } from "../../../src/control/snapshot/build-snapshot.js";
-import { PoolStates } from "../../../src/control/snapshot/pool-states.js";
 import { ManualClock } from "../../../src/core/clock.js";
+import type { MemberId } from "../../../src/core/member.js";
 import type {
   ConfigModel,
   ListenerModel,
@@ -11,12 +10,15 @@ import type {
 } from "../../../src/core/model.js";
 import { SnapshotHolder } from "../../../src/core/snapshot-holder.js";
 import type { DataPathContext } from "../../../src/data/context.js";
+import { FaultCounters } from "../../../src/data/fault-guard.js";
 import { startHttpListener } from "../../../src/data/listener/http-listener.js";
 import { HttpListenerCounters } from "../../../src/data/proxy/http-counters.js";
 import type { Snapshot } from "../../../src/data/snapshot.js";
-import { HttpAgents } from "../../../src/data/upstream/http-agents.js";
+import { MemberConnectionPools } from "../../../src/data/upstream/member-connections.js";
 import { MemberRegistry } from "../../../src/data/upstream/member-registry.js";
 import type { MemberRuntime } from "../../../src/data/upstream/member-runtime.js";
+import { buildSnapshot } from "../../../src/runtime/build-snapshot.js";
+import { PoolStates } from "../../../src/runtime/pool-states.js";
 
 export const SOURCE = { file: "/tmp/test.yaml", object: "LoadBalancer/test" };
 
@@ -92,8 +94,11 @@ export async function startProxy(model: ConfigModel, cookieKey?: Buffer): Promis
   const holder = new SnapshotHolder<Snapshot>(
     buildSnapshot(model, version, registry, states, cookieKey, 1000),
   );
+  const agents = new MemberConnectionPools();
   const ctx: DataPathContext = {
     holder,
+    memberPools: agents,
+    faults: new FaultCounters(),
     clock,
     log: pino({ level: "silent" }),
     // Reported, not acted on: health is not this module's job; tests read what was reported.
@@ -102,7 +107,6 @@ export async function startProxy(model: ConfigModel, cookieKey?: Buffer): Promis
       connectSucceeded: () => {},
     },
   };
-  const agents = new HttpAgents();
   const counters = new HttpListenerCounters();
   const listener = model.listeners[0]!;
   const running = await startHttpListener(listener, ctx, { counters, agents });
@@ -115,7 +119,13 @@ export async function startProxy(model: ConfigModel, cookieKey?: Buffer): Promis
     snapshot: () => holder.current,
     apply: (next) => {
       version++;
-      holder.swap(buildSnapshot(next, version, registry, states, cookieKey, 1000));
+      const snapshot = buildSnapshot(next, version, registry, states, cookieKey, 1000);
+      holder.swap(snapshot);
+      // What the runtime does after a swap: kept listeners update, gone members' pools close.
+      running.update?.(snapshot);
+      const ids = new Set<string>();
+      for (const pool of snapshot.pools.values()) for (const m of pool.members) ids.add(m.id);
+      agents.retain(ids as Set<MemberId>);
     },
     member: (pool, port) => {
       for (const m of registry.all()) if (m.pool === pool && m.port === port) return m;

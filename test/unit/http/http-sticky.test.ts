@@ -118,6 +118,21 @@ describe("HTTP_COOKIE", () => {
     expect(decisions(proxy)).toMatchObject({ redispatch: 1 });
   });
 
+  it("counts a client moved off a bound member that refused the connect as redispatch, not hit", async () => {
+    const { proxy, members } = await setup();
+    const first = await httpGet(proxy.port);
+    const pair = cookiePair(first.setCookies, "STICKYLB")!;
+    const home = members.find((m) => `${m.name}\n` === first.body)!;
+    // Still configured and healthy (no monitor), but refusing connections.
+    await home.close();
+    const moved = await httpGet(proxy.port, "/", { Cookie: pair });
+    expect(moved.status).toBe(200);
+    expect(moved.body).not.toBe(first.body);
+    // The client gets a cookie for the member that answered.
+    expect(moved.setCookies).toHaveLength(1);
+    expect(decisions(proxy)).toMatchObject({ miss: 1, hit: 0, redispatch: 1 });
+  });
+
   it("adds Secure and Domain as configured, and lets the member's own cookie of the same name win", async () => {
     const { proxy } = await setup({
       cookie: { path: "/", domain: "example.com", sameSite: "Strict", secure: "always", httpOnly: true },
@@ -200,6 +215,21 @@ describe("SOURCE_IP on HTTP pools", () => {
     });
     const first = (await httpGet(proxy.port)).body;
     for (let i = 0; i < 5; i++) expect((await httpGet(proxy.port)).body).toBe(first);
+  });
+
+  it("rebinds a client IP moved off a member that refused the connect, counted as redispatch", async () => {
+    const members = await backends("name", "a", "b");
+    const proxy = await proxyFor({
+      listeners: [listenerModel()],
+      pools: [poolModel("web", members, { sessionPersistence: persistence({ type: "SOURCE_IP" }) })],
+    });
+    const first = (await httpGet(proxy.port)).body;
+    await members.find((m) => `${m.name}\n` === first)!.close();
+    const moved = (await httpGet(proxy.port)).body;
+    expect(moved).not.toBe(first);
+    // The new binding holds: the next request goes straight to the new member, a hit.
+    expect((await httpGet(proxy.port)).body).toBe(moved);
+    expect(decisions(proxy)).toMatchObject({ miss: 1, redispatch: 1, hit: 1 });
   });
 
   it("keeps a client IP on its member with the SOURCE_IP algorithm", async () => {

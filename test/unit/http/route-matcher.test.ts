@@ -1,12 +1,16 @@
 import { describe, expect, it } from "vitest";
+import { ManualClock } from "../../../src/core/clock.js";
 import type { ListenerModel, Rule } from "../../../src/core/model.js";
 import {
   compileRoutes,
-  matcherFor,
   normalizeHost,
   pathOf,
   prefixMatches,
 } from "../../../src/data/router/route-matcher.js";
+import { bindKeyOf } from "../../../src/data/snapshot.js";
+import { MemberRegistry } from "../../../src/data/upstream/member-registry.js";
+import { buildSnapshot } from "../../../src/runtime/build-snapshot.js";
+import { PoolStates } from "../../../src/runtime/pool-states.js";
 
 const rule = (r: Partial<Rule> & { pool: string }): Rule => ({ pathType: "Prefix", ...r });
 
@@ -56,9 +60,29 @@ describe("compileRoutes", () => {
     expect(none("h", "/b")).toBeUndefined();
   });
 
-  it("caches the matcher per listener model object", () => {
-    const model = { rules: [], defaultPool: "x" } as unknown as ListenerModel;
-    expect(matcherFor(model)).toBe(matcherFor(model));
+  it("is compiled once per listener when the snapshot is built", () => {
+    const listener = {
+      name: "web",
+      protocol: "HTTP",
+      address: "127.0.0.1",
+      port: 0,
+      rules: [rule({ path: "/api", pool: "api" })],
+      defaultPool: "x",
+      tls: [],
+    } as unknown as ListenerModel;
+    const clock = new ManualClock(0);
+    const snapshot = buildSnapshot(
+      { listeners: [listener], pools: [] },
+      1,
+      new MemberRegistry(clock),
+      new PoolStates(clock),
+      undefined,
+      1000,
+    );
+    const compiled = snapshot.compiled.get(bindKeyOf(listener))!;
+    expect(compiled.model).toBe(listener);
+    expect(compiled.routes("h", "/api/x")).toBe("api");
+    expect(compiled.routes("h", "/b")).toBe("x");
   });
 });
 

@@ -9,17 +9,18 @@
  */
 import * as net from "node:net";
 import pino from "pino";
-import { buildSnapshot } from "../../../src/control/snapshot/build-snapshot.js";
-import { PoolStates } from "../../../src/control/snapshot/pool-states.js";
 import { ManualClock } from "../../../src/core/clock.js";
 import type { ListenerModel } from "../../../src/core/model.js";
 import { SnapshotHolder } from "../../../src/core/snapshot-holder.js";
 import type { DataPathContext } from "../../../src/data/context.js";
+import { FaultCounters } from "../../../src/data/fault-guard.js";
 import { startHttpListener } from "../../../src/data/listener/http-listener.js";
 import { HttpListenerCounters } from "../../../src/data/proxy/http-counters.js";
 import type { Snapshot } from "../../../src/data/snapshot.js";
-import { HttpAgents } from "../../../src/data/upstream/http-agents.js";
+import { MemberConnectionPools } from "../../../src/data/upstream/member-connections.js";
 import { MemberRegistry } from "../../../src/data/upstream/member-registry.js";
+import { buildSnapshot } from "../../../src/runtime/build-snapshot.js";
+import { PoolStates } from "../../../src/runtime/pool-states.js";
 import { listenerModel, poolModel } from "./harness.js";
 
 const cleanups: (() => Promise<void> | void)[] = [];
@@ -467,6 +468,8 @@ export class RawClient {
 export interface WireProxy {
   readonly port: number;
   readonly counters: HttpListenerCounters;
+  /** Bugs contained on the data path, by site. */
+  readonly faults: FaultCounters;
   /** Client sockets the listener holds open. */
   openCount(): number;
   close(): Promise<void>;
@@ -485,18 +488,22 @@ export async function startWireProxy(
   const registry = new MemberRegistry(clock);
   const states = new PoolStates(clock);
   const holder = new SnapshotHolder<Snapshot>(buildSnapshot(model, 1, registry, states, undefined, 1000));
+  const agents = new MemberConnectionPools();
+  const faults = new FaultCounters();
   const ctx: DataPathContext = {
     holder,
+    memberPools: agents,
+    faults,
     clock,
     log: pino({ level: "silent" }),
     outcomes: { connectFailed: () => {}, connectSucceeded: () => {} },
   };
-  const agents = new HttpAgents();
   const counters = new HttpListenerCounters();
   const running = await startHttpListener(model.listeners[0]!, ctx, { counters, agents });
   const proxy: WireProxy = {
     port: running.port,
     counters,
+    faults,
     openCount: () => running.openCount(),
     close: async () => {
       await running.stopAccepting();

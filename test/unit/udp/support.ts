@@ -1,6 +1,4 @@
 import { pino } from "pino";
-import { buildSnapshot } from "../../../src/control/snapshot/build-snapshot.js";
-import { PoolStates } from "../../../src/control/snapshot/pool-states.js";
 import { ManualClock } from "../../../src/core/clock.js";
 import type {
   Algorithm,
@@ -11,10 +9,14 @@ import type {
 } from "../../../src/core/model.js";
 import { SnapshotHolder } from "../../../src/core/snapshot-holder.js";
 import type { DataPathContext } from "../../../src/data/context.js";
+import { FaultCounters } from "../../../src/data/fault-guard.js";
 import type { Snapshot } from "../../../src/data/snapshot.js";
 import type { ConnectOutcomeSink } from "../../../src/data/upstream/failure-sink.js";
+import { MemberConnectionPools } from "../../../src/data/upstream/member-connections.js";
 import { MemberRegistry } from "../../../src/data/upstream/member-registry.js";
 import type { MemberRuntime } from "../../../src/data/upstream/member-runtime.js";
+import { buildSnapshot } from "../../../src/runtime/build-snapshot.js";
+import { PoolStates } from "../../../src/runtime/pool-states.js";
 
 const SOURCE = { file: "test.yaml", object: "LoadBalancer/test" };
 
@@ -97,7 +99,14 @@ export class TestRuntime {
         this.outcomes.push({ member: m.endpoint, ok: false, reason }),
       connectSucceeded: (m: MemberRuntime) => this.outcomes.push({ member: m.endpoint, ok: true }),
     };
-    this.ctx = { holder: this.holder, clock: this.clock, log: pino({ level: "silent" }), outcomes: sink };
+    this.ctx = {
+      holder: this.holder,
+      clock: this.clock,
+      log: pino({ level: "silent" }),
+      outcomes: sink,
+      memberPools: new MemberConnectionPools(),
+      faults: new FaultCounters(),
+    };
   }
 
   apply(model: ConfigModel): void {

@@ -4,7 +4,7 @@ import {
   MemberPool,
   type UpstreamConnection,
   type UpstreamUser,
-} from "../../../src/data/upstream/http-agents.js";
+} from "../../../src/data/upstream/member-connections.js";
 
 /** A member that only counts the connections it accepts and the ones its peers closed. */
 async function countingMember(): Promise<{

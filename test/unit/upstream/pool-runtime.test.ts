@@ -1,9 +1,9 @@
 import { describe, expect, it } from "vitest";
-import { PoolStates } from "../../../src/control/snapshot/pool-states.js";
 import { ManualClock } from "../../../src/core/clock.js";
 import type { ConfigModel, PoolModel } from "../../../src/core/model.js";
 import { MemberRegistry } from "../../../src/data/upstream/member-registry.js";
 import { PoolRuntime } from "../../../src/data/upstream/pool-runtime.js";
+import { PoolStates } from "../../../src/runtime/pool-states.js";
 
 const source = { file: "test.yaml", object: "LoadBalancer/t" };
 

@@ -19,8 +19,8 @@ import {
 } from "node:fs";
 import { homedir } from "node:os";
 import { isAbsolute, join } from "node:path";
-import type { CookieSecretModel } from "../../core/model.js";
-import { StickyError } from "../../errors/codes.js";
+import type { CookieSecretModel } from "../core/model.js";
+import { StickyError } from "../errors/codes.js";
 
 /** HMAC-SHA256 keys shorter than the hash output weaken it (RFC 2104 §3); SPEC 4 asks for 32. */
 export const MIN_COOKIE_SECRET_BYTES = 32;

@@ -1,8 +1,8 @@
-import type { Candidate } from "../../core/member.js";
-import type { Algorithm } from "../../core/model.js";
-import { takesNewClients } from "./eligibility.js";
-import { fmix32, hashKey } from "./hash.js";
-import type { BalancingPolicy, PickContext } from "./policy.js";
+import type { Candidate } from "../src/core/member.js";
+import type { Algorithm } from "../src/core/model.js";
+import { takesNewClients } from "../src/data/balancer/eligibility.js";
+import { fmix32, hashKey } from "../src/data/balancer/hash.js";
+import type { BalancingPolicy, PickContext } from "../src/data/balancer/policy.js";
 
 /** Golden-ratio increment that spreads a member's virtual-node seeds over the 32-bit space. */
 const VNODE_STEP = 0x9e3779b9;

@@ -1,8 +1,8 @@
-import type { Clock } from "../../core/clock.js";
-import type { PoolModel, SessionPersistence } from "../../core/model.js";
-import { type BindingStore, BindingTable } from "../../data/affinity/binding-table.js";
-import { createPolicy } from "../../data/balancer/registry.js";
-import { PoolCounters, type PoolState } from "../../data/upstream/pool-runtime.js";
+import type { Clock } from "../core/clock.js";
+import type { PoolModel, SessionPersistence } from "../core/model.js";
+import { type BindingStore, BindingTable } from "../data/affinity/binding-table.js";
+import { createPolicy } from "../data/balancer/registry.js";
+import { PoolCounters, type PoolState } from "../data/upstream/pool-runtime.js";
 
 /** Binding tables exist for the persistence types that remember keys in this process. */
 function needsTable(pool: PoolModel): boolean {
@@ -18,13 +18,22 @@ function fingerprintOf(pool: PoolModel): string {
 
 /**
  * Long-lived pool state by pool name: a reload that keeps a pool's algorithm and persistence keeps
- * its bindings, round-robin position and counters (SPEC 6.8). Counters survive even a change.
+ * its bindings, round-robin position and counters. Counters survive even a change.
+ *
+ * (Later: a shared binding store replaces the in-process table here, through `wrap` or a store
+ * factory; the pool sees only the {@link BindingStore} interface.)
  */
 /**
  * Wraps a pool's new binding table; `--workers` uses it to replicate APP_COOKIE bindings between
  * worker processes. Absent (the default), tables are used as they are.
  */
 export type BindingStoreWrapper = (pool: PoolModel, table: BindingStore) => BindingStore;
+
+/** Pool states worked out for a configuration, not yet registered (see {@link PoolStates.plan}). */
+export interface PoolStatePlan {
+  readonly states: ReadonlyMap<string, PoolState>;
+  commit(): void;
+}
 
 export class PoolStates {
   private readonly states = new Map<string, PoolState>();
@@ -34,19 +43,40 @@ export class PoolStates {
     private readonly wrap?: BindingStoreWrapper,
   ) {}
 
+  /** The state of `pool`, kept or started over, registered at once (tests and single pools). */
   stateFor(pool: PoolModel): PoolState {
+    const state = this.wanted(pool);
+    this.states.set(pool.name, state);
+    return state;
+  }
+
+  /**
+   * The states of a configuration's pools without registering them: `commit`, called when the
+   * snapshot that holds them is swapped in, keeps them and forgets pools no longer configured.
+   */
+  plan(pools: readonly PoolModel[]): PoolStatePlan {
+    const states = new Map<string, PoolState>();
+    for (const pool of pools) states.set(pool.name, this.wanted(pool));
+    return {
+      states,
+      commit: () => {
+        this.states.clear();
+        for (const [name, state] of states) this.states.set(name, state);
+      },
+    };
+  }
+
+  private wanted(pool: PoolModel): PoolState {
     const fingerprint = fingerprintOf(pool);
     const existing = this.states.get(pool.name);
     if (existing?.fingerprint === fingerprint) return existing;
     const persistence = pool.sessionPersistence;
-    const state: PoolState = {
+    return {
       fingerprint,
       policy: createPolicy(pool.algorithm),
       bindings: persistence !== undefined && needsTable(pool) ? this.tableFor(pool, persistence) : undefined,
       counters: existing?.counters ?? new PoolCounters(),
     };
-    this.states.set(pool.name, state);
-    return state;
   }
 
   private tableFor(pool: PoolModel, persistence: SessionPersistence): BindingStore {

@@ -9,6 +9,7 @@
  * listeners per request as a large share of the forwarding cost (docs/performance.md).
  */
 import * as net from "node:net";
+import { type Clock, systemClock } from "../../core/clock.js";
 import type { MemberId } from "../../core/member.js";
 
 /**
@@ -165,7 +166,7 @@ export class UpstreamConnection {
     this.socket.destroy();
   }
 
-  /** When the connection was parked (ms, `Date.now()`): the pool's sweep closes it after idleMs. */
+  /** When the connection was parked (ms, the pool's clock): the pool's sweep closes it after idleMs. */
   idleSince = 0;
 
   /**
@@ -195,6 +196,7 @@ export class MemberPool {
     private readonly address: string,
     private readonly port: number,
     private readonly idleMs: number,
+    private readonly clock: Clock = systemClock,
   ) {
     this.sweepEvery = Math.max(25, Math.floor(idleMs / 4));
   }
@@ -224,7 +226,7 @@ export class MemberPool {
       conn.close();
       return;
     }
-    conn.park(Date.now());
+    conn.park(this.clock.now());
     this.idle.push(conn);
     if (this.sweeper === undefined) {
       this.sweeper = setInterval(sweepPool, this.sweepEvery, this);
@@ -250,6 +252,11 @@ export class MemberPool {
     this.sweeper = undefined;
   }
 
+  /** The pool's clock (the sweep timer reads it). */
+  now(): number {
+    return this.clock.now();
+  }
+
   /** @internal an idle connection that closed. */
   forget(conn: UpstreamConnection): void {
     const i = this.idle.indexOf(conn);
@@ -269,19 +276,22 @@ export class MemberPool {
 }
 
 function sweepPool(pool: MemberPool): void {
-  pool.sweep(Date.now());
+  pool.sweep(pool.now());
 }
 
 /** All member pools of the process, kept across reloads by member identity. */
-export class HttpAgents {
+export class MemberConnectionPools {
   private readonly pools = new Map<MemberId, MemberPool>();
 
-  constructor(private readonly idleMs = DEFAULT_UPSTREAM_IDLE_MS) {}
+  constructor(
+    private readonly idleMs = DEFAULT_UPSTREAM_IDLE_MS,
+    private readonly clock: Clock = systemClock,
+  ) {}
 
   poolFor(member: { readonly id: MemberId; readonly address: string; readonly port: number }): MemberPool {
     let pool = this.pools.get(member.id);
     if (pool === undefined) {
-      pool = new MemberPool(member.address, member.port, this.idleMs);
+      pool = new MemberPool(member.address, member.port, this.idleMs, this.clock);
       this.pools.set(member.id, pool);
     }
     return pool;
@@ -304,6 +314,3 @@ export class HttpAgents {
     this.pools.clear();
   }
 }
-
-/** One set of pools for the whole process: every HTTP listener forwards through it. */
-export const sharedHttpAgents = new HttpAgents();

@@ -10,8 +10,8 @@
  */
 import { adminToken } from "../admin/auth.js";
 import type { ConfigModel } from "../core/model.js";
-import { checkCookieKey } from "../data/affinity/cookie-key.js";
 import { StickyError } from "../errors/codes.js";
+import { checkCookieKey } from "./cookie-key.js";
 
 export const DEFAULT_ADMIN = { address: "127.0.0.1", port: 9901 } as const;
 

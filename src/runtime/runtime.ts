@@ -1,17 +1,20 @@
 import type { Clock } from "../core/clock.js";
 import type { Logger } from "../core/log.js";
+import type { MemberId } from "../core/member.js";
 import type { ConfigModel } from "../core/model.js";
 import { SnapshotHolder } from "../core/snapshot-holder.js";
-import { resolveCookieKey } from "../data/affinity/cookie-key.js";
 import type { DataPathContext } from "../data/context.js";
+import { FaultCounters } from "../data/fault-guard.js";
 import { LISTENER_FACTORIES } from "../data/listener/factories.js";
 import { ListenerSet } from "../data/listener/listener-set.js";
 import type { Snapshot } from "../data/snapshot.js";
 import { type ConnectOutcomeSink, IGNORE_CONNECT_OUTCOMES } from "../data/upstream/failure-sink.js";
+import { DEFAULT_UPSTREAM_IDLE_MS, MemberConnectionPools } from "../data/upstream/member-connections.js";
 import { MemberRegistry } from "../data/upstream/member-registry.js";
 import { HealthManager } from "../health/health-manager.js";
-import { buildSnapshot } from "./snapshot/build-snapshot.js";
-import { type BindingStoreWrapper, PoolStates } from "./snapshot/pool-states.js";
+import { planSnapshot } from "./build-snapshot.js";
+import { resolveCookieKey } from "./cookie-key.js";
+import { type BindingStoreWrapper, PoolStates } from "./pool-states.js";
 
 export interface RuntimeOptions {
   readonly clock: Clock;
@@ -46,6 +49,10 @@ export class Runtime {
   readonly reloads: ReloadCounters = { ok: 0, error: 0 };
   /** Active and passive health checks; the data path reports connect outcomes to it. */
   readonly health: HealthManager;
+  /** Keep-alive connections towards members, by member identity (HTTP forwarding). */
+  readonly memberPools: MemberConnectionPools;
+  /** Bugs contained on the data path, by site (stickylb_internal_errors_total). */
+  readonly faults = new FaultCounters();
   private version = 0;
   private ready = false;
   private timer: NodeJS.Timeout | undefined;
@@ -54,18 +61,23 @@ export class Runtime {
 
   constructor(private readonly options: RuntimeOptions) {
     this.registry = new MemberRegistry(options.clock);
+    this.memberPools = new MemberConnectionPools(DEFAULT_UPSTREAM_IDLE_MS, options.clock);
     this.poolStates = new PoolStates(options.clock, options.wrapBindings);
     this.holder = new SnapshotHolder<Snapshot>({
       version: 0,
       model: EMPTY_MODEL,
       listeners: new Map(),
+      compiled: new Map(),
       pools: new Map(),
       cookieKey: undefined,
+      cookieCodec: undefined,
     });
     const ctx: DataPathContext = {
       holder: this.holder,
       clock: options.clock,
       log: options.log,
+      memberPools: this.memberPools,
+      faults: this.faults,
       // Read through a getter so that the health module can be attached after construction.
       outcomes: {
         connectFailed: (m, reason) => this.outcomes.connectFailed(m, reason),
@@ -92,7 +104,7 @@ export class Runtime {
 
   /**
    * Applies a validated configuration. Throws (and changes nothing) when the cookie key cannot be
-   * resolved; a listener that cannot bind is reported after the others are bound.
+   * resolved or a certificate is unusable; a listener that cannot bind is reported after the others are bound.
    */
   async apply(model: ConfigModel): Promise<void> {
     const needsKey = model.pools.some((p) => p.sessionPersistence?.type === "HTTP_COOKIE");
@@ -100,16 +112,20 @@ export class Runtime {
     if (needsKey && (model.cookieSecret !== undefined || this.cookieKey === undefined)) {
       this.cookieKey = resolveCookieKey(model.cookieSecret, this.options.stateDir, this.options.env);
     }
-    this.version++;
-    const snapshot = buildSnapshot(
+    const plan = planSnapshot(
       model,
-      this.version,
+      this.version + 1,
       this.registry,
       this.poolStates,
       this.cookieKey,
       this.options.drainTimeoutMs,
     );
+    // Built and checked: from here on nothing can refuse the configuration.
+    this.version++;
+    const snapshot = plan.snapshot;
     this.holder.swap(snapshot);
+    plan.commit();
+    this.memberPools.retain(memberIdsOf(snapshot));
     this.health.sync(snapshot);
     this.ready = false;
     await this.listeners.reconcile(snapshot, this.options.drainTimeoutMs);
@@ -133,5 +149,12 @@ export class Runtime {
     this.timer = undefined;
     this.health.stop();
     await this.listeners.shutdown(this.options.drainTimeoutMs);
+    this.memberPools.destroyAll();
   }
+}
+
+function memberIdsOf(snapshot: Snapshot): Set<MemberId> {
+  const ids = new Set<MemberId>();
+  for (const pool of snapshot.pools.values()) for (const m of pool.members) ids.add(m.id);
+  return ids;
 }

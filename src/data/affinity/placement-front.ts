@@ -1,0 +1,119 @@
+/**
+ * The placement front: the one routine that places a client on a member, for every persistence
+ * type and every protocol (TCP, UDP, HTTP, WebSocket upgrades). In order:
+ *
+ * 1. **proposal** — the pool's {@link Stickiness} (its key extractor) says what the client's key
+ *    proposes: a bound member, nothing, an expired or invalid key, a member that is gone;
+ * 2. **resolve** — the resolver honours a bound member only while it may keep its clients, else
+ *    the balancing policy picks (`resolver.ts`);
+ * 3. **record** — the affinity decision and a refusal are counted, a new placement is bound;
+ * 4. **rebind** — when the placed member fails and a retry moves the client, the new member is
+ *    bound and a `hit` becomes a `redispatch` (the client did not stay where its key said).
+ *
+ * The result is a {@link PlacedClient}, the one object the proxy keeps per connection, flow or
+ * request for everything affinity still has to do (moved, answered, hold/release).
+ */
+import type { MemberRuntime } from "../upstream/member-runtime.js";
+import { type AffinityResult, type PlacementPool, resolvePlacement } from "./resolver.js";
+import type { ClientFacts, Stickiness, StickyClient } from "./stickiness.js";
+
+/** Counters of one pool that outlive snapshots (kept by pool name with the pool's state). */
+export class PoolCounters {
+  readonly decisions: Record<AffinityResult, number> = {
+    hit: 0,
+    miss: 0,
+    expired: 0,
+    invalid: 0,
+    redispatch: 0,
+  };
+  /** Clients turned away because no member was eligible (HTTP 503, TCP close, UDP drop). */
+  noMember = 0;
+}
+
+/** What the front needs of a pool: members, the policy, its stickiness and its counters. */
+export interface FrontPool extends PlacementPool {
+  readonly stickiness: Stickiness;
+  readonly counters: PoolCounters;
+}
+
+/** One client's placement and what affinity still has to do for it. */
+export class PlacedClient implements StickyClient {
+  key: string | undefined = undefined;
+  issuedAt = 0;
+  /** The member placed; undefined when no member was eligible (the client is refused). */
+  member: MemberRuntime | undefined = undefined;
+  /** The affinity decision; undefined when the client is not sticky in this pool. */
+  result: AffinityResult | undefined = undefined;
+  /** A new placement (or a move): the member that takes the client must be remembered. */
+  rebind = false;
+  private held = false;
+
+  constructor(
+    private readonly pool: FrontPool,
+    readonly facts: ClientFacts,
+  ) {}
+
+  /**
+   * The placed member failed before it served anything and a retry gives the client to `to`:
+   * bind it, and count the decision as a `redispatch` — the client did not stay on its member.
+   */
+  moved(to: MemberRuntime): void {
+    if (this.result === "hit") {
+      const decisions = this.pool.counters.decisions;
+      decisions.hit--;
+      decisions.redispatch++;
+      this.result = "redispatch";
+    }
+    this.rebind = true;
+    this.pool.stickiness.bind(this, to);
+  }
+
+  /**
+   * HTTP: `member` answered with these raw response header pairs; returns the `Set-Cookie`
+   * values to add to its response.
+   */
+  answered(member: MemberRuntime, responseRaw: readonly string[]): readonly string[] {
+    return this.pool.stickiness.answered(this, member, responseRaw);
+  }
+
+  /** L4: an open connection or flow holds its binding until {@link release}. */
+  hold(): void {
+    if (this.held) return;
+    this.held = true;
+    this.pool.stickiness.hold(this);
+  }
+
+  /** Idempotent: error and close paths may both call it. */
+  release(): void {
+    if (!this.held) return;
+    this.held = false;
+    this.pool.stickiness.release(this);
+  }
+}
+
+/**
+ * Places a client (steps 1–3 above). Synchronous: a proposal comes from a local lookup. A shared
+ * binding store would add an asynchronous step on a local miss only (docs/architecture.md, "the
+ * placement front"), leaving this path as it is for hits.
+ */
+export function placeClient(pool: FrontPool, facts: ClientFacts): PlacedClient {
+  const client = new PlacedClient(pool, facts);
+  const proposal = pool.stickiness.propose(client);
+  if (proposal === undefined) {
+    client.member = pool.pick(facts.clientIp);
+  } else {
+    const placement = resolvePlacement(pool, proposal, facts.clientIp);
+    client.member = placement.member;
+    client.result = placement.result;
+    client.rebind = placement.rebind;
+    if (placement.result !== undefined) pool.counters.decisions[placement.result]++;
+    if (placement.rebind && placement.member !== undefined) pool.stickiness.bind(client, placement.member);
+  }
+  if (client.member === undefined) pool.counters.noMember++;
+  return client;
+}
+
+/** The facts of an L4 client (TCP connection, UDP flow): only its address counts. */
+export function l4Client(clientIp: string): ClientFacts {
+  return { clientIp, http: false, cookieHeader: undefined, https: false, now: 0 };
+}

@@ -1,0 +1,82 @@
+/**
+ * Routing and placement of one HTTP request: the listener's compiled routes choose the pool, the
+ * placement front chooses the member. What every request of a listener shares is its
+ * {@link HttpEnv}.
+ */
+
+import { type PlacedClient, placeClient } from "../affinity/placement-front.js";
+import type { DataPathContext } from "../context.js";
+import type { RequestHead } from "../http1/head-parser.js";
+import { normalizeHost, pathOf, type RouteMatcher } from "../router/route-matcher.js";
+import type { Snapshot } from "../snapshot.js";
+import type { MemberConnectionPools } from "../upstream/member-connections.js";
+import type { MemberRuntime } from "../upstream/member-runtime.js";
+import type { PoolRuntime } from "../upstream/pool-runtime.js";
+import type { HttpListenerCounters } from "./http-counters.js";
+import { firstHeader } from "./http-headers.js";
+
+/** What every request of one listener shares. */
+export interface HttpEnv {
+  readonly ctx: DataPathContext;
+  readonly counters: HttpListenerCounters;
+  readonly agents: MemberConnectionPools;
+  readonly https: boolean;
+  /** The listener's bound port (X-Forwarded-Port). */
+  readonly port: number;
+}
+
+export type RouteOutcome =
+  | {
+      readonly ok: true;
+      readonly pool: PoolRuntime;
+      readonly sticky: PlacedClient;
+      readonly member: MemberRuntime;
+    }
+  | { readonly ok: false; readonly status: number; readonly pool: string };
+
+/**
+ * Routes and places a request with the snapshot current now: 404 for no route, 503 for a pool
+ * with no eligible member.
+ */
+export function routeAndPlace(
+  head: RequestHead,
+  routes: RouteMatcher,
+  snapshot: Snapshot,
+  env: HttpEnv,
+  clientIp: string,
+): RouteOutcome {
+  const poolName = routes(normalizeHost(firstHeader(head.raw, "host")), pathOf(head.target));
+  if (poolName === undefined) {
+    env.counters.noRoute++;
+    return { ok: false, status: 404, pool: "" };
+  }
+  const pool = snapshot.pools.get(poolName);
+  if (pool === undefined) {
+    env.counters.noMember++;
+    return { ok: false, status: 503, pool: poolName };
+  }
+  const sticky = placeClient(pool, {
+    clientIp,
+    http: true,
+    cookieHeader: cookieHeaderOf(head.raw),
+    https: env.https,
+    now: env.ctx.clock.now(),
+  });
+  const member = sticky.member;
+  if (member === undefined) {
+    env.counters.noMember++;
+    return { ok: false, status: 503, pool: poolName };
+  }
+  return { ok: true, pool, sticky, member };
+}
+
+/** The `Cookie` header; several are joined with `; ` (RFC 9113 8.2.3, what node:http did too). */
+function cookieHeaderOf(raw: readonly string[]): string | undefined {
+  let value: string | undefined;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!;
+    if (name.length !== 6 || name.toLowerCase() !== "cookie") continue;
+    value = value === undefined ? raw[i + 1]! : `${value}; ${raw[i + 1]!}`;
+  }
+  return value;
+}

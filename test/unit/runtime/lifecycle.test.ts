@@ -1,0 +1,132 @@
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import * as net from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { setFlagsFromString } from "node:v8";
+import { runInNewContext } from "node:vm";
+import { pino } from "pino";
+import { afterEach, describe, expect, it } from "vitest";
+import { systemClock } from "../../../src/core/clock.js";
+import type { ConfigModel } from "../../../src/core/model.js";
+import { Runtime } from "../../../src/runtime/runtime.js";
+import { makeCertificate } from "../../support/certificates.js";
+import { httpGet } from "../../support/http-backends.js";
+import { listenerModel, poolModel } from "../http/harness.js";
+
+/** An HTTP/1.1 member that answers every request with 200 and keeps connections alive. */
+async function keepAliveMember(): Promise<{ port: number; open: () => number; close: () => void }> {
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((s) => {
+    sockets.add(s);
+    s.on("close", () => sockets.delete(s));
+    s.on("error", () => {});
+    s.on("data", () => s.write("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"));
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.1.1", r));
+  return {
+    port: (server.address() as net.AddressInfo).port,
+    open: () => sockets.size,
+    close: () => {
+      for (const s of sockets) s.destroy();
+      server.close();
+    },
+  };
+}
+
+async function until(predicate: () => boolean, what: string): Promise<void> {
+  const deadline = Date.now() + 5000;
+  while (!predicate()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+const cleanups: (() => unknown)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+function newRuntime(): Runtime {
+  const runtime = new Runtime({
+    clock: systemClock,
+    log: pino({ level: "silent" }),
+    drainTimeoutMs: 1000,
+    stateDir: "/nonexistent",
+  });
+  cleanups.push(() => runtime.stop());
+  return runtime;
+}
+
+describe("runtime lifecycle", () => {
+  it("destroys the member connection pools on stop", async () => {
+    const member = await keepAliveMember();
+    cleanups.push(member.close);
+    const runtime = newRuntime();
+    await runtime.apply({
+      listeners: [listenerModel({ port: 0 })],
+      pools: [poolModel("web", [{ address: "127.0.1.1", port: member.port }])],
+    });
+    const port = runtime.listeners.get(runtime.current.model.listeners[0]!)!.port;
+    expect((await httpGet(port)).status).toBe(200);
+    // The member connection went back to the pool, idle and open.
+    await until(() => member.open() === 1, "the pooled member connection");
+    await runtime.stop();
+    await until(() => member.open() === 0, "the pooled connection to close on stop");
+  });
+
+  it("keeps no reference to a listener that left the configuration", async () => {
+    setFlagsFromString("--expose-gc");
+    const gc = runInNewContext("gc") as () => void;
+    const member = await keepAliveMember();
+    cleanups.push(member.close);
+    const runtime = newRuntime();
+    const pools = [poolModel("web", [{ address: "127.0.1.1", port: member.port }])];
+    const base = listenerModel({ name: "base", port: 0 });
+    const extra = listenerModel({ name: "extra", address: "127.0.0.2", port: 0 });
+    const withExtra: ConfigModel = { listeners: [base, extra], pools };
+    const without: ConfigModel = { listeners: [base], pools };
+    const collected: string[] = [];
+    const registry = new FinalizationRegistry<string>((label) => collected.push(label));
+    const rounds = 5;
+    // In a function of its own so that no local of the test keeps the last listener alive.
+    const addAndRemove = async (i: number): Promise<void> => {
+      await runtime.apply(withExtra);
+      // The counters object lives exactly as long as the listener's closures do.
+      registry.register(runtime.listeners.get(extra)!.counters!, `round ${i}`);
+      await runtime.apply(without);
+      runtime.listeners.collect();
+    };
+    for (let i = 0; i < rounds; i++) await addAndRemove(i);
+    expect(runtime.listeners.openCount()).toBe(0);
+    for (let i = 0; i < 50 && collected.length < rounds; i++) {
+      gc();
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    expect(collected.length).toBe(rounds);
+  });
+
+  it("refuses a configuration whose certificate is unusable, naming the file, and keeps the running one", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "stickylb-tls-"));
+    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+    const good = makeCertificate(dir, "good.test");
+    const badCert = join(dir, "bad.crt");
+    writeFileSync(badCert, "-----BEGIN CERTIFICATE-----\nnot a certificate\n-----END CERTIFICATE-----\n");
+    const runtime = newRuntime();
+    const https = (certFile: string) =>
+      listenerModel({
+        protocol: "HTTPS",
+        port: 0,
+        tls: [{ certFile, keyFile: good.key }],
+        source: { file: join(dir, "lb.yaml"), object: "LoadBalancer/test" },
+      });
+    const pools = [poolModel("web", [{ address: "127.0.1.1", port: 1 }])];
+    await runtime.apply({ listeners: [https(good.cert)], pools });
+    const before = runtime.current;
+    const refused = runtime.apply({ listeners: [https(badCert)], pools });
+    await expect(refused).rejects.toMatchObject({ code: "SLB_ERR_CONFIG_TLS_FILE" });
+    await expect(refused).rejects.toThrow(
+      `${join(dir, "lb.yaml")}: LoadBalancer/test: listener web: tls[0]: ${badCert}`,
+    );
+    expect(runtime.current).toBe(before);
+  });
+});

@@ -1,0 +1,108 @@
+import { readdirSync, readFileSync, statSync } from "node:fs";
+import { dirname, join, relative, resolve } from "node:path";
+import { describe, expect, it } from "vitest";
+
+/**
+ * The layering of docs/architecture.md, checked on the source itself: every `import … from`,
+ * `export … from` and `import()` of a relative path (type-only imports included: a type cycle is
+ * still a cycle for a reader).
+ */
+const SRC = resolve(import.meta.dirname, "../../../src");
+
+function sourceFiles(dir: string): string[] {
+  const out: string[] = [];
+  for (const name of readdirSync(dir)) {
+    const path = join(dir, name);
+    if (statSync(path).isDirectory()) out.push(...sourceFiles(path));
+    else if (name.endsWith(".ts")) out.push(path);
+  }
+  return out;
+}
+
+const IMPORT = /(?:^|\n)\s*(?:import|export)\b[^;]*?\bfrom\s*"([^"]+)"|\bimport\(\s*"([^"]+)"\s*\)/g;
+
+/** File (relative to src/) → the files of ours it imports (relative to src/). */
+function importGraph(): Map<string, string[]> {
+  const graph = new Map<string, string[]>();
+  for (const file of sourceFiles(SRC)) {
+    const text = readFileSync(file, "utf8");
+    const targets: string[] = [];
+    for (const m of text.matchAll(IMPORT)) {
+      const spec = m[1] ?? m[2];
+      if (spec === undefined || !spec.startsWith(".")) continue;
+      targets.push(relative(SRC, resolve(dirname(file), spec.replace(/\.js$/, ".ts"))));
+    }
+    graph.set(relative(SRC, file), targets);
+  }
+  return graph;
+}
+
+const graph = importGraph();
+const top = (path: string): string => path.split("/")[0]!;
+
+describe("module boundaries", () => {
+  it("data/ never imports control/, admin/, runtime/, cluster/ or cli/", () => {
+    const bad: string[] = [];
+    for (const [file, targets] of graph) {
+      if (top(file) !== "data") continue;
+      for (const t of targets)
+        if (["control", "admin", "runtime", "cluster", "cli"].includes(top(t))) bad.push(`${file} → ${t}`);
+    }
+    expect(bad).toEqual([]);
+  });
+
+  it("core/ imports nothing of ours outside core/", () => {
+    const bad: string[] = [];
+    for (const [file, targets] of graph) {
+      if (top(file) !== "core") continue;
+      for (const t of targets) if (top(t) !== "core") bad.push(`${file} → ${t}`);
+    }
+    expect(bad).toEqual([]);
+  });
+
+  it("control/config and control/k8s's converter do not reach the data path or the runtime", () => {
+    const bad: string[] = [];
+    for (const [file, targets] of graph) {
+      // The controller's entry point is wiring (it starts a runtime); the rest of control/ is the model.
+      if (top(file) !== "control" || file.endsWith("controller-main.ts")) continue;
+      for (const t of targets) if (["data", "runtime", "admin"].includes(top(t))) bad.push(`${file} → ${t}`);
+    }
+    expect(bad).toEqual([]);
+  });
+
+  it("has no import cycles", () => {
+    // Tarjan's strongly connected components; any component of more than one file is a cycle.
+    let index = 0;
+    const indexOf = new Map<string, number>();
+    const low = new Map<string, number>();
+    const stack: string[] = [];
+    const onStack = new Set<string>();
+    const cycles: string[][] = [];
+    const visit = (v: string): void => {
+      indexOf.set(v, index);
+      low.set(v, index);
+      index++;
+      stack.push(v);
+      onStack.add(v);
+      for (const w of graph.get(v) ?? []) {
+        if (!graph.has(w)) continue;
+        if (!indexOf.has(w)) {
+          visit(w);
+          low.set(v, Math.min(low.get(v)!, low.get(w)!));
+        } else if (onStack.has(w)) low.set(v, Math.min(low.get(v)!, indexOf.get(w)!));
+      }
+      if (low.get(v) === indexOf.get(v)) {
+        const component: string[] = [];
+        let w: string;
+        do {
+          w = stack.pop()!;
+          onStack.delete(w);
+          component.push(w);
+        } while (w !== v);
+        if (component.length > 1) cycles.push(component.sort());
+      }
+    };
+    for (const v of graph.keys()) if (!indexOf.has(v)) visit(v);
+    expect(cycles).toEqual([]);
+  });
+});
