@@ -86,7 +86,13 @@ export function listenerViews(snapshot: Snapshot, set: ListenerSet): ListenerVie
         traffic: c.datagramsIn,
         bytesIn: c.bytesIn,
         bytesOut: c.bytesOut,
-        events: { no_member: c.noMember, drop: c.drops },
+        events: {
+          no_member: c.noMember,
+          drop: c.drops,
+          evicted_at_limit: c.flowsEvictedAtLimit,
+          refused_at_limit: c.flowsRefusedAtLimit,
+          internal_error: c.internalErrors,
+        },
         requests: [],
         udp: c,
       });

@@ -28,6 +28,10 @@ export const ERROR_CODES = {
     "The Kubernetes API could not be listed, watched or patched; the controller retries with backoff.",
   SLB_ERR_ADMIN_TOKEN:
     "The admin listener is not on loopback and has no usable bearer token (--admin-token-file missing, unreadable or too short).",
+  SLB_ERR_DATA_INTERNAL:
+    "A bug in a data-path callback: it ended that connection, request or flow only, and was counted.",
+  SLB_ERR_DATA_LIMIT:
+    "A warning: a process-wide bound derived from the open-file limit (UDP flows, client connections) was reached; new entries evict the oldest idle one or are refused, counted in stickylb_limit_reached_total.",
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
