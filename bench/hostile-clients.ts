@@ -379,12 +379,102 @@ spec:
   }
 }
 
+/** Slowloris: connections trickling a request head one byte a second; other clients checked each second. */
+async function slowloris(size: number, seconds: number): Promise<void> {
+  const web = await httpMember("w1", "127.0.1.2");
+  const webPort = await freePort();
+  const lb = await startLb(`apiVersion: stickylb/v1
+kind: LoadBalancer
+metadata: {name: hostile}
+spec:
+  listeners:
+    - {name: web, protocol: HTTP, address: 127.0.0.1, port: ${webPort}, defaultPool: w, timeouts: {client: 10s}}
+  pools:
+    - {name: w, members: [{address: 127.0.1.2, port: ${web.port}}]}
+`);
+  const head = "GET / HTTP/1.1\r\nHost: x\r\nX-Padding: " + "a".repeat(200) + "\r\n\r\n";
+  const sockets: { socket: net.Socket; sent: number; answer: string }[] = [];
+  try {
+    for (let i = 0; i < size; i++) {
+      const socket = net.connect({
+        host: "127.0.0.1",
+        port: webPort,
+        localAddress: `127.0.3.${1 + (i % 200)}`,
+      });
+      const entry = { socket, sent: 0, answer: "" };
+      socket.on("error", () => {});
+      socket.on("data", (d) => {
+        entry.answer += d.toString("latin1");
+      });
+      sockets.push(entry);
+    }
+    let served = 0;
+    for (let t = 0; t < seconds; t++) {
+      for (const e of sockets) if (!e.socket.destroyed) e.socket.write(head[e.sent++]!);
+      if ((await get(webPort)) === 200) served++;
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+    const answered408 = sockets.filter((e) => e.answer.startsWith("HTTP/1.1 408")).length;
+    const closed = sockets.filter((e) => e.socket.destroyed || e.socket.readableEnded).length;
+    console.log(
+      `slowloris: ${size} connections trickling a head byte a second for ${seconds} s (timeouts.client 10s): ` +
+        `${answered408} answered 408, ${closed} closed; another client served ${served}/${seconds} times meanwhile`,
+    );
+  } finally {
+    for (const e of sockets) e.socket.destroy();
+    await lb.stop();
+    web.close();
+  }
+}
+
+/** Request heads over the 64 KiB bound: each answered 431 and closed; others served. */
+async function oversizedHeads(size: number): Promise<void> {
+  const web = await httpMember("w1", "127.0.1.2");
+  const webPort = await freePort();
+  const lb = await startLb(`apiVersion: stickylb/v1
+kind: LoadBalancer
+metadata: {name: hostile}
+spec:
+  listeners:
+    - {name: web, protocol: HTTP, address: 127.0.0.1, port: ${webPort}, defaultPool: w}
+  pools:
+    - {name: w, members: [{address: 127.0.1.2, port: ${web.port}}]}
+`);
+  try {
+    const rss0 = lb.rssBytes();
+    const big = "GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + "b".repeat(100 * 1024) + "\r\n\r\n";
+    const statuses = new Map<string, number>();
+    await inParallel(size, 16, async () => {
+      const answer = await new Promise<string>((resolve) => {
+        const s = net.connect({ host: "127.0.0.1", port: webPort }, () => s.write(big));
+        let got = "";
+        s.on("data", (d) => {
+          got += d.toString("latin1");
+        });
+        s.on("error", () => {});
+        s.on("close", () => resolve(got.slice(0, 12)));
+      });
+      statuses.set(answer, (statuses.get(answer) ?? 0) + 1);
+    });
+    const normal = await get(webPort);
+    console.log(
+      `oversized-heads: ${size} heads of 100 KiB: ${JSON.stringify(Object.fromEntries(statuses))}; ` +
+        `a normal client then: ${normal}; RSS ${mb(rss0)} -> ${mb(lb.rssBytes())}`,
+    );
+  } finally {
+    await lb.stop();
+    web.close();
+  }
+}
+
 const scenarios: Record<string, () => Promise<void>> = {
   "source-ip": () => sourceIpBindings(Number(process.env.SIZE ?? 100_000)),
   // The same number of connections from one IP: what the connections cost apart from the bindings.
   "source-ip-one-client": () => sourceIpBindings(Number(process.env.SIZE ?? 100_000), false),
   "udp-flows": () => udpFlood(Number(process.env.SIZE ?? 100_000)),
   "idle-connections": () => idleConnections(Number(process.env.SIZE ?? 10_000)),
+  slowloris: () => slowloris(Number(process.env.SIZE ?? 1000), Number(process.env.SECONDS ?? 15)),
+  "oversized-heads": () => oversizedHeads(Number(process.env.SIZE ?? 1000)),
   "forged-cookies": () => forgedCookies(Number(process.env.SIZE ?? 10_000)),
   "app-cookie": () => appCookies(Number(process.env.SIZE ?? 1_000_000)),
 };
