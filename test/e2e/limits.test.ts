@@ -165,6 +165,11 @@ ${membersYaml([tcp])}
       expect(await echoed).toBe("still here\n");
       const text = await metrics();
       expect(metric(text, 'stickylb_limit_reached_total{table="connections",action="refused"}')).toBe(15);
+      // The budget is shared by every TCP-family listener: an HTTP client is refused too, counted.
+      await expect(httpGet(webPort)).rejects.toThrow();
+      expect(
+        metric(await metrics(), 'stickylb_limit_reached_total{table="connections",action="refused"}'),
+      ).toBe(16);
       expect((await admin("/healthz")).status).toBe(200);
     } finally {
       for (const s of held) s.destroy();
