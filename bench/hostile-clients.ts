@@ -10,57 +10,24 @@
 import * as dgram from "node:dgram";
 import * as http from "node:http";
 import * as net from "node:net";
+import {
+  closingMember,
+  freePort,
+  freeUdpPort,
+  get,
+  httpMember,
+  inParallel,
+  proxyV1Connection,
+  sourceIp,
+  udpEcho,
+  warnLines,
+} from "./lib/bench-net.js";
 import { metric, startLb } from "./lib/lb-process.js";
 
 const only = process.argv.slice(2);
 /** How long a scenario leaves stickylb idle before reading its steady memory. */
 const IDLE_MS = Number(process.env.IDLE_MS ?? 30_000);
 const mb = (b: number) => (b / 1024 / 1024).toFixed(1) + " MiB";
-
-/** A member that accepts and closes: the connections only exist to create bindings. */
-async function closingMember(address = "127.0.1.1"): Promise<{ port: number; close(): void }> {
-  const server = net.createServer((s) => {
-    s.on("error", () => {});
-    s.end();
-  });
-  await new Promise<void>((r) => server.listen({ host: address, port: 0 }, r));
-  return { port: (server.address() as net.AddressInfo).port, close: () => server.close() };
-}
-
-/** A free TCP port on loopback (listen on 0, close, reuse the number). */
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((r) => server.listen({ host: "127.0.0.1", port: 0 }, r));
-  const port = (server.address() as net.AddressInfo).port;
-  await new Promise<void>((r) => server.close(() => r()));
-  return port;
-}
-
-/** The i-th of 2^24 distinct IPv4 source addresses in 10.0.0.0/8. */
-function sourceIp(i: number): string {
-  return `10.${(i >>> 16) & 0xff}.${(i >>> 8) & 0xff}.${i & 0xff}`;
-}
-
-/** One connection that announces `ip` in a PROXY v1 header, then ends; resolves when it closed. */
-function proxyV1Connection(port: number, ip: string): Promise<void> {
-  return new Promise((resolve) => {
-    const s = net.connect({ host: "127.0.0.1", port }, () => {
-      s.end(`PROXY TCP4 ${ip} 127.0.0.1 40000 80\r\n`);
-    });
-    s.on("error", () => resolve());
-    s.on("close", () => resolve());
-    s.resume();
-  });
-}
-
-async function inParallel(n: number, width: number, task: (i: number) => Promise<void>): Promise<void> {
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: width }, async () => {
-      while (next < n) await task(next++);
-    }),
-  );
-}
 
 /** SOURCE_IP persistence fed through PROXY v1 clients: memory per binding, RSS and live heap. */
 async function sourceIpBindings(size: number, distinct = true): Promise<void> {
@@ -113,61 +80,6 @@ spec:
     await lb.stop();
     member.close();
   }
-}
-
-/** An HTTP member answering its name; `setCookie` makes it set the application cookie from `?v=`. */
-async function httpMember(name: string, address: string): Promise<{ port: number; close(): void }> {
-  const server = http.createServer((req, res) => {
-    req.resume();
-    const v = /[?&]v=([^&]+)/.exec(req.url ?? "")?.[1];
-    if (v !== undefined) res.setHeader("set-cookie", `SESSION=${v}; Path=/`);
-    res.end(name);
-  });
-  await new Promise<void>((r) => server.listen({ host: address, port: 0 }, r));
-  return {
-    port: (server.address() as net.AddressInfo).port,
-    close: () => {
-      server.closeAllConnections();
-      server.close();
-    },
-  };
-}
-
-/** A UDP member that echoes every datagram. */
-async function udpEcho(address: string): Promise<{ port: number; close(): void }> {
-  const socket = dgram.createSocket("udp4");
-  socket.on("message", (msg, from) => socket.send(msg, from.port, from.address));
-  await new Promise<void>((r) => socket.bind({ address, port: 0 }, r));
-  return { port: socket.address().port, close: () => socket.close() };
-}
-
-async function freeUdpPort(): Promise<number> {
-  const s = dgram.createSocket("udp4");
-  await new Promise<void>((r) => s.bind({ address: "127.0.0.1", port: 0 }, r));
-  const port = s.address().port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
-
-/** One GET; the status, or 0 when the request failed. */
-function get(
-  port: number,
-  path = "/",
-  headers: http.OutgoingHttpHeaders = {},
-  agent: http.Agent | false = false,
-) {
-  return new Promise<number>((resolve) => {
-    const req = http.get({ host: "127.0.0.1", port, path, headers, agent }, (res) => {
-      res.resume();
-      res.on("end", () => resolve(res.statusCode ?? 0));
-      res.on("error", () => resolve(0));
-    });
-    req.on("error", () => resolve(0));
-  });
-}
-
-function warnLines(logs: Record<string, unknown>[], table: string): number {
-  return logs.filter((e) => e.table === table && String(e.msg).includes("limit reached")).length;
 }
 
 /** UDP flows from one host (bind, one datagram, close), far past the bound; HTTP checked throughout. */
