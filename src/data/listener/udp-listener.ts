@@ -81,7 +81,10 @@ export async function startUdpListener(
         }
         flow = table.open(key, rinfo.address, rinfo.port, pool, current.maxFlows, now);
         if (flow === undefined) {
-          ctx.log.debug({ listener: model.name }, "UDP datagram dropped: no eligible member, or the flow budget is spent");
+          ctx.log.debug(
+            { listener: model.name },
+            "UDP datagram dropped: no eligible member, or the flow budget is spent",
+          );
           return;
         }
       } else {
