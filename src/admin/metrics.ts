@@ -176,6 +176,34 @@ export function createMetricsRegistry(source: AdminSource, version: string): Reg
       }
     },
   );
+  const budgets = () => [runtime.budgets.udpFlows, runtime.budgets.connections];
+  gauge(
+    "stickylb_limit",
+    "Process-wide bound derived from the open-file limit: table=udp_flows (all UDP listeners) or connections (TCP, HTTP, HTTPS clients).",
+    ["table"],
+    (emit) => {
+      for (const b of budgets()) emit({ table: b.name }, b.max);
+    },
+  );
+  gauge(
+    "stickylb_limit_in_use",
+    "Entries counted against each process-wide bound now.",
+    ["table"],
+    (emit) => {
+      for (const b of budgets()) emit({ table: b.name }, b.inUse);
+    },
+  );
+  counter(
+    "stickylb_limit_reached_total",
+    "New entries at a process-wide bound: action=evicted (the oldest idle UDP flow made room) or refused (closed or dropped at once).",
+    ["table", "action"],
+    (emit) => {
+      for (const b of budgets()) {
+        emit({ table: b.name, action: "evicted" }, b.evicted);
+        emit({ table: b.name, action: "refused" }, b.refused);
+      }
+    },
+  );
   gauge("stickylb_udp_flows", "Open UDP flows per listener.", ["listener"], (emit) => {
     for (const v of listeners()) if (v.udp !== undefined) emit({ listener: v.model.name }, v.open);
   });

@@ -2,6 +2,7 @@ import type { Logger } from "pino";
 import type { Clock } from "../core/clock.js";
 import type { SnapshotHolder } from "../core/snapshot-holder.js";
 import type { FaultCounters } from "./fault-guard.js";
+import type { ProcessBudgets } from "./limits/connection-budget.js";
 import type { Snapshot } from "./snapshot.js";
 import type { ConnectOutcomeSink } from "./upstream/failure-sink.js";
 import type { MemberConnectionPools } from "./upstream/member-connections.js";
@@ -24,4 +25,9 @@ export interface DataPathContext {
    * and hands each connection over through the running listener's `accept`. Undefined: bind.
    */
   readonly injected?: boolean;
+  /**
+   * Process-wide bounds on UDP flows and client connections, derived from the open-file limit
+   * (data/limits). Undefined (unit tests): only the per-listener bounds apply.
+   */
+  readonly budgets?: ProcessBudgets;
 }

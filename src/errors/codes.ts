@@ -41,6 +41,8 @@ export const ERROR_CODES = {
   SLB_ERR_DATA_BAD_REQUEST: "A client request was refused as malformed or ambiguous (HTTP 400, 431).",
   SLB_ERR_DATA_PROXY_HEADER:
     "A connection's PROXY protocol header was missing or malformed; the connection was closed.",
+  SLB_ERR_DATA_LIMIT:
+    "A warning: a process-wide bound derived from the open-file limit (UDP flows, client connections) was reached; new entries evict the oldest idle one or are refused, counted in stickylb_limit_reached_total.",
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

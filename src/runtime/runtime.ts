@@ -5,6 +5,7 @@ import type { ConfigModel } from "../core/model.js";
 import { SnapshotHolder } from "../core/snapshot-holder.js";
 import type { DataPathContext } from "../data/context.js";
 import { FaultCounters } from "../data/fault-guard.js";
+import { createProcessBudgets, type ProcessBudgets } from "../data/limits/connection-budget.js";
 import { LISTENER_FACTORIES } from "../data/listener/factories.js";
 import { ListenerSet } from "../data/listener/listener-set.js";
 import type { Snapshot } from "../data/snapshot.js";
@@ -58,11 +59,14 @@ export class Runtime {
   private timer: NodeJS.Timeout | undefined;
   private cookieKey: Buffer | undefined;
   private outcomes: ConnectOutcomeSink = IGNORE_CONNECT_OUTCOMES;
+  /** Bounds on UDP flows and client connections that fit the process's open-file limit. */
+  readonly budgets: ProcessBudgets;
 
   constructor(private readonly options: RuntimeOptions) {
     this.registry = new MemberRegistry(options.clock);
     this.memberPools = new MemberConnectionPools(DEFAULT_UPSTREAM_IDLE_MS, options.clock);
     this.poolStates = new PoolStates(options.clock, options.wrapBindings);
+    this.budgets = createProcessBudgets(options.log);
     this.holder = new SnapshotHolder<Snapshot>({
       version: 0,
       model: EMPTY_MODEL,
@@ -84,6 +88,7 @@ export class Runtime {
         connectSucceeded: (m) => this.outcomes.connectSucceeded(m),
       },
       ...(options.injectConnections === true ? { injected: true } : {}),
+      budgets: this.budgets,
     };
     this.listeners = new ListenerSet(LISTENER_FACTORIES, ctx);
     this.health = new HealthManager({ status: this.registry, log: options.log, clock: options.clock });

@@ -39,14 +39,20 @@ export function writeConfig(dir: string, name: string, content: string): string 
  * Starts the real `stickylb` process (`node dist/src/main.js ARGS`). Unless the arguments say
  * otherwise, the admin listener goes on port 0 and the state folder is a fresh temporary one.
  */
-export function startStickylb(args: string[], env: NodeJS.ProcessEnv = {}): StickylbProcess {
+export function startStickylb(
+  args: string[],
+  env: NodeJS.ProcessEnv = {},
+  /** A command that execs the rest, e.g. `["prlimit", "--nofile=256:256", "--"]` for a small fd limit. */
+  prefix: readonly string[] = [],
+): StickylbProcess {
   const extra: string[] = [];
   if (args[0] === "run" || args[0] === "demo") {
     if (!args.includes("--admin")) extra.push("--admin", "127.0.0.1:0");
     if (!args.includes("--state-dir")) extra.push("--state-dir", tempDir("stickylb-state-"));
     if (!args.includes("--log-level")) extra.push("--log-level", "debug");
   }
-  const child = spawn(process.execPath, [STICKYLB_MAIN, ...args, ...extra], {
+  const argv = [...prefix, process.execPath, STICKYLB_MAIN, ...args, ...extra];
+  const child = spawn(argv[0]!, argv.slice(1), {
     env: { ...process.env, ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
@@ -129,8 +135,13 @@ export function startStickylb(args: string[], env: NodeJS.ProcessEnv = {}): Stic
 }
 
 /** Starts `stickylb run -f FILE…` and waits until it logs that it started (every listener bound). */
-export async function runStickylb(files: string[], extraArgs: string[] = [], env: NodeJS.ProcessEnv = {}) {
-  const proc = startStickylb(["run", ...files.flatMap((f) => ["-f", f]), ...extraArgs], env);
+export async function runStickylb(
+  files: string[],
+  extraArgs: string[] = [],
+  env: NodeJS.ProcessEnv = {},
+  prefix: readonly string[] = [],
+) {
+  const proc = startStickylb(["run", ...files.flatMap((f) => ["-f", f]), ...extraArgs], env, prefix);
   await proc.waitForLog((e) => e.msg === "stickylb started", 15_000);
   return proc;
 }

@@ -15,9 +15,10 @@
  * At a full 1,000,000-entry table that measured ~18 µs per bind (quadratic between rehashes)
  * against well under 1 µs here; the two links cost 16 bytes per entry (docs/affinity.md).
  *
- * Keys with open connections (`hold`) must not expire (SPEC 6.2: an open connection counts as
- * traffic until it closes). They leave the deadline order for a separate map and come back, with
- * a fresh idle timer, on their last `release`.
+ * Keys with open connections (`hold`) must not expire (an open connection counts as traffic until
+ * it closes, docs/affinity.md). They leave the deadline order for a second list, through the same
+ * links, and come back, with a fresh idle timer, on their last `release`: one entry object and one
+ * `Map` slot per binding for its whole life, so a connection's hold and release allocate nothing.
  */
 import { type Clock, systemClock } from "../../core/clock.js";
 import type { MemberId } from "../../core/member.js";
@@ -105,10 +106,16 @@ function ownString(key: string): string {
   return Buffer.from(key, "utf16le").toString("utf16le");
 }
 
-/** An entry in the deadline order; `at` is its last touch in ms since the table's epoch. */
-class IdleEntry {
-  prev: IdleEntry | null = null;
-  next: IdleEntry | null = null;
+/**
+ * One binding. It sits in exactly one of the table's two lists, linked through `prev`/`next`: the
+ * deadline order while idle, the held order while connections are open. `at` says which: the last
+ * touch in ms since the table's epoch (>= 0) while idle; minus the number of open connections
+ * while held (a held entry has no deadline). One object per binding for its whole life, so a
+ * connection's hold and release allocate nothing and leave no hole in the lookup `Map`.
+ */
+class Entry {
+  prev: Entry | null = null;
+  next: Entry | null = null;
   constructor(
     readonly key: string,
     public ref: MemberRef,
@@ -116,12 +123,33 @@ class IdleEntry {
   ) {}
 }
 
-class HeldEntry {
-  constructor(
-    readonly key: string,
-    public ref: MemberRef,
-    public holds: number,
-  ) {}
+/** An intrusive doubly linked list of entries: O(1) append, unlink and move to the tail. */
+class EntryList {
+  head: Entry | null = null;
+  tail: Entry | null = null;
+
+  append(e: Entry): void {
+    e.prev = this.tail;
+    e.next = null;
+    if (this.tail === null) this.head = e;
+    else this.tail.next = e;
+    this.tail = e;
+  }
+
+  unlink(e: Entry): void {
+    if (e.prev === null) this.head = e.next;
+    else e.prev.next = e.next;
+    if (e.next === null) this.tail = e.prev;
+    else e.next.prev = e.prev;
+    e.prev = null;
+    e.next = null;
+  }
+
+  moveToTail(e: Entry): void {
+    if (this.tail === e) return;
+    this.unlink(e);
+    this.append(e);
+  }
 }
 
 export class BindingTable implements BindingStore {
@@ -134,12 +162,11 @@ export class BindingTable implements BindingStore {
 
   private readonly clock: Clock;
   private readonly onEvict: ((key: string, member: MemberId) => void) | undefined;
-  private readonly idle = new Map<string, IdleEntry>();
-  /** Deadline order: head = least recently touched = first to expire. */
-  private head: IdleEntry | null = null;
-  private tail: IdleEntry | null = null;
-  /** Keys with open connections; insertion order = when they became held. */
-  private readonly held = new Map<string, HeldEntry>();
+  private readonly entriesByKey = new Map<string, Entry>();
+  /** Deadline order of idle entries: head = least recently touched = first to expire. */
+  private readonly idle = new EntryList();
+  /** Held entries in the order they became held: head = held longest. */
+  private readonly held = new EntryList();
   private readonly members = new Map<MemberId, MemberRef>();
   /**
    * Times are kept relative to the table's creation so that they stay small integers (V8 stores
@@ -162,37 +189,43 @@ export class BindingTable implements BindingStore {
   }
 
   get size(): number {
-    return this.idle.size + this.held.size;
+    return this.entriesByKey.size;
   }
 
   get(key: string): BindingLookup {
-    const e = this.idle.get(key);
-    if (e === undefined) return this.held.get(key)?.ref.hit;
+    const e = this.entriesByKey.get(key);
+    if (e === undefined) return undefined;
+    if (e.at < 0) return e.ref.hit;
     const now = this.now();
     if (now - e.at >= this.ttlMs) {
-      this.removeIdle(e);
+      this.remove(e);
       this.expirations++;
       return { member: e.ref.id, expired: true };
     }
-    this.moveToTail(e, now);
+    e.at = now;
+    this.idle.moveToTail(e);
     return e.ref.hit;
   }
 
   peek(key: string): BindingLookup {
-    const e = this.idle.get(key);
-    if (e === undefined) return this.held.get(key)?.ref.hit;
+    const e = this.entriesByKey.get(key);
+    if (e === undefined) return undefined;
+    if (e.at < 0) return e.ref.hit;
     return this.now() - e.at >= this.ttlMs ? { member: e.ref.id, expired: true } : e.ref.hit;
   }
 
   bind(key: string, member: MemberId): void {
-    const existing = this.idle.get(key) ?? this.held.get(key);
+    const existing = this.entriesByKey.get(key);
     if (existing !== undefined) {
       // A rebind (redispatch). A held key stays held: its open connections still count.
       if (existing.ref.id !== member) {
         this.unref(existing.ref);
         existing.ref = this.ref(member);
       }
-      if (existing instanceof IdleEntry) this.moveToTail(existing, this.now());
+      if (existing.at >= 0) {
+        existing.at = this.now();
+        this.idle.moveToTail(existing);
+      }
       return;
     }
     if (this.size >= this.maxEntries) {
@@ -201,61 +234,55 @@ export class BindingTable implements BindingStore {
       if (this.size >= this.maxEntries) this.evictOldest();
     }
     const own = ownString(key);
-    const e = new IdleEntry(own, this.ref(member), this.now());
-    this.idle.set(own, e);
-    this.append(e);
+    const e = new Entry(own, this.ref(member), this.now());
+    this.entriesByKey.set(own, e);
+    this.idle.append(e);
   }
 
   touch(key: string): void {
-    const e = this.idle.get(key);
-    if (e === undefined) return;
+    const e = this.entriesByKey.get(key);
+    if (e === undefined || e.at < 0) return;
     const now = this.now();
-    if (now - e.at < this.ttlMs) this.moveToTail(e, now);
+    if (now - e.at < this.ttlMs) {
+      e.at = now;
+      this.idle.moveToTail(e);
+    }
   }
 
   delete(key: string): boolean {
-    const e = this.idle.get(key);
-    if (e !== undefined) {
-      this.removeIdle(e);
-      return true;
-    }
-    const h = this.held.get(key);
-    if (h === undefined) return false;
-    this.held.delete(key);
-    this.unref(h.ref);
+    const e = this.entriesByKey.get(key);
+    if (e === undefined) return false;
+    this.remove(e);
     return true;
   }
 
   hold(key: string): void {
-    const h = this.held.get(key);
-    if (h !== undefined) {
-      h.holds++;
+    const e = this.entriesByKey.get(key);
+    if (e === undefined) return;
+    if (e.at < 0) {
+      e.at--;
       return;
     }
-    const e = this.idle.get(key);
-    if (e === undefined) return;
-    this.idle.delete(key);
-    this.unlink(e);
-    this.held.set(e.key, new HeldEntry(e.key, e.ref, 1));
+    this.idle.unlink(e);
+    e.at = -1;
+    this.held.append(e);
   }
 
   release(key: string): void {
-    const h = this.held.get(key);
-    if (h === undefined || --h.holds > 0) return;
-    this.held.delete(key);
+    const e = this.entriesByKey.get(key);
+    if (e === undefined || e.at >= 0 || ++e.at < 0) return;
+    this.held.unlink(e);
     // Appending with `at = now` keeps the deadline order: every other idle entry was touched earlier.
-    const e = new IdleEntry(h.key, h.ref, this.now());
-    this.idle.set(h.key, e);
-    this.append(e);
+    e.at = this.now();
+    this.idle.append(e);
   }
 
   deleteMember(member: MemberId): number {
     const ref = this.members.get(member);
     if (ref === undefined) return 0;
     const removed = ref.count;
-    for (const e of this.idle.values()) if (e.ref === ref) this.removeIdle(e);
     // Deleting the current key while iterating a Map is well-defined in JavaScript.
-    for (const [key, h] of this.held) if (h.ref === ref) this.held.delete(key);
+    for (const e of this.entriesByKey.values()) if (e.ref === ref) this.remove(e);
     this.members.delete(member);
     return removed;
   }
@@ -264,8 +291,8 @@ export class BindingTable implements BindingStore {
   sweep(graceMs = 0): number {
     const limit = this.now() - this.ttlMs - graceMs;
     let removed = 0;
-    while (this.head !== null && this.head.at <= limit) {
-      this.removeIdle(this.head);
+    while (this.idle.head !== null && this.idle.head.at <= limit) {
+      this.remove(this.idle.head);
       removed++;
     }
     this.expirations += removed;
@@ -274,8 +301,10 @@ export class BindingTable implements BindingStore {
 
   *entries(): IterableIterator<BindingEntry> {
     const now = this.now();
-    for (const [key, h] of this.held) yield { key, member: h.ref.id, idleMs: 0, holds: h.holds };
-    for (let e = this.head; e !== null; e = e.next) {
+    for (let e = this.held.head; e !== null; e = e.next) {
+      yield { key: e.key, member: e.ref.id, idleMs: 0, holds: -e.at };
+    }
+    for (let e = this.idle.head; e !== null; e = e.next) {
       const idleMs = now - e.at;
       if (idleMs < this.ttlMs) yield { key: e.key, member: e.ref.id, idleMs, holds: 0 };
     }
@@ -307,49 +336,18 @@ export class BindingTable implements BindingStore {
 
   /** The least recently used idle entry; only when every entry is held, the longest-held one. */
   private evictOldest(): void {
-    let key: string;
-    let ref: MemberRef;
-    if (this.head !== null) {
-      ({ key, ref } = this.head);
-      this.removeIdle(this.head);
-    } else {
-      const first = this.held.entries().next();
-      if (first.done === true) return;
-      [key, { ref }] = first.value;
-      this.held.delete(key);
-      this.unref(ref);
-    }
+    const e = this.idle.head ?? this.held.head;
+    if (e === null) return;
+    this.remove(e);
     this.evictions++;
-    this.onEvict?.(key, ref.id);
+    this.onEvict?.(e.key, e.ref.id);
   }
 
-  private removeIdle(e: IdleEntry): void {
-    this.idle.delete(e.key);
-    this.unlink(e);
+  /** Takes an entry out of the lookup map, its list and its member's count. */
+  private remove(e: Entry): void {
+    this.entriesByKey.delete(e.key);
+    if (e.at < 0) this.held.unlink(e);
+    else this.idle.unlink(e);
     this.unref(e.ref);
-  }
-
-  private moveToTail(e: IdleEntry, now: number): void {
-    e.at = now;
-    if (this.tail === e) return;
-    this.unlink(e);
-    this.append(e);
-  }
-
-  private append(e: IdleEntry): void {
-    e.prev = this.tail;
-    e.next = null;
-    if (this.tail === null) this.head = e;
-    else this.tail.next = e;
-    this.tail = e;
-  }
-
-  private unlink(e: IdleEntry): void {
-    if (e.prev === null) this.head = e.next;
-    else e.prev.next = e.next;
-    if (e.next === null) this.tail = e.prev;
-    else e.next.prev = e.prev;
-    e.prev = null;
-    e.next = null;
   }
 }

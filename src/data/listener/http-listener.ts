@@ -9,6 +9,7 @@ import * as net from "node:net";
 import * as tls from "node:tls";
 import type { ListenerModel } from "../../core/model.js";
 import type { DataPathContext } from "../context.js";
+import { admitSocket } from "../limits/connection-budget.js";
 import { HttpClientConnection } from "../proxy/http-client-connection.js";
 import { HttpListenerCounters } from "../proxy/http-counters.js";
 import type { HttpEnv } from "../proxy/http-forward.js";
@@ -54,6 +55,8 @@ export async function startHttpListener(
     },
   };
   const serve = (socket: net.Socket): void => {
+    // Closed at once when over the process's connection budget (below).
+    if (socket.destroyed) return;
     new HttpClientConnection(socket, host);
   };
 
@@ -90,7 +93,14 @@ export async function startHttpListener(
     // Half-open: a client that sends its request and then FIN still gets its response.
     server = net.createServer({ noDelay: true, allowHalfOpen: true }, serve);
   }
+  // First of the 'connection' listeners, so a connection over the process's budget is closed
+  // before anything serves it.
+  server.prependListener("connection", (socket: net.Socket) => {
+    socket.on("error", noop);
+    admitSocket(ctx.budgets?.connections, socket);
+  });
   server.on("connection", (socket: net.Socket) => {
+    if (socket.destroyed) return;
     counters.connections++;
     socket.setNoDelay(true);
     socket.on("error", noop);

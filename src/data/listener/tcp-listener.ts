@@ -3,6 +3,7 @@ import { clientIpKey } from "../../core/member.js";
 import type { ListenerModel } from "../../core/model.js";
 import type { DataPathContext } from "../context.js";
 import { reportFault } from "../fault-guard.js";
+import { admitSocket } from "../limits/connection-budget.js";
 import { relayTcp, TcpListenerCounters } from "../proxy/tcp-proxy.js";
 import { bindKeyOf } from "../snapshot.js";
 import { readProxyHeader } from "./proxy-protocol.js";
@@ -16,14 +17,17 @@ export async function startTcpListener(
 ): Promise<RunningListener & { counters: TcpListenerCounters }> {
   const bindKey = bindKeyOf(model);
   const open = new Set<net.Socket>();
-  const admit = (client: net.Socket): void => {
+  /** False when the process's connection budget is spent: the client was closed at once. */
+  const admit = (client: net.Socket): boolean => {
+    client.on("error", () => {});
+    if (!admitSocket(ctx.budgets?.connections, client)) return false;
     open.add(client);
     client.once("close", () => open.delete(client));
     counters.connections++;
-    client.on("error", () => {});
+    return true;
   };
   const server = net.createServer({ allowHalfOpen: true, noDelay: true }, (client) => {
-    admit(client);
+    if (!admit(client)) return;
     if (!model.proxyProtocol) {
       dispatch(client, clientIpKey(client.remoteAddress));
       return;
@@ -69,7 +73,7 @@ export async function startTcpListener(
     // A socket made from a passed handle is not half-open by default; the relay needs it to be.
     client.allowHalfOpen = true;
     client.setNoDelay(true);
-    admit(client);
+    if (!admit(client)) return;
     if (leftover !== undefined && leftover.length > 0) client.unshift(leftover);
     dispatch(client, clientIpKey(carriedAddress ?? client.remoteAddress));
   };

@@ -81,7 +81,10 @@ export async function startUdpListener(
         }
         flow = table.open(key, rinfo.address, rinfo.port, pool, current.maxFlows, now);
         if (flow === undefined) {
-          ctx.log.debug({ listener: model.name }, "UDP datagram dropped: no eligible member");
+          ctx.log.debug(
+            { listener: model.name },
+            "UDP datagram dropped: no eligible member, or the flow budget is spent",
+          );
           return;
         }
       } else {
@@ -132,7 +135,13 @@ export async function startUdpListener(
       traffic: counters.datagramsIn,
       bytesIn: counters.bytesIn,
       bytesOut: counters.bytesOut,
-      events: { no_member: counters.noMember, drop: counters.drops },
+      events: {
+        no_member: counters.noMember,
+        drop: counters.drops,
+        evicted_at_limit: counters.flowsEvictedAtLimit,
+        refused_at_limit: counters.flowsRefusedAtLimit,
+        internal_error: counters.internalErrors,
+      },
       requests: [],
       udp: counters,
     }),

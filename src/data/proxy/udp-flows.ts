@@ -1,20 +1,28 @@
 /**
- * The UDP flow table (SPEC 6.6a): one flow per client address and port, each with a dedicated
+ * The UDP flow table (docs/udp.md): one flow per client address and port, each with a dedicated
  * upstream socket connected to its member, so replies come back on that socket and are relayed to
  * the client from the listener's own address.
  *
- * Expiry and the bound use one deadline-ordered index, as the binding tables do (HAProxy stick
- * tables, STYLE point 8): every flow of a listener has the same idle timeout, so ordering flows by
- * their last datagram *is* ordering them by deadline. A JavaScript `Map` iterates in insertion
- * order and a touch is `delete` + `set`, so the front of the map is both the oldest idle flow (the
- * one to evict at `maxFlows`) and the earliest deadline (the one to expire). One sweep per listener
- * pops expired flows from the front: O(expired), no timer per flow.
+ * Expiry and the bounds use one deadline-ordered index, as the binding tables do (HAProxy stick
+ * tables): every flow of a listener has the same idle timeout, so ordering flows by their last
+ * datagram *is* ordering them by deadline. A touch moves the flow to the tail of an intrusive
+ * doubly linked list; the head is both the oldest idle flow (the one to evict at a bound) and the
+ * earliest deadline (the one to expire). One sweep per listener pops expired flows from the head:
+ * O(expired), no timer per flow. The list and not the `Map`'s own insertion order (touch = delete
+ * + set), for the reason binding-table.ts gives: after k deletes, finding the oldest entry through
+ * a fresh `Map` iterator skips k holes, which made eviction under a flood quadratic.
+ *
+ * Two bounds: the listener's `maxFlows`, and the process-wide descriptor budget of UDP flows
+ * (data/limits), since every flow owns a socket. At either bound a new flow evicts this listener's
+ * oldest idle flow; when this listener has none (another listener holds the budget), the new flow
+ * is refused and its datagram dropped, both counted.
  */
 import * as dgram from "node:dgram";
 import { isIPv6 } from "node:net";
 import { clientIpKey } from "../../core/member.js";
 import type { BindingStore } from "../affinity/binding-table.js";
 import type { DataPathContext } from "../context.js";
+import type { ConnectionBudget } from "../limits/connection-budget.js";
 import type { Closable, MemberRuntime } from "../upstream/member-runtime.js";
 import type { PoolRuntime } from "../upstream/pool-runtime.js";
 
@@ -27,20 +35,55 @@ export class UdpListenerCounters {
   flowsOpened = 0;
   /** Flows closed after `timeouts.idle` without datagrams. */
   flowsExpired = 0;
-  /** Flows closed to respect `maxFlows` (the oldest idle one goes). */
+  /** Flows closed to respect `maxFlows` or the process's flow budget (the oldest idle one goes). */
   flowsEvicted = 0;
+  /** Of `flowsEvicted`: those closed for the process-wide flow budget (the open-file limit). */
+  flowsEvictedAtLimit = 0;
+  /** New flows refused at the process-wide flow budget (no flow of this listener to evict). */
+  flowsRefusedAtLimit = 0;
+  /** Flows ended by an unexpected throw in one of their callbacks (a bug, logged with its code). */
+  internalErrors = 0;
   /** Flows closed because the member answered "port unreachable" (a passive failure). */
   flowsRefused = 0;
   /** Flows moved to another member because theirs went unhealthy. */
   flowsRedispatched = 0;
-  /** Datagrams dropped because no member was eligible (SPEC 6.3). */
+  /** Datagrams dropped because no member was eligible (docs/udp.md, Failures). */
   noMember = 0;
   /** Other dropped datagrams: not accepting, no pool, queue full while connecting, socket errors. */
   drops = 0;
 }
 
 /** Why a flow closed; picks the counter. */
-export type FlowCloseReason = "expired" | "evicted" | "refused" | "unhealthy" | "error" | "closed";
+export type FlowCloseReason =
+  | "expired"
+  | "evicted"
+  | "evicted-at-limit"
+  | "refused"
+  | "unhealthy"
+  | "error"
+  | "fault"
+  | "closed";
+
+/** The code logged with a data-path callback that threw (docs/errors.md). */
+export const DATA_INTERNAL_ERROR_CODE = "SLB_ERR_DATA_INTERNAL";
+
+/**
+ * Runs a flow's socket callback so that a throw ends that flow only: logged with its code and
+ * counted, never past the event loop where it would end the process. A local stand-in until the
+ * data path shares one guard for every protocol; replace it by that one.
+ */
+function guardFlowCallback<A extends unknown[]>(
+  flow: UdpFlow,
+  fn: (...args: A) => void,
+): (...args: A) => void {
+  return (...args: A): void => {
+    try {
+      fn(...args);
+    } catch (err) {
+      flow.fault(err);
+    }
+  };
+}
 
 /** Datagrams kept for a flow while its upstream socket connects; more are dropped, as a full buffer would. */
 const MAX_PENDING = 64;
@@ -58,6 +101,11 @@ export class UdpFlow implements Closable {
   /** Last datagram in either direction (ms, the context's clock). */
   lastSeen: number;
   closed = false;
+  /** Neighbours in the table's deadline order (null at the ends or once unlinked). */
+  prev: UdpFlow | null = null;
+  next: UdpFlow | null = null;
+  /** Gives back the member's active count and drain registration (`MemberRuntime.claim`). */
+  readonly unclaim: () => void;
   /** Datagrams waiting for the upstream socket to connect; undefined once connected. */
   private pending: Buffer[] | undefined = [];
   private replied = false;
@@ -76,9 +124,30 @@ export class UdpFlow implements Closable {
   ) {
     this.lastSeen = now;
     this.upstream = dgram.createSocket(isIPv6(member.address) ? "udp6" : "udp4");
-    this.upstream.on("message", this.onReply);
-    this.upstream.on("error", this.onError);
-    this.upstream.connect(member.port, member.address, this.onConnect);
+    this.unclaim = member.claim(this);
+    this.upstream.on("message", guardFlowCallback(this, this.onReply));
+    this.upstream.on("error", guardFlowCallback(this, this.onError));
+    this.upstream.connect(member.port, member.address, guardFlowCallback(this, this.onConnect));
+  }
+
+  /** A callback threw: end this flow only, log the bug with its code, count it. */
+  fault(err: unknown): void {
+    this.table.counters.internalErrors++;
+    this.table.ctx.log.error(
+      {
+        err,
+        code: DATA_INTERNAL_ERROR_CODE,
+        listener: this.table.listenerName,
+        member: this.member.endpoint,
+      },
+      "unexpected error in a UDP flow; the flow is closed",
+    );
+    try {
+      this.table.close(this, "fault");
+    } catch {
+      // Closing failed too: mark it closed so no further callback relays anything.
+      this.closed = true;
+    }
   }
 
   /** Sends a client datagram to the member (queued until the upstream socket is connected). */
@@ -126,7 +195,7 @@ export class UdpFlow implements Closable {
   private readonly onError = (err: NodeJS.ErrnoException): void => {
     if (this.closed) return;
     // Linux reports an ICMP "port unreachable" on a connected UDP socket as ECONNREFUSED on the
-    // next receive (or send); it is the UDP form of a refused connect (SPEC 6.3, passive health).
+    // next receive (or send); it is the UDP form of a refused connect (passive health, docs/health.md).
     if (err.code === "ECONNREFUSED") {
       this.table.ctx.outcomes.connectFailed(this.member, "ECONNREFUSED (port unreachable)");
       this.table.close(this, "refused");
@@ -146,13 +215,20 @@ export class UdpFlow implements Closable {
  */
 export class FlowTable {
   private readonly flows = new Map<string, UdpFlow>();
+  /** Deadline order: head = least recently active = first to expire or be evicted. */
+  private head: UdpFlow | null = null;
+  private tail: UdpFlow | null = null;
+  /** The process-wide flow budget, when the runtime gives one (tests may leave it out). */
+  private readonly budget: ConnectionBudget | undefined;
 
   constructor(
     private readonly socket: dgram.Socket,
     readonly counters: UdpListenerCounters,
     readonly ctx: DataPathContext,
     readonly listenerName: string,
-  ) {}
+  ) {
+    this.budget = ctx.budgets?.udpFlows;
+  }
 
   get size(): number {
     return this.flows.size;
@@ -162,20 +238,21 @@ export class FlowTable {
     return this.flows.get(key);
   }
 
-  /** Traffic on a flow: restart its idle time and move it to the back of the deadline order. */
+  /** Traffic on a flow: restart its idle time and move it to the tail of the deadline order. */
   touch(flow: UdpFlow, now: number): void {
-    // Within one millisecond the order cannot change, so skip the re-insertion.
-    if (flow.lastSeen === now) return;
+    // A clock that steps back must not break the order: a touch never moves a flow's time back.
+    if (now <= flow.lastSeen || flow.closed) return;
     flow.lastSeen = now;
-    this.flows.delete(flow.key);
-    this.flows.set(flow.key, flow);
+    if (this.tail === flow) return;
+    this.unlink(flow);
+    this.append(flow);
   }
 
   /**
    * Opens a flow for a client's first datagram: place it by source IP (binding table or policy,
-   * so one client IP with many source ports reaches one member), evict the oldest idle flow at the
-   * bound, hold the client's SOURCE_IP binding while the flow lives. Undefined (and counted) when
-   * no member is eligible.
+   * so one client IP with many source ports reaches one member), make room under both bounds,
+   * hold the client's SOURCE_IP binding while the flow lives. Undefined (and counted) when no
+   * member is eligible or the process's flow budget is spent by other listeners.
    */
   open(
     key: string,
@@ -191,15 +268,23 @@ export class FlowTable {
       this.counters.noMember++;
       return undefined;
     }
-    while (this.flows.size >= maxFlows && this.evictOldest()) {}
+    while (this.flows.size >= maxFlows && this.evictOldest("evicted")) {}
+    if (!this.makeRoomInBudget()) {
+      this.counters.flowsRefusedAtLimit++;
+      return undefined;
+    }
     const bindings = pool.model.sessionPersistence?.type === "SOURCE_IP" ? pool.bindings : undefined;
-    const flow = new UdpFlow(key, address, port, clientIp, member, bindings, this, now);
-    // SPEC 6.2: an open flow counts as traffic, so its binding cannot lapse while it lives.
+    let flow: UdpFlow;
+    try {
+      flow = new UdpFlow(key, address, port, clientIp, member, bindings, this, now);
+    } catch (err) {
+      this.budget?.release();
+      throw err;
+    }
+    // An open flow counts as traffic, so its binding cannot lapse while it lives (docs/affinity.md).
     bindings?.hold(clientIp);
-    member.active++;
-    member.total++;
-    member.open.add(flow);
     this.flows.set(key, flow);
+    this.append(flow);
     this.counters.flowsOpened++;
     return flow;
   }
@@ -208,10 +293,13 @@ export class FlowTable {
   close(flow: UdpFlow, reason: FlowCloseReason): void {
     if (flow.closed) return;
     flow.closed = true;
-    if (this.flows.get(flow.key) === flow) this.flows.delete(flow.key);
+    if (this.flows.get(flow.key) === flow) {
+      this.flows.delete(flow.key);
+      this.unlink(flow);
+      this.budget?.release();
+    }
     flow.bindings?.release(flow.clientIp);
-    flow.member.active--;
-    flow.member.open.delete(flow);
+    flow.unclaim();
     try {
       flow.upstream.close();
     } catch {
@@ -223,6 +311,10 @@ export class FlowTable {
         break;
       case "evicted":
         this.counters.flowsEvicted++;
+        break;
+      case "evicted-at-limit":
+        this.counters.flowsEvicted++;
+        this.counters.flowsEvictedAtLimit++;
         break;
       case "refused":
         this.counters.flowsRefused++;
@@ -238,17 +330,16 @@ export class FlowTable {
   /** Closes the flows idle for `idleMs` or more; returns how many. */
   sweep(now: number, idleMs: number): number {
     let removed = 0;
-    // The front has the oldest `lastSeen`, so stop at the first flow still within its idle time.
-    for (const flow of this.flows.values()) {
-      if (now - flow.lastSeen < idleMs) break;
-      this.close(flow, "expired");
+    // The head has the oldest `lastSeen`, so stop at the first flow still within its idle time.
+    while (this.head !== null && now - this.head.lastSeen >= idleMs) {
+      this.close(this.head, "expired");
       removed++;
     }
     return removed;
   }
 
   closeAll(): void {
-    for (const flow of this.flows.values()) this.close(flow, "closed");
+    while (this.head !== null) this.close(this.head, "closed");
   }
 
   /** Sends a member's reply to the client from the listener's socket. */
@@ -263,10 +354,40 @@ export class FlowTable {
     }
   }
 
-  private evictOldest(): boolean {
-    const first = this.flows.values().next();
-    if (first.done === true) return false;
-    this.close(first.value, "evicted");
+  /** Takes one entry of the process's flow budget, evicting our oldest flows while it is spent. */
+  private makeRoomInBudget(): boolean {
+    const budget = this.budget;
+    if (budget === undefined) return true;
+    while (!budget.tryAcquire()) {
+      if (!this.evictOldest("evicted-at-limit")) {
+        budget.refused++;
+        return false;
+      }
+      budget.evicted++;
+    }
     return true;
+  }
+
+  private evictOldest(reason: "evicted" | "evicted-at-limit"): boolean {
+    if (this.head === null) return false;
+    this.close(this.head, reason);
+    return true;
+  }
+
+  private append(flow: UdpFlow): void {
+    flow.prev = this.tail;
+    flow.next = null;
+    if (this.tail === null) this.head = flow;
+    else this.tail.next = flow;
+    this.tail = flow;
+  }
+
+  private unlink(flow: UdpFlow): void {
+    if (flow.prev === null) this.head = flow.next;
+    else flow.prev.next = flow.next;
+    if (flow.next === null) this.tail = flow.prev;
+    else flow.next.prev = flow.prev;
+    flow.prev = null;
+    flow.next = null;
   }
 }
