@@ -23,7 +23,7 @@ export function buildSnapshot(
   for (const pool of model.pools) {
     pools.set(
       pool.name,
-      new PoolRuntime(pool, membersByPool.get(pool.name) ?? [], poolStates.stateFor(pool)),
+      new PoolRuntime(pool, membersByPool.get(pool.name) ?? [], poolStates.stateFor(pool), registry),
     );
   }
   poolStates.retain(new Set(pools.keys()));

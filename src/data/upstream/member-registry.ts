@@ -21,6 +21,8 @@ export type HealthListener = (member: MemberRuntime, healthy: boolean, reason: s
 export class MemberRegistry implements HealthStatusPort {
   private readonly members = new Map<MemberId, MemberRuntime>();
   private readonly listeners: HealthListener[] = [];
+  /** Bumped on every health change and every sync: lets table-based policies skip re-checking sets. */
+  eligibilityVersion = 0;
 
   constructor(private readonly clock: Clock) {}
 
@@ -40,6 +42,7 @@ export class MemberRegistry implements HealthStatusPort {
     const member = this.members.get(id);
     if (member === undefined || member.healthy === healthy) return;
     member.healthy = healthy;
+    this.eligibilityVersion++;
     for (const listener of this.listeners) listener(member, healthy, reason);
   }
 
@@ -48,6 +51,7 @@ export class MemberRegistry implements HealthStatusPort {
    * in configuration order. `drainTimeoutMs` sets the deadline of members that disappear.
    */
   sync(model: ConfigModel, drainTimeoutMs: number): Map<string, MemberRuntime[]> {
+    this.eligibilityVersion++;
     const byPool = new Map<string, MemberRuntime[]>();
     const seen = new Set<MemberId>();
     for (const pool of model.pools) {

@@ -42,6 +42,8 @@ export class PoolRuntime implements PlacementPool {
     readonly model: PoolModel,
     readonly members: readonly MemberRuntime[],
     readonly state: PoolState,
+    /** Where the members' eligibility version is read (the member registry); optional in tests. */
+    private readonly versions?: { readonly eligibilityVersion: number },
   ) {
     this.name = model.name;
     for (const m of members) this.byId.set(m.id, m);
@@ -61,7 +63,12 @@ export class PoolRuntime implements PlacementPool {
 
   /** The policy's pick among eligible members, optionally leaving one out (the retry after a failure). */
   pick(clientIp: string, exclude?: MemberRuntime): MemberRuntime | undefined {
-    const candidates = exclude === undefined ? this.members : this.members.filter((m) => m !== exclude);
+    if (exclude === undefined)
+      return this.state.policy.pick(this.members, {
+        clientIp,
+        eligibilityVersion: this.versions?.eligibilityVersion,
+      });
+    const candidates = this.members.filter((m) => m !== exclude);
     return this.state.policy.pick(candidates, { clientIp });
   }
 
