@@ -39,14 +39,20 @@ export function writeConfig(dir: string, name: string, content: string): string 
  * Starts the real `stickylb` process (`node dist/src/main.js ARGS`). Unless the arguments say
  * otherwise, the admin listener goes on port 0 and the state folder is a fresh temporary one.
  */
-export function startStickylb(args: string[], env: NodeJS.ProcessEnv = {}): StickylbProcess {
+export function startStickylb(
+  args: string[],
+  env: NodeJS.ProcessEnv = {},
+  /** A command that runs node, e.g. `["ip", "netns", "exec", NS]` to start it inside a namespace. */
+  prefix: readonly string[] = [],
+): StickylbProcess {
   const extra: string[] = [];
   if (args[0] === "run" || args[0] === "demo") {
     if (!args.includes("--admin")) extra.push("--admin", "127.0.0.1:0");
     if (!args.includes("--state-dir")) extra.push("--state-dir", tempDir("stickylb-state-"));
     if (!args.includes("--log-level")) extra.push("--log-level", "debug");
   }
-  const child = spawn(process.execPath, [STICKYLB_MAIN, ...args, ...extra], {
+  const [program, ...before] = [...prefix, process.execPath];
+  const child = spawn(program!, [...before, STICKYLB_MAIN, ...args, ...extra], {
     env: { ...process.env, ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });

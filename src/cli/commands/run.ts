@@ -17,6 +17,9 @@ import { createLogger } from "../../core/log.js";
 import type { ConfigModel } from "../../core/model.js";
 import { defaultStateDir } from "../../data/affinity/cookie-key.js";
 import { StickyError } from "../../errors/codes.js";
+import { KernelEnvironmentError } from "../../kernel/environment.js";
+import { KernelDataPlane } from "../../kernel/kernel-data-plane.js";
+import { KernelPlaneWiring } from "../../kernel/kernel-wiring.js";
 import { type CliOptions, UsageError } from "../args.js";
 import { packageVersion } from "../package-info.js";
 
@@ -50,6 +53,11 @@ export async function runCommand(options: CliOptions, err: NodeJS.WritableStream
   if (workers > 1 && options.kubernetes) {
     throw new UsageError(
       "--workers is not supported with --kubernetes yet (run one process per core instead)",
+    );
+  }
+  if (options.l4Dataplane === "nftables" && (workers > 1 || options.kubernetes)) {
+    throw new UsageError(
+      "--l4-dataplane nftables is not supported with --workers or --kubernetes yet (use run -f with one process)",
     );
   }
   const log = createLogger(options.logLevel);
@@ -126,23 +134,44 @@ export async function runCommand(options: CliOptions, err: NodeJS.WritableStream
       err,
     );
   }
+  let plane: KernelDataPlane | undefined;
+  if (options.l4Dataplane === "nftables") {
+    plane = new KernelDataPlane({ table: options.nftTable });
+    try {
+      await plane.start();
+    } catch (e) {
+      if (!(e instanceof KernelEnvironmentError)) throw e;
+      err.write(`stickylb: ${e.message}\n`);
+      return 2;
+    }
+    // A fatal error exits without the drain below; the table must not outlive the process.
+    process.once("exit", () => plane?.closeSync());
+  }
   const runtime = new Runtime({
     clock: systemClock,
     log,
     drainTimeoutMs,
     stateDir: options.stateDir ?? defaultStateDir(process.env),
   });
+  const kernel =
+    plane === undefined ? undefined : new KernelPlaneWiring(plane, options.nftTable, runtime.registry, log);
+  const apply = async (model: ConfigModel): Promise<void> => {
+    await runtime.apply(kernel === undefined ? model : kernel.userspaceModel(model));
+    await kernel?.apply(model);
+  };
   try {
-    await runtime.apply(initial.model);
+    await apply(initial.model);
   } catch (e) {
     if (e instanceof StickyError) {
       err.write(`${e.code}: ${e.message}\n`);
       await runtime.stop();
+      await plane?.close();
       return 2;
     }
     log.fatal({ err: e }, "could not start");
     err.write(`stickylb: ${(e as Error).message}\n`);
     await runtime.stop();
+    await plane?.close();
     return 1;
   }
 
@@ -164,7 +193,7 @@ export async function runCommand(options: CliOptions, err: NodeJS.WritableStream
         return;
       }
       try {
-        await runtime.apply(next.model);
+        await apply(next.model);
         runtime.reloads.ok++;
         log.info({ version: runtime.current.version }, "configuration reloaded");
       } catch (e) {
@@ -185,6 +214,7 @@ export async function runCommand(options: CliOptions, err: NodeJS.WritableStream
     () => runtime.listeners.openCount(),
     async () => {
       await runtime.stop();
+      await plane?.close();
       await admin?.close();
       process.off("SIGHUP", reload);
       for (const w of watchers) w.close();

@@ -1,0 +1,122 @@
+import { spawnSync } from "node:child_process";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { BACKEND_PORT, createLab, type Lab, netnsUnavailable, VIP } from "../support/netns.js";
+import { STICKYLB_MAIN, startStickylb, tempDir, writeConfig } from "../support/stickylb-process.js";
+
+/**
+ * The real `stickylb run --l4-dataplane nftables` process, started inside the load balancer's
+ * namespace of a lab (test/support/netns.ts): it programs the kernel, serves clients without
+ * moving their bytes, refuses a bad environment with exit 2, and deletes its table on SIGTERM.
+ */
+const unavailable = netnsUnavailable();
+
+describe.skipIf(unavailable !== undefined)(
+  `stickylb run --l4-dataplane nftables${unavailable ? ` (skipped: ${unavailable})` : ""}`,
+  () => {
+    let lab: Lab;
+    let config: string;
+    const table = `slbrun${process.pid}`;
+
+    beforeAll(async () => {
+      lab = await createLab(8, 2);
+      const members = lab.backendAddresses
+        .map((a) => `        - {address: ${a}, port: ${BACKEND_PORT}}`)
+        .join("\n");
+      config = writeConfig(
+        tempDir(),
+        "lb.yaml",
+        `apiVersion: stickylb/v1
+kind: LoadBalancer
+metadata: {name: k}
+spec:
+  listeners:
+    - {name: tcp, protocol: TCP, address: ${VIP}, port: 80, defaultPool: hash}
+    - {name: udp, protocol: UDP, address: ${VIP}, port: 53, defaultPool: hash}
+    - {name: pp, protocol: TCP, address: ${VIP}, port: 81, defaultPool: hash, proxyProtocol: true}
+  pools:
+    - name: hash
+      algorithm: SOURCE_IP
+      members:
+${members}
+`,
+      );
+    }, 60_000);
+
+    afterAll(() => lab?.destroy());
+
+    const tables = () =>
+      spawnSync("ip", ["netns", "exec", lab.lb, "nft", "list", "tables"], { encoding: "utf8" }).stdout;
+
+    it("programs the kernel, keeps the PROXY protocol listener in userspace with a warning, and deletes its table on SIGTERM", async () => {
+      const lb = startStickylb(
+        ["run", "-f", config, "--l4-dataplane", "nftables", "--nft-table", table],
+        {},
+        ["ip", "netns", "exec", lab.lb],
+      );
+      try {
+        const warning = await lb.waitForLog(
+          (e) => e.listener === "pp" && typeof e.reason === "string",
+          20_000,
+        );
+        expect(warning.reason).toMatch(/PROXY protocol/);
+        await lb.waitForLog((e) => e.msg === "kernel data plane programmed", 20_000);
+        expect(tables()).toContain(`table inet ${table}`);
+        const answers = await lab.clients(
+          lab.clientAddresses.flatMap((s) => [
+            { source: s, protocol: "tcp" as const, port: 80 },
+            { source: s, protocol: "tcp" as const, port: 80 },
+            { source: s, protocol: "udp" as const, port: 53 },
+          ]),
+        );
+        expect(answers.filter((a) => a.error !== undefined)).toEqual([]);
+        for (let i = 0; i < answers.length; i += 3) {
+          expect(answers[i + 1]!.member).toBe(answers[i]!.member);
+          expect(answers[i + 2]!.member).toBe(answers[i]!.member);
+        }
+        expect(await lb.stop("SIGTERM")).toBe(0);
+        expect(tables()).not.toContain(table);
+      } finally {
+        lb.child.kill("SIGKILL");
+        spawnSync("ip", ["netns", "exec", lab.lb, "nft", "delete", "table", "inet", table], {
+          stdio: "ignore",
+        });
+      }
+    });
+
+    it("exits 2 with one line naming a missing nft", async () => {
+      // env, found on the test's PATH, starts node with a PATH that holds no nft.
+      const lb = startStickylb(
+        ["run", "-f", config, "--l4-dataplane", "nftables", "--nft-table", table],
+        {},
+        ["ip", "netns", "exec", lab.lb, "env", "PATH=/nonexistent"],
+      );
+      expect(await lb.exited()).toBe(2);
+      expect(lb.stderr().trim()).toMatch(
+        /^stickylb: --l4-dataplane nftables needs the nft command .*apt-get install nftables/,
+      );
+      expect(tables()).not.toContain(table);
+    });
+
+    it("exits 2 with one line naming a missing CAP_NET_ADMIN", () => {
+      const result = spawnSync(
+        "ip",
+        [
+          "netns",
+          "exec",
+          lab.lb,
+          "capsh",
+          "--drop=cap_net_admin",
+          "--",
+          "-c",
+          `exec "${process.execPath}" "${STICKYLB_MAIN}" run -f "${config}" --admin off --state-dir "${tempDir()}" --l4-dataplane nftables --nft-table ${table}`,
+        ],
+        { encoding: "utf8", timeout: 20_000 },
+      );
+      expect(result.status).toBe(2);
+      expect(result.stderr.trim()).toMatch(
+        /^stickylb: --l4-dataplane nftables needs the CAP_NET_ADMIN capability/,
+      );
+      expect(tables()).not.toContain(table);
+    });
+  },
+);
