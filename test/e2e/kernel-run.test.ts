@@ -1,4 +1,5 @@
 import { spawnSync } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BACKEND_PORT, createLab, type Lab, netnsUnavailable, VIP } from "../support/netns.js";
 import { STICKYLB_MAIN, startStickylb, tempDir, writeConfig } from "../support/stickylb-process.js";
@@ -9,6 +10,13 @@ import { STICKYLB_MAIN, startStickylb, tempDir, writeConfig } from "../support/s
  * moving their bytes, refuses a bad environment with exit 2, and deletes its table on SIGTERM.
  */
 const unavailable = netnsUnavailable();
+
+/** User + system CPU time of a process in ms, from /proc/PID/stat (fields 14 and 15, in clock ticks of 10 ms). */
+function cpuMs(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(fields[11]) + Number(fields[12])) * 10;
+}
 
 describe.skipIf(unavailable !== undefined)(
   `stickylb run --l4-dataplane nftables${unavailable ? ` (skipped: ${unavailable})` : ""}`,
@@ -73,6 +81,15 @@ ${members}
           expect(answers[i + 1]!.member).toBe(answers[i]!.member);
           expect(answers[i + 2]!.member).toBe(answers[i]!.member);
         }
+        // Bytes do not pass through the process: 200 MB echoed by a member cost stickylb no CPU time.
+        const pid = lb.child.pid!; // `ip netns exec` execs node, so this is stickylb itself
+        const cpuBefore = cpuMs(pid);
+        const bulk = await lab.clients([
+          { source: lab.clientAddresses[0]!, protocol: "tcp", port: 80, bulkBytes: 200 * 1024 * 1024 },
+        ]);
+        expect(bulk[0]!.echoed).toBeGreaterThanOrEqual(200 * 1024 * 1024);
+        // A relay in the process would spend seconds on 400 MB; housekeeping timers spend a few ms.
+      expect(cpuMs(pid) - cpuBefore).toBeLessThan(300);
         expect(await lb.stop("SIGTERM")).toBe(0);
         expect(tables()).not.toContain(table);
       } finally {

@@ -50,6 +50,8 @@ export interface ClientRequest {
   readonly protocol: "tcp" | "udp";
   readonly port: number;
   readonly address?: string;
+  /** TCP: after the first line, send this many bytes and wait until the member has echoed them all. */
+  readonly bulkBytes?: number;
 }
 
 /** What a backend answered: its own `ADDRESS:PORT` and the client address it saw; error if none. */
@@ -60,6 +62,8 @@ export interface ClientAnswer {
   /** UDP: the address the reply came from (must be the listener's). */
   readonly replyFrom?: string;
   readonly error?: string;
+  /** Bytes echoed back (bulk requests). */
+  readonly echoed?: number;
 }
 
 let labs = 0;
@@ -174,7 +178,20 @@ function tcp(q) {
     let data = "";
     const done = (answer) => { s.destroy(); resolve({ source: q.source, ...answer }); };
     s.setTimeout(3000, () => done({ error: "timeout" }));
-    s.on("data", (c) => { data += c; if (data.includes("\\n")) done(parse(data)); });
+    let echoed = -1;
+    s.on("data", (c) => {
+      if (echoed >= 0) { echoed += c.length; if (echoed >= q.bulkBytes) done({ ...parse(data), echoed }); return; }
+      data += c;
+      if (!data.includes("\\n")) return;
+      if (!q.bulkBytes) return done(parse(data));
+      data = data.slice(0, data.indexOf("\\n"));
+      echoed = 0;
+      s.setTimeout(60000);
+      const chunk = Buffer.alloc(65536, 120);
+      let sent = 0;
+      const pump = () => { while (sent < q.bulkBytes) { sent += chunk.length; if (!s.write(chunk)) return s.once("drain", pump); } };
+      pump();
+    });
     s.on("error", (e) => done({ error: e.code ?? e.message }));
   });
 }
