@@ -52,6 +52,7 @@ export class KernelDataPlane {
   private readonly reader: NftReader;
   private readonly command: readonly string[];
   private started = false;
+  private plan: KernelPlan | undefined;
 
   constructor(private readonly options: KernelDataPlaneOptions) {
     this.command = options.command ?? ["nft"];
@@ -71,7 +72,23 @@ export class KernelDataPlane {
   async apply(model: ConfigModel, health: MemberHealth): Promise<KernelApplyResult> {
     const { plan, result } = kernelPlanOf(this.options.table, model, health);
     await this.applier.apply(renderRuleset(plan));
+    this.plan = plan;
     return result;
+  }
+
+  /** The pools the kernel serves now, by name. */
+  pools(): ReadonlyMap<string, KernelPool> {
+    return new Map((this.plan?.pools ?? []).map((p) => [p.name, p]));
+  }
+
+  /** New connections or flows per kernel listener, with one read of the counters. */
+  async connectionCounts(): Promise<Map<string, number>> {
+    const counts = new Map<string, number>();
+    const current = this.current;
+    if (current === undefined) return counts;
+    const values = await this.reader.counters();
+    for (const [listener, counter] of current.counters) counts.set(listener, values.get(counter) ?? 0);
+    return counts;
   }
 
   /** New connections (TCP) or flows (UDP) the kernel has sent to members for a listener. */

@@ -41,7 +41,12 @@ spec:
     - {name: tcp, protocol: TCP, address: ${VIP}, port: 80, defaultPool: hash}
     - {name: udp, protocol: UDP, address: ${VIP}, port: 53, defaultPool: hash}
     - {name: pp, protocol: TCP, address: ${VIP}, port: 81, defaultPool: hash, proxyProtocol: true}
+    - {name: sticky, protocol: TCP, address: ${VIP}, port: 82, defaultPool: sticky}
   pools:
+    - name: sticky
+      sessionPersistence: {type: SOURCE_IP, persistenceTimeout: 30m}
+      members:
+${members}
     - name: hash
       algorithm: SOURCE_IP
       members:
@@ -81,6 +86,40 @@ ${members}
           expect(answers[i + 1]!.member).toBe(answers[i]!.member);
           expect(answers[i + 2]!.member).toBe(answers[i]!.member);
         }
+        // Metrics and the bindings API read the kernel's counters and sets.
+        const stickyClients = lab.clientAddresses.slice(0, 4);
+        const bound = await lab.clients(
+          stickyClients.map((s) => ({ source: s, protocol: "tcp" as const, port: 82 })),
+        );
+        const admin = await lb.adminPort();
+        /** [body, status] of one admin request made inside the LB namespace. */
+        const curl = (...args: string[]): [string, string] => {
+          const out = spawnSync(
+            "ip",
+            ["netns", "exec", lab.lb, "curl", "-s", "-w", "\n%{http_code}", ...args],
+            {
+              encoding: "utf8",
+            },
+          ).stdout;
+          const at = out.lastIndexOf("\n");
+          return [out.slice(0, at), out.slice(at + 1)];
+        };
+        const [metrics] = curl(`http://127.0.0.1:${admin}/metrics`);
+        expect(metrics).toContain('stickylb_connections_total{listener="tcp"} 16');
+        expect(metrics).toContain('stickylb_connections_total{listener="udp"} 8');
+        expect(metrics).toContain('stickylb_connections_total{listener="sticky"} 4');
+        expect(metrics).toContain('stickylb_bindings{pool="sticky"} 4');
+        const url = `http://127.0.0.1:${admin}/api/v1/pools/sticky/bindings?key=${stickyClients[0]}`;
+        const [found, status] = curl(url);
+        expect(status).toBe("200");
+        expect(JSON.parse(found)).toMatchObject({
+          bound: true,
+          member: bound[0]!.member,
+          dataplane: "nftables",
+        });
+        expect(curl("-X", "DELETE", url)[1]).toBe("200");
+        expect(curl(url)[1]).toBe("404");
+
         // Bytes do not pass through the process: 200 MB echoed by a member cost stickylb no CPU time.
         const pid = lb.child.pid!; // `ip netns exec` execs node, so this is stickylb itself
         const cpuBefore = cpuMs(pid);
@@ -89,7 +128,7 @@ ${members}
         ]);
         expect(bulk[0]!.echoed).toBeGreaterThanOrEqual(200 * 1024 * 1024);
         // A relay in the process would spend seconds on 400 MB; housekeeping timers spend a few ms.
-      expect(cpuMs(pid) - cpuBefore).toBeLessThan(300);
+        expect(cpuMs(pid) - cpuBefore).toBeLessThan(300);
         expect(await lb.stop("SIGTERM")).toBe(0);
         expect(tables()).not.toContain(table);
       } finally {

@@ -175,10 +175,13 @@ export async function runCommand(options: CliOptions, err: NodeJS.WritableStream
     return 1;
   }
 
-  const admin = await startAdminOrLog(adminAt, runtimeAdminSource(runtime), log, {
-    token,
-    version: packageVersion(),
-  });
+  const adminSource = runtimeAdminSource(runtime);
+  const admin = await startAdminOrLog(
+    adminAt,
+    kernel === undefined ? adminSource : { ...adminSource, kernel: kernel.adminView() },
+    log,
+    { token, version: packageVersion() },
+  );
 
   let reloading = Promise.resolve();
   const reload = (): void => {
