@@ -113,6 +113,9 @@ const byEndpoint = (a: KernelMember, b: KernelMember): number =>
  *   binding set goes to that member first, and every placement refreshes the set's timeout.
  *   Draining members keep their set check but get no new clients.
  *
+ * Persistence bindings are refreshed by every packet from the client of an open connection or flow
+ * (the `refresh_in` and `refresh_out` chains, after DNAT), not only by new connections.
+ *
  * When no member takes the client the packet is left alone: nothing listens on the address, so
  * the kernel answers TCP with a reset and UDP with port unreachable. Masquerading in `postrouting`
  * makes members see the load balancer's address, with fully random source ports so a member's
@@ -125,6 +128,7 @@ export function renderRuleset(plan: KernelPlan): RenderedRuleset {
   const sets: string[] = [];
   const bodies: string[] = [];
   const poolChains = new Map<string, string>();
+  const refreshRules: string[] = [];
 
   const usedPools = new Set(plan.listeners.map((l) => l.pool));
   for (const pool of plan.pools) {
@@ -160,6 +164,9 @@ export function renderRuleset(plan: KernelPlan): RenderedRuleset {
           bindingSets.push(set);
           rules.push(`ip saddr @${set.set} jump ${chain}`);
           lines.push(`update @${set.set} { ip saddr }`);
+          refreshRules.push(
+            `ct direction original ct status dnat ip daddr ${m.address} meta l4proto { tcp, udp } th dport ${m.port} update @${set.set} { ip saddr }`,
+          );
         }
         lines.push(`meta l4proto { tcp, udp } dnat ip to ${endpoint(m)}`);
         chains.push(chain);
@@ -198,11 +205,15 @@ export function renderRuleset(plan: KernelPlan): RenderedRuleset {
       );
     }
   }
-  chains.push("prerouting", "output", "postrouting");
+  chains.push("prerouting", "output", "postrouting", "refresh_in", "refresh_out");
   bodies.push(
     chainBlock("prerouting", "type nat hook prerouting priority dstnat; policy accept;", entryRules),
     chainBlock("output", "type nat hook output priority -100; policy accept;", entryRules),
     chainBlock("postrouting", "type nat hook postrouting priority srcnat; policy accept;", snatRules),
+    // After DNAT (filter priority): every packet of an open connection or flow refreshes its
+    // client's binding, so an open connection counts as traffic until it closes.
+    chainBlock("refresh_in", "type filter hook prerouting priority filter; policy accept;", refreshRules),
+    chainBlock("refresh_out", "type filter hook output priority filter; policy accept;", refreshRules),
   );
   const counterBlocks = [...counters.values()].map((c) => `  counter ${c} {\n  }`);
   const block = `table inet ${plan.table} {\n${[...counterBlocks, ...sets, ...bodies].join("\n")}\n}\n`;

@@ -213,9 +213,16 @@ describe.skipIf(unavailable !== undefined)(
       await plane.apply(model, allHealthy);
       expect(byClient(await ask())).toEqual(during);
 
-      // No traffic for longer than the persistence timeout: every binding lapses.
-      await new Promise((r) => setTimeout(r, 3_500));
-      expect(await plane.bindings("sticky")).toEqual([]);
+      // No new connection for longer than the persistence timeout: every binding lapses, except
+      // that of a client whose open connection keeps sending (an open connection counts as traffic).
+      const talker = clients[5]!;
+      const open = await longLived(lab, talker, 82);
+      for (let i = 0; i < 7; i++) {
+        await new Promise((r) => setTimeout(r, 500));
+        expect(await open.echo(`ping ${i}`)).toBe(`ping ${i}`);
+      }
+      expect((await plane.bindings("sticky")).map((b) => b.client)).toEqual([talker]);
+      open.close();
     });
 
     it("draining members keep their clients but take no new ones", async () => {

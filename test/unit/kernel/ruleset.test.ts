@@ -91,6 +91,14 @@ describe("renderRuleset", () => {
     expect(lineOf(rr, "numgen")).toBe(
       `numgen inc mod 4 vmap { 0 : jump ${m1}, 1 : jump ${m2}, 2 : jump ${m3}, 3 : jump ${m1} }`,
     );
+    // Packets of open connections refresh the binding after DNAT, on both hooks.
+    const refresh = `ct direction original ct status dnat ip daddr 10.77.2.1 meta l4proto { tcp, udp } th dport 9000 update @${sets[0]} { ip saddr }`;
+    expect(text).toContain(
+      `chain refresh_in {\n    type filter hook prerouting priority filter; policy accept;\n    ${refresh}`,
+    );
+    expect(text).toContain(
+      `chain refresh_out {\n    type filter hook output priority filter; policy accept;\n    ${refresh}`,
+    );
   });
 
   it("installs SOURCE_IP as a Maglev map indexed by a seeded jhash of the source address", () => {
