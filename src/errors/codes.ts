@@ -28,6 +28,10 @@ export const ERROR_CODES = {
     "The Kubernetes API could not be listed, watched or patched; the controller retries with backoff.",
   SLB_ERR_ADMIN_TOKEN:
     "The admin listener is not on loopback and has no usable bearer token (--admin-token-file missing, unreadable or too short).",
+  SLB_ERR_KERNEL_ENVIRONMENT:
+    "--l4-dataplane nftables cannot run here: the nft command (>= 1.0), CAP_NET_ADMIN or nf_tables is missing; the message says which.",
+  SLB_ERR_KERNEL_NFT:
+    "nft refused a transaction of the kernel data plane; the rules in the kernel are unchanged.",
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

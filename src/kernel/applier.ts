@@ -1,10 +1,11 @@
+import { StickyError } from "../errors/codes.js";
 import type { NftRun } from "./nft-command.js";
 import { type RenderedRuleset, transactionText } from "./ruleset.js";
 
 /** A transaction nft refused: the kernel is unchanged (transactions are atomic). */
-export class NftTransactionError extends Error {
+export class NftTransactionError extends StickyError {
   constructor(readonly stderr: string) {
-    super(`nft refused the transaction: ${stderr.split("\n")[0] ?? ""}`);
+    super("SLB_ERR_KERNEL_NFT", `nft refused the transaction: ${stderr.split("\n")[0] ?? ""}`);
     this.name = "NftTransactionError";
   }
 }

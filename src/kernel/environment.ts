@@ -1,13 +1,14 @@
 import { readFileSync } from "node:fs";
+import { StickyError } from "../errors/codes.js";
 import type { NftRun } from "./nft-command.js";
 
 /** Why the kernel plane cannot run here: which requirement is missing, and how to fix it. */
-export class KernelEnvironmentError extends Error {
+export class KernelEnvironmentError extends StickyError {
   constructor(
     readonly missing: "nft" | "nf_tables" | "CAP_NET_ADMIN",
     message: string,
   ) {
-    super(message);
+    super("SLB_ERR_KERNEL_ENVIRONMENT", message);
     this.name = "KernelEnvironmentError";
   }
 }

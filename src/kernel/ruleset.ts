@@ -129,6 +129,8 @@ export function renderRuleset(plan: KernelPlan): RenderedRuleset {
   const bodies: string[] = [];
   const poolChains = new Map<string, string>();
   const refreshRules: string[] = [];
+  /** Per pool with persistence: the members that keep bindings and their sets, for refresh rules. */
+  const refreshTargets = new Map<string, { member: KernelMember; set: string }[]>();
 
   const usedPools = new Set(plan.listeners.map((l) => l.pool));
   for (const pool of plan.pools) {
@@ -164,9 +166,9 @@ export function renderRuleset(plan: KernelPlan): RenderedRuleset {
           bindingSets.push(set);
           rules.push(`ip saddr @${set.set} jump ${chain}`);
           lines.push(`update @${set.set} { ip saddr }`);
-          refreshRules.push(
-            `ct direction original ct status dnat ip daddr ${m.address} meta l4proto { tcp, udp } th dport ${m.port} update @${set.set} { ip saddr }`,
-          );
+          const targets = refreshTargets.get(pool.name) ?? [];
+          targets.push({ member: m, set: set.set });
+          refreshTargets.set(pool.name, targets);
         }
         lines.push(`meta l4proto { tcp, udp } dnat ip to ${endpoint(m)}`);
         chains.push(chain);
@@ -198,8 +200,14 @@ export function renderRuleset(plan: KernelPlan): RenderedRuleset {
     entryRules.push(
       `${destination} ${proto} dport ${listener.port} counter name ${counter} jump ${poolChain}`,
     );
+    // Only this listener's connections refresh this pool's sets (a member may serve other pools too).
+    const original = listener.address === "0.0.0.0" ? "" : ` ct original ip daddr ${listener.address}`;
+    const viaListener = `ct direction original ct status dnat meta l4proto ${proto}${original} ct original proto-dst ${listener.port}`;
+    for (const { member, set } of refreshTargets.get(listener.pool) ?? [])
+      refreshRules.push(
+        `${viaListener} ip daddr ${member.address} th dport ${member.port} update @${set} { ip saddr }`,
+      );
     if (!listener.preserveClientIp) {
-      const original = listener.address === "0.0.0.0" ? "" : ` ct original ip daddr ${listener.address}`;
       snatRules.push(
         `ct status dnat meta l4proto ${proto}${original} ct original proto-dst ${listener.port} masquerade fully-random`,
       );

@@ -149,7 +149,7 @@ ${members}
       );
       expect(await lb.exited()).toBe(2);
       expect(lb.stderr().trim()).toMatch(
-        /^stickylb: --l4-dataplane nftables needs the nft command .*apt-get install nftables/,
+        /^SLB_ERR_KERNEL_ENVIRONMENT: --l4-dataplane nftables needs the nft command .*apt-get install nftables/,
       );
       expect(tables()).not.toContain(table);
     });
@@ -173,7 +173,7 @@ ${members}
         );
         expect(result.status).toBe(2);
         expect(result.stderr.trim()).toMatch(
-          /^stickylb: --l4-dataplane nftables needs the CAP_NET_ADMIN capability/,
+          /^SLB_ERR_KERNEL_ENVIRONMENT: --l4-dataplane nftables needs the CAP_NET_ADMIN capability/,
         );
         expect(tables()).not.toContain(table);
       },

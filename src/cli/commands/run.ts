@@ -141,7 +141,7 @@ export async function runCommand(options: CliOptions, err: NodeJS.WritableStream
       await plane.start();
     } catch (e) {
       if (!(e instanceof KernelEnvironmentError)) throw e;
-      err.write(`stickylb: ${e.message}\n`);
+      err.write(`${e.code}: ${e.message}\n`);
       return 2;
     }
     // A fatal error exits without the drain below; the table must not outlive the process.

@@ -67,7 +67,7 @@ describe("renderRuleset", () => {
       "ct status dnat meta l4proto tcp ct original ip daddr 10.77.0.1 ct original proto-dst 80 masquerade fully-random",
     );
     expect(text).toContain("ct original proto-dst 81 masquerade fully-random");
-    expect(text).not.toContain("ct original proto-dst 53");
+    expect(text).not.toContain("ct original proto-dst 53 masquerade");
   });
 
   it("checks each member's binding set before a smooth weighted spread of new clients", () => {
@@ -92,7 +92,7 @@ describe("renderRuleset", () => {
       `numgen inc mod 4 vmap { 0 : jump ${m1}, 1 : jump ${m2}, 2 : jump ${m3}, 3 : jump ${m1} }`,
     );
     // Packets of open connections refresh the binding after DNAT, on both hooks.
-    const refresh = `ct direction original ct status dnat ip daddr 10.77.2.1 meta l4proto { tcp, udp } th dport 9000 update @${sets[0]} { ip saddr }`;
+    const refresh = `ct direction original ct status dnat meta l4proto tcp ct original ip daddr 10.77.0.1 ct original proto-dst 80 ip daddr 10.77.2.1 th dport 9000 update @${sets[0]} { ip saddr }`;
     expect(text).toContain(
       `chain refresh_in {\n    type filter hook prerouting priority filter; policy accept;\n    ${refresh}`,
     );
