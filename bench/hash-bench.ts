@@ -1,27 +1,16 @@
 /**
- * Consistent-hash micro benchmark for SOURCE_IP: lookups per second and table build time for 10
- * and 1,000 members, for the production design (rendezvous) and the measured alternatives (a
- * virtual-node ring at two sizes). Also prints balance and disruption so speed is never read
- * without quality. Run with `npm run bench:hash`; docs/consistent-hashing.md records the results.
+ * Maglev micro benchmark for SOURCE_IP: per pool size, the table's size and build time, lookups per
+ * second (a table lookup; a policy pick that re-checks the eligible set; a policy pick trusting the
+ * member registry's eligibility version, as pools do), the busiest
+ * member's entries ÷ the mean, and the fraction of other members' clients moved when one member
+ * leaves. Quality is printed beside speed so neither is read alone. Run with `npm run bench:hash`;
+ * docs/consistent-hashing.md records the results.
  */
 import { performance } from "node:perf_hooks";
 import type { Candidate } from "../src/core/member.js";
-import { ConsistentHashPolicy } from "../src/data/balancer/consistent-hash.js";
-import type { BalancingPolicy } from "../src/data/balancer/policy.js";
-import { HashRingPolicy } from "./hash-ring.js";
+import { MaglevPolicy, MaglevTable } from "../src/data/balancer/maglev.js";
 
-interface Design {
-  readonly name: string;
-  readonly make: () => BalancingPolicy;
-}
-
-const DESIGNS: readonly Design[] = [
-  { name: "rendezvous (chosen)", make: () => new ConsistentHashPolicy() },
-  { name: "ring 160 vnodes", make: () => new HashRingPolicy(160) },
-  { name: "ring 1000 vnodes", make: () => new HashRingPolicy(1000) },
-];
-
-const SIZES = [10, 1000] as const;
+const SIZES = [10, 100, 1000] as const;
 const CLIENTS = 100_000;
 const LOOKUP_BUDGET_MS = 400;
 
@@ -54,74 +43,30 @@ function median(values: number[]): number {
   return sorted[sorted.length >> 1] ?? 0;
 }
 
-/** Time from a fresh policy to its first answer: hashing endpoints (rendezvous) or building the ring. */
-function buildMs(design: Design, candidates: readonly Candidate[]): number {
-  const runs = candidates.length >= 1000 ? 7 : 201;
+function buildMs(endpoints: readonly string[]): number {
   const times: number[] = [];
-  for (let r = 0; r < runs; r++) {
-    const fresh = candidates.map((c) => ({ ...c }));
+  for (let r = 0; r < 7; r++) {
     const start = performance.now();
-    design.make().pick(fresh, { clientIp: "192.0.2.1" });
+    new MaglevTable(endpoints);
     times.push(performance.now() - start);
   }
   return median(times);
 }
 
-/**
- * Lookups per second over a warmed policy. `alternate` passes two equal arrays in turn, so a policy
- * that caches by array identity has to re-check the member set on every pick.
- */
-function lookupsPerSecond(
-  design: Design,
-  candidates: readonly Candidate[],
-  ips: readonly string[],
-  alternate: boolean,
-): number {
-  const policy = design.make();
-  const other = [...candidates];
+/** Calls `step(i)` in doubling batches until one batch takes the budget; returns calls per second. */
+function rate(step: (i: number) => boolean): number {
   let sink = 0;
-  const run = (count: number): void => {
-    for (let i = 0; i < count; i++) {
-      const set = alternate && (i & 1) === 1 ? other : candidates;
-      if (policy.pick(set, { clientIp: ips[i % ips.length]! }) !== undefined) sink++;
-    }
-  };
-  run(20_000);
-  let count = 1000;
+  for (let i = 0; i < 50_000; i++) if (step(i)) sink++;
+  let count = 10_000;
   let elapsed = 0;
   while (elapsed < LOOKUP_BUDGET_MS) {
     count *= 2;
     const start = performance.now();
-    run(count);
+    for (let i = 0; i < count; i++) if (step(i)) sink++;
     elapsed = performance.now() - start;
   }
   if (sink < 0) console.log(sink);
   return (count / elapsed) * 1000;
-}
-
-/** Busiest member's share ÷ the mean share, over all client addresses. */
-function balance(design: Design, candidates: readonly Candidate[], ips: readonly string[]): number {
-  const policy = design.make();
-  const counts = new Map<string, number>();
-  for (const clientIp of ips) {
-    const endpoint = policy.pick(candidates, { clientIp })!.endpoint;
-    counts.set(endpoint, (counts.get(endpoint) ?? 0) + 1);
-  }
-  return Math.max(...counts.values()) / (ips.length / candidates.length);
-}
-
-/** Clients of members other than the one taken out that moved when it turned ineligible. */
-function othersMoved(design: Design, candidates: readonly Candidate[], ips: readonly string[]): number {
-  const policy = design.make();
-  const before = ips.map((clientIp) => policy.pick(candidates, { clientIp })!.endpoint);
-  const down = candidates[0]!;
-  const without = candidates.map((c) => (c === down ? { ...c, eligible: false } : c));
-  let moved = 0;
-  ips.forEach((clientIp, i) => {
-    const after = policy.pick(without, { clientIp })!.endpoint;
-    if (before[i] !== down.endpoint && after !== before[i]) moved++;
-  });
-  return moved;
 }
 
 function format(value: number, digits = 0): string {
@@ -129,23 +74,44 @@ function format(value: number, digits = 0): string {
 }
 
 const ips = clientIps(CLIENTS);
+const mask = 65_535; // 65,536 of the addresses, indexed without a modulo
 console.log(`node ${process.version}, ${CLIENTS.toLocaleString("en-US")} client addresses\n`);
 console.log(
-  "| design | members | build (ms) | lookups/s, same array | lookups/s, set re-checked | busiest ÷ mean | others moved on 1 down |",
+  "| members | table size | build (ms) | table lookups/s | picks/s, set re-checked | picks/s, registry version | busiest ÷ mean (entries) | others moved on 1 leaving |",
 );
-console.log("| --- | ---: | ---: | ---: | ---: | ---: | ---: |");
+console.log("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
 for (const size of SIZES) {
   const candidates = members(size);
-  for (const design of DESIGNS) {
-    const row = [
-      design.name,
-      format(size),
-      format(buildMs(design, candidates), 3),
-      format(lookupsPerSecond(design, candidates, ips, false)),
-      format(lookupsPerSecond(design, candidates, ips, true)),
-      format(balance(design, candidates, ips), 3),
-      format(othersMoved(design, candidates, ips)),
-    ];
-    console.log(`| ${row.join(" | ")} |`);
+  const endpoints = candidates.map((c) => c.endpoint);
+  const table = new MaglevTable(endpoints);
+  const policy = new MaglevPolicy();
+  const lookups = rate((i) => table.lookup(ips[i & mask]!) !== undefined);
+  const picks = rate((i) => policy.pick(candidates, { clientIp: ips[i & mask]! }) !== undefined);
+  const versioned = new MaglevPolicy();
+  const versionedPicks = rate(
+    (i) => versioned.pick(candidates, { clientIp: ips[i & mask]!, eligibilityVersion: 1 }) !== undefined,
+  );
+  const counts = table.entryCounts();
+  const busiest = Math.max(...counts) / (table.size / size);
+  const gone = endpoints[0]!;
+  const without = new MaglevTable(endpoints.slice(1));
+  let others = 0;
+  let moved = 0;
+  for (const ip of ips) {
+    const before = table.lookup(ip);
+    if (before === gone) continue;
+    others++;
+    if (without.lookup(ip) !== before) moved++;
   }
+  const row = [
+    format(size),
+    format(table.size),
+    format(buildMs(endpoints), 2),
+    format(lookups),
+    format(picks),
+    format(versionedPicks),
+    format(busiest, 3),
+    `${format((100 * moved) / others, 2)} %`,
+  ];
+  console.log(`| ${row.join(" | ")} |`);
 }

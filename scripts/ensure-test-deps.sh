@@ -15,6 +15,11 @@ redis-server      redis-server  shared-state tests against a real Redis
 redis-cli         redis-server  shared-state tests against a real Redis
 nft               nftables      kernel data-plane tests
 ip                iproute2      network namespaces for kernel data-plane tests
+ss                iproute2      the non-root ports test checks what is bound
+capsh             libcap2-bin   kernel plane: start without CAP_NET_ADMIN
+setcap            libcap2-bin   the non-root ports test (file capability on node)
+setpriv           util-linux    the non-root ports test (run as the manifests' user)
+prlimit           util-linux    the descriptor-bound tests (a small open-file limit)
 '
 
 present() {

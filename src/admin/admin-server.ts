@@ -138,6 +138,7 @@ export async function startAdminServer(
       return;
     }
     if (path === "/metrics") {
+      await source.kernel?.refresh();
       send(res, 200, registry.contentType, await (remote?.metrics() ?? registry.metrics()));
       return;
     }
@@ -161,10 +162,13 @@ export async function startAdminServer(
       });
       return;
     }
+    const kernel = source.kernel?.handlesPool(pool) === true ? source.kernel : undefined;
     const answer =
-      method === "DELETE"
-        ? deleteBinding(runtime, pool, key)
-        : lookupBinding(runtime, pool, key, clock.now());
+      kernel !== undefined
+        ? await (method === "DELETE" ? kernel.remove(pool, key) : kernel.lookup(pool, key))
+        : method === "DELETE"
+          ? deleteBinding(runtime, pool, key)
+          : lookupBinding(runtime, pool, key, clock.now());
     audit(req, method === "DELETE" ? "binding.delete" : "binding.lookup", pool, key, answer);
     sendJson(res, answer.status, answer.body);
   };

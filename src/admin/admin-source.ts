@@ -16,6 +16,24 @@ export interface AdminSource {
   reloads?(): ReloadCounters;
   /** The primary of `--workers`: status, metrics and bindings are answered by the workers. */
   readonly remote?: RemoteAdmin;
+  /** `--l4-dataplane nftables`: counters and bindings of the listeners the kernel serves. */
+  readonly kernel?: KernelAdmin;
+}
+
+/**
+ * What the admin API reads of the kernel data plane (docs/kernel-dataplane.md). Reading the kernel
+ * is asynchronous, so `/metrics` calls `refresh` first and the metric callbacks read its result.
+ */
+export interface KernelAdmin {
+  refresh(): Promise<void>;
+  /** New connections or flows per kernel listener, as of the last refresh. */
+  connections(): ReadonlyMap<string, number>;
+  /** Entries in the kernel's binding sets per pool, as of the last refresh. */
+  bindings(): ReadonlyMap<string, number>;
+  /** Whether a pool's bindings live in the kernel (then the bindings API asks it). */
+  handlesPool(pool: string): boolean;
+  lookup(pool: string, key: string): Promise<ApiAnswer>;
+  remove(pool: string, key: string): Promise<ApiAnswer>;
 }
 
 /** The admin API of a process whose data path runs in other processes (`--workers N`). */

@@ -128,6 +128,7 @@ export function createMetricsRegistry(source: AdminSource, version: string): Reg
     ["listener"],
     (emit) => {
       for (const v of listeners()) emit({ listener: v.model.name }, v.connections);
+      for (const [listener, n] of source.kernel?.connections() ?? []) emit({ listener }, n);
     },
   );
   counter(
@@ -345,7 +346,10 @@ export function createMetricsRegistry(source: AdminSource, version: string): Reg
     "Entries in the pool's binding table (pools with a table only).",
     ["pool"],
     (emit) => {
-      for (const p of pools()) if (p.bindings !== undefined) emit({ pool: p.name }, p.bindings.size);
+      const kernel = source.kernel?.bindings() ?? new Map<string, number>();
+      for (const p of pools())
+        if (p.bindings !== undefined && !kernel.has(p.name)) emit({ pool: p.name }, p.bindings.size);
+      for (const [pool, n] of kernel) emit({ pool }, n);
     },
   );
   return registry;

@@ -35,7 +35,16 @@ export interface CliOptions {
   readonly workers: string;
   /** validate: print the effective configuration as native YAML. */
   readonly print: boolean;
+  /** Where TCP and UDP listeners run: in this process, or programmed into the kernel (kernel-dataplane.md). */
+  readonly l4Dataplane: L4Dataplane;
+  /** The nftables table the kernel plane owns (`inet NAME`). */
+  readonly nftTable: string;
 }
+
+export type L4Dataplane = "userspace" | "nftables";
+
+/** An nft identifier: letters, digits, `_`; starts with a letter; short enough for every nft version. */
+const NFT_TABLE_NAME = /^[A-Za-z][A-Za-z0-9_]{0,31}$/;
 
 export class UsageError extends Error {}
 
@@ -71,6 +80,9 @@ Flags of run --kubernetes:
                              rediss://…, redis+cluster://host:port[,host:port…] (wins over spec.stateStore.url)
   --watch                    reload when a configuration file changes
   --workers N|auto           worker processes sharing the listeners (default 1)
+  --l4-dataplane userspace|nftables
+                             where TCP/UDP listeners run: this process (default) or the kernel
+  --nft-table NAME           the nftables table of the kernel plane (default stickylb, family inet)
 
 Signals: SIGHUP reloads the files; SIGTERM/SIGINT drain and exit 0.
 Exit codes: 0 clean stop or valid, 2 invalid configuration, 1 other fatal error.`;
@@ -106,6 +118,8 @@ export function parseCli(argv: readonly string[]): CliOptions {
           watch: { type: "boolean" },
           print: { type: "boolean" },
           workers: { type: "string" },
+          "l4-dataplane": { type: "string" },
+          "nft-table": { type: "string" },
           help: { type: "boolean", short: "h" },
           version: { type: "boolean", short: "v" },
         },
@@ -144,9 +158,19 @@ export function parseCli(argv: readonly string[]): CliOptions {
     const parsed = parseStateStoreUrl(stateStore);
     if (!parsed.ok) throw new UsageError(`--state-store ${parsed.message}`);
   }
+  const l4Dataplane = values["l4-dataplane"] ?? "userspace";
+  if (l4Dataplane !== "userspace" && l4Dataplane !== "nftables")
+    throw new UsageError(`--l4-dataplane ${l4Dataplane} is not accepted (userspace or nftables)`);
+  const nftTable = values["nft-table"] ?? "stickylb";
+  if (!NFT_TABLE_NAME.test(nftTable))
+    throw new UsageError(
+      `--nft-table ${JSON.stringify(nftTable)} is not accepted (a letter, then up to 31 letters, digits or _)`,
+    );
   return {
     command,
     files,
+    l4Dataplane,
+    nftTable,
     kubernetes,
     kubeconfig: values.kubeconfig,
     namespace: values.namespace,

@@ -60,6 +60,11 @@ export interface ListenerModel {
   readonly rules: readonly Rule[];
   readonly tls: readonly TlsCertificate[];
   readonly proxyProtocol: boolean;
+  /**
+   * TCP/UDP with the nftables data plane: members see the client's own address (no source NAT
+   * towards them), so they must route replies back through the load balancer. Absent means false.
+   */
+  readonly preserveClientIp?: boolean;
   readonly timeouts: Timeouts;
   /** UDP: bound of the flow table. */
   readonly maxFlows: number;

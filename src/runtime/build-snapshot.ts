@@ -48,7 +48,7 @@ export function planSnapshot(
   const pools = new Map<string, PoolRuntime>();
   for (const pool of model.pools) {
     const list = members.byPool.get(pool.name) ?? [];
-    pools.set(pool.name, new PoolRuntime(pool, list, states.states.get(pool.name)!, cookieCodec));
+    pools.set(pool.name, new PoolRuntime(pool, list, states.states.get(pool.name)!, cookieCodec, registry));
   }
   const listeners = new Map(model.listeners.map((l) => [bindKeyOf(l), l] as const));
   const snapshot: Snapshot = { version, model, listeners, compiled, pools, cookieKey, cookieCodec };

@@ -42,7 +42,8 @@ export function writeConfig(dir: string, name: string, content: string): string 
 export function startStickylb(
   args: string[],
   env: NodeJS.ProcessEnv = {},
-  /** A command that execs the rest, e.g. `["prlimit", "--nofile=256:256", "--"]` for a small fd limit. */
+  /** A command that execs the rest, e.g. `["prlimit", "--nofile=256:256", "--"]` for a small fd limit,
+   * or `["ip", "netns", "exec", NS]` to start it inside a namespace. */
   prefix: readonly string[] = [],
 ): StickylbProcess {
   const extra: string[] = [];

@@ -13,6 +13,9 @@ import type { Logger } from "../../core/log.js";
 import { createLogger } from "../../core/log.js";
 import type { ConfigModel } from "../../core/model.js";
 import { StickyError } from "../../errors/codes.js";
+import { KernelEnvironmentError } from "../../kernel/environment.js";
+import { KernelDataPlane } from "../../kernel/kernel-data-plane.js";
+import { KernelPlaneWiring } from "../../kernel/kernel-wiring.js";
 import { defaultStateDir, resolveCookieKey } from "../../runtime/cookie-key.js";
 import { resolveAdminToken, serveUntilStopped } from "../../runtime/process-wiring.js";
 import { Runtime } from "../../runtime/runtime.js";
@@ -51,6 +54,11 @@ export async function runCommand(options: CliOptions, err: NodeJS.WritableStream
   if (workers > 1 && options.kubernetes) {
     throw new UsageError(
       "--workers is not supported with --kubernetes yet (run one process per core instead)",
+    );
+  }
+  if (options.l4Dataplane === "nftables" && (workers > 1 || options.kubernetes)) {
+    throw new UsageError(
+      "--l4-dataplane nftables is not supported with --workers or --kubernetes yet (use run -f with one process)",
     );
   }
   const log = createLogger(options.logLevel);
@@ -138,25 +146,48 @@ export async function runCommand(options: CliOptions, err: NodeJS.WritableStream
       err,
     );
   }
+  let plane: KernelDataPlane | undefined;
+  if (options.l4Dataplane === "nftables") {
+    plane = new KernelDataPlane({ table: options.nftTable });
+    try {
+      await plane.start();
+    } catch (e) {
+      if (!(e instanceof KernelEnvironmentError)) throw e;
+      err.write(`${e.code}: ${e.message}\n`);
+      return 2;
+    }
+    // A fatal error exits without the drain below; the table must not outlive the process.
+    process.once("exit", () => plane?.closeSync());
+  }
   const runtime = new Runtime({
     clock: systemClock,
     log,
     drainTimeoutMs,
     stateDir: options.stateDir ?? defaultStateDir(process.env),
   });
+  const kernel =
+    plane === undefined ? undefined : new KernelPlaneWiring(plane, options.nftTable, runtime.registry, log);
+  const apply = async (model: ConfigModel): Promise<void> => {
+    await runtime.apply(kernel === undefined ? model : kernel.userspaceModel(model));
+    await kernel?.apply(model);
+  };
   try {
-    await runtime.apply(initial.model);
+    await apply(initial.model);
   } catch (e) {
     if (e instanceof StickyError) {
       err.write(`${e.code}: ${e.message}\n`);
       await runtime.stop();
+      await plane?.close();
       return 2;
     }
     log.fatal({ err: e }, "could not start");
     err.write(`stickylb: ${(e as Error).message}\n`);
     await runtime.stop();
+    await plane?.close();
     return 1;
   }
+
+  const adminSource = runtimeAdminSource(runtime);
 
   let reloading = Promise.resolve();
   const reload = (): void => {
@@ -171,7 +202,7 @@ export async function runCommand(options: CliOptions, err: NodeJS.WritableStream
         return;
       }
       try {
-        await runtime.apply(next.model);
+        await apply(next.model);
         runtime.reloads.ok++;
         log.info({ version: runtime.current.version }, "configuration reloaded");
       } catch (e) {
@@ -188,10 +219,13 @@ export async function runCommand(options: CliOptions, err: NodeJS.WritableStream
     adminToken: token,
     version: packageVersion(),
     log,
-    source: runtimeAdminSource(runtime),
+    source: kernel === undefined ? adminSource : { ...adminSource, kernel: kernel.adminView() },
     openConnections: () => runtime.listeners.openCount(),
     reload,
-    stopData: () => runtime.stop(),
+    stopData: async () => {
+      await runtime.stop();
+      await plane?.close();
+    },
     closing: watchers,
     metricsAddress: options.metricsAddress,
   });

@@ -31,6 +31,7 @@ const LISTENER_FIELDS = [
   "rules",
   "tls",
   "proxyProtocol",
+  "preserveClientIp",
   "timeouts",
   "accessLog",
   "maxFlows",
@@ -202,6 +203,13 @@ export function readListener(
       "true is not valid for UDP (PROXY protocol is read on TCP, HTTP and HTTPS listeners)",
     );
 
+  const preserveClientIp = optional(r, obj, path, "preserveClientIp", boolean, false) ?? false;
+  if (isHttp && isPresent(obj, "preserveClientIp"))
+    r.error(
+      [...path, "preserveClientIp"],
+      `only TCP and UDP listeners take preserveClientIp (this listener is ${protocol})`,
+    );
+
   let maxFlows = DEFAULT_MAX_FLOWS;
   if (isPresent(obj, "maxFlows")) {
     if (known && protocol !== "UDP")
@@ -218,6 +226,7 @@ export function readListener(
     rules,
     tls,
     proxyProtocol,
+    ...(preserveClientIp ? { preserveClientIp } : {}),
     timeouts: readTimeouts(r, path, obj, protocol),
     maxFlows,
     accessLog: optional(r, obj, path, "accessLog", boolean, false) ?? false,

@@ -33,6 +33,19 @@ export function fmix32(value: number): number {
   return h >>> 0;
 }
 
+/**
+ * A second key hash, independent of {@link hashKey} for practical purposes: FNV-1a started from the
+ * offset basis XOR `seed`, then `fmix32`. Maglev needs two (a member's offset and its skip).
+ */
+export function hashKeyWithSeed(text: string, seed: number): number {
+  let h = (FNV_OFFSET_BASIS_32 ^ seed) >>> 0;
+  for (let i = 0; i < text.length; i++) {
+    h ^= text.charCodeAt(i);
+    h = Math.imul(h, FNV_PRIME_32);
+  }
+  return fmix32(h ^ seed);
+}
+
 /** The key hash used for client IPs and member endpoints: `fmix32(fnv1a32(text))`. */
 export function hashKey(text: string): number {
   return fmix32(fnv1a32(text));

@@ -5,6 +5,12 @@ import type { Algorithm } from "../../core/model.js";
 export interface PickContext {
   /** Normalised client IP (see `clientIpKey`); the SOURCE_IP hash key. */
   readonly clientIp: string;
+  /**
+   * A number that changes whenever any candidate's eligibility or weight may have changed (the
+   * member registry's counter). When given, a policy that caches a table may trust it for the same
+   * candidates array instead of re-checking every candidate.
+   */
+  readonly eligibilityVersion?: number;
 }
 
 /**

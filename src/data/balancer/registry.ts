@@ -1,6 +1,6 @@
 import type { Algorithm } from "../../core/model.js";
-import { ConsistentHashPolicy } from "./consistent-hash.js";
 import { LeastConnectionsPolicy } from "./least-connections.js";
+import { MaglevPolicy } from "./maglev.js";
 import type { BalancingPolicy } from "./policy.js";
 import { RoundRobinPolicy } from "./round-robin.js";
 
@@ -12,7 +12,7 @@ import { RoundRobinPolicy } from "./round-robin.js";
 const factories: ReadonlyMap<Algorithm, () => BalancingPolicy> = new Map<Algorithm, () => BalancingPolicy>([
   ["ROUND_ROBIN", () => new RoundRobinPolicy()],
   ["LEAST_CONNECTIONS", () => new LeastConnectionsPolicy()],
-  ["SOURCE_IP", () => new ConsistentHashPolicy()],
+  ["SOURCE_IP", () => new MaglevPolicy()],
 ]);
 
 /** A new policy instance for one pool. The configuration schema admits only registered names. */

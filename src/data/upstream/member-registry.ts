@@ -28,6 +28,8 @@ export type HealthListener = (member: MemberRuntime, healthy: boolean, reason: s
 export class MemberRegistry implements HealthStatusPort {
   private readonly members = new Map<MemberId, MemberRuntime>();
   private readonly listeners: HealthListener[] = [];
+  /** Bumped on every health change and every sync: lets table-based policies skip re-checking sets. */
+  eligibilityVersion = 0;
 
   constructor(private readonly clock: Clock) {}
 
@@ -47,6 +49,7 @@ export class MemberRegistry implements HealthStatusPort {
     const member = this.members.get(id);
     if (member === undefined || member.healthy === healthy) return;
     member.healthy = healthy;
+    this.eligibilityVersion++;
     for (const listener of this.listeners) listener(member, healthy, reason);
   }
 
@@ -80,6 +83,7 @@ export class MemberRegistry implements HealthStatusPort {
     seen: ReadonlySet<MemberId>,
     drainTimeoutMs: number,
   ): void {
+    this.eligibilityVersion++;
     for (const { member, model } of wanted) {
       this.members.set(member.id, member);
       member.weight = model.weight;

@@ -42,6 +42,8 @@ export class PoolRuntime implements FrontPool {
     readonly state: PoolState,
     /** The snapshot's HTTP_COOKIE codec (undefined: no pool inserts cookies). */
     cookieCodec?: CookieCodec,
+    /** Where the members' eligibility version is read (the member registry); optional in tests. */
+    private readonly versions?: { readonly eligibilityVersion: number },
   ) {
     this.name = model.name;
     for (const m of members) this.byId.set(m.id, m);
@@ -62,7 +64,12 @@ export class PoolRuntime implements FrontPool {
 
   /** The policy's pick among eligible members, optionally leaving one out (the retry after a failure). */
   pick(clientIp: string, exclude?: MemberRuntime): MemberRuntime | undefined {
-    const candidates = exclude === undefined ? this.members : this.members.filter((m) => m !== exclude);
+    if (exclude === undefined)
+      return this.state.policy.pick(this.members, {
+        clientIp,
+        eligibilityVersion: this.versions?.eligibilityVersion,
+      });
+    const candidates = this.members.filter((m) => m !== exclude);
     return this.state.policy.pick(candidates, { clientIp });
   }
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { Algorithm } from "../../../src/core/model.js";
-import { ConsistentHashPolicy } from "../../../src/data/balancer/consistent-hash.js";
 import { LeastConnectionsPolicy } from "../../../src/data/balancer/least-connections.js";
+import { MaglevPolicy } from "../../../src/data/balancer/maglev.js";
 import { createPolicy, registeredAlgorithms } from "../../../src/data/balancer/registry.js";
 import { RoundRobinPolicy } from "../../../src/data/balancer/round-robin.js";
 
@@ -13,7 +13,7 @@ describe("policy registry", () => {
   it("makes the policy for each algorithm, a fresh instance per pool", () => {
     expect(createPolicy("ROUND_ROBIN")).toBeInstanceOf(RoundRobinPolicy);
     expect(createPolicy("LEAST_CONNECTIONS")).toBeInstanceOf(LeastConnectionsPolicy);
-    expect(createPolicy("SOURCE_IP")).toBeInstanceOf(ConsistentHashPolicy);
+    expect(createPolicy("SOURCE_IP")).toBeInstanceOf(MaglevPolicy);
     expect(createPolicy("ROUND_ROBIN")).not.toBe(createPolicy("ROUND_ROBIN"));
     for (const algorithm of registeredAlgorithms()) expect(createPolicy(algorithm).algorithm).toBe(algorithm);
   });

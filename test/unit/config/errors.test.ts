@@ -181,6 +181,17 @@ ${POOLS}`,
     ],
   },
   {
+    rule: "preserveClientIp is a boolean, on TCP and UDP listeners only",
+    body: `  listeners:
+    - {name: a, protocol: HTTP, port: 80, defaultPool: p, preserveClientIp: true}
+    - {name: b, protocol: TCP, port: 81, defaultPool: p, preserveClientIp: 1}
+${POOLS}`,
+    errors: [
+      "lb.yaml:6:59: LoadBalancer/t: spec.listeners[0].preserveClientIp: only TCP and UDP listeners take preserveClientIp (this listener is HTTP)",
+      "lb.yaml:7:58: LoadBalancer/t: spec.listeners[1].preserveClientIp: 1 is not valid (true or false)",
+    ],
+  },
+  {
     rule: "accessLog and proxyProtocol are booleans",
     body: `  listeners:
     - {name: a, protocol: TCP, port: 80, defaultPool: p, accessLog: yes}
@@ -410,7 +421,7 @@ const DOCUMENT_CASES: Case[] = [
 `,
     errors: [
       "lb.yaml:6:7: LoadBalancer/t: spec.listeners[0].protocol: a required field is missing (one of TCP, UDP, HTTP, HTTPS)",
-      "lb.yaml:6:17: LoadBalancer/t: spec.listeners[0].protcol: unknown field (did you mean protocol?); accepted fields: name, protocol, address, port, defaultPool, rules, tls, proxyProtocol, timeouts, accessLog, maxFlows",
+      "lb.yaml:6:17: LoadBalancer/t: spec.listeners[0].protcol: unknown field (did you mean protocol?); accepted fields: name, protocol, address, port, defaultPool, rules, tls, proxyProtocol, preserveClientIp, timeouts, accessLog, maxFlows",
       'lb.yaml:6:41: LoadBalancer/t: spec.listeners[0].defaultPool: "p" is not a pool (no pool is defined)',
       "lb.yaml:7:3: LoadBalancer/t: spec.pool: unknown field (did you mean pools?); accepted fields: admin, cookieSecret, stateStore, listeners, pools",
     ],
