@@ -253,7 +253,10 @@ describe("two controller replicas against one API server", () => {
     // And keeps serving all along.
     expect(
       await whoAnswers(
-        Number((api.get("Service", "l4", "shop")?.spec as { ports: { port: number }[] }).ports[0]!.port),
+        Number(
+          (api.get("Service", "l4", "shop")?.spec as { ports: { port: number }[] } | undefined)?.ports[0]
+            ?.port,
+        ),
         "127.0.0.72",
         survivor.listen,
       ),

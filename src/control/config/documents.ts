@@ -16,6 +16,10 @@ export const KUBERNETES_KINDS = [
   "Endpoints",
   "Secret",
   "IngressClass",
+  "GatewayClass",
+  "Gateway",
+  "HTTPRoute",
+  "BackendLBPolicy",
 ] as const;
 export type KubernetesKind = (typeof KUBERNETES_KINDS)[number];
 

@@ -190,12 +190,19 @@ export class KubernetesController {
     const addresses = this.publishedAddresses(byKey);
     if (this.status !== undefined && addresses.length > 0)
       this.status.publish(
-        assembly.served.map((r) => ({
-          kind: r.kind,
-          namespace: r.namespace,
-          name: r.name,
-          current: byKey.get(r.key)?.doc,
-        })),
+        assembly.served.flatMap((r) =>
+          // Gateway API objects report their addresses through their own status (gateway-status).
+          r.kind === "Service" || r.kind === "Ingress"
+            ? [
+                {
+                  kind: r.kind,
+                  namespace: r.namespace,
+                  name: r.name,
+                  current: byKey.get(r.key)?.doc,
+                },
+              ]
+            : [],
+        ),
         addresses,
       );
   }
