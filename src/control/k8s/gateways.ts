@@ -11,6 +11,7 @@ import type { FieldPath, Origin } from "../config/index.js";
 import { formatPath } from "../config/index.js";
 import { show } from "./annotations.js";
 import { precedence } from "./assemble.js";
+import { DEFAULT_GATEWAY_CONTROLLER } from "./classes.js";
 import type { ClusterIndex } from "./cluster-index.js";
 import {
   type Condition,
@@ -26,8 +27,6 @@ import { ObjectReport } from "./report.js";
 import type { ConverterOptions, ObjectResult } from "./result.js";
 import { timeoutsFor } from "./timeouts.js";
 import { certificateFromSecret } from "./tls-secrets.js";
-
-export const DEFAULT_GATEWAY_CONTROLLER = "stickylb.io/gateway-controller";
 
 const ROUTE_KIND = { group: GATEWAY_GROUP, kind: "HTTPRoute" };
 
@@ -64,7 +63,7 @@ function classResult(object: KubeObject): ObjectResult {
   const generation = generationOf(object.doc);
   const name = nameOf(object) ?? "";
   return {
-    key: `GatewayClass/${name}`,
+    key: report.key,
     kind: "GatewayClass",
     namespace: "",
     name,
