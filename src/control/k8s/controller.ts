@@ -20,7 +20,13 @@ import type { ConfigError } from "../config/index.js";
 import { assemble } from "./assemble.js";
 import { DEFAULT_GATEWAY_CONTROLLER } from "./classes.js";
 import { convertObjects } from "./converter.js";
-import { CONFIGURED, type EventRecorder, INVALID_CONFIGURATION, type ObjectRef } from "./event-recorder.js";
+import {
+  ANNOTATION_NOT_HONOURED,
+  CONFIGURED,
+  type EventRecorder,
+  INVALID_CONFIGURATION,
+  type ObjectRef,
+} from "./event-recorder.js";
 import { condition } from "./gateway-conditions.js";
 import { GatewayStatusWriter } from "./gateway-status-writer.js";
 import { KeptInformer, watchedKinds } from "./informers.js";
@@ -62,6 +68,8 @@ export class KubernetesController {
   private readonly lastGood = new Map<string, ObjectResult>();
   /** Objects that got a Warning Event, so that a Normal one follows once they are fixed. */
   private readonly warned = new Set<string>();
+  /** ingress-nginx annotations already reported by an Event: each is reported once. */
+  private readonly notHonoured = new Set<string>();
   /** Problems already logged, so that every rebuild does not log them again. */
   private reported = new Set<string>();
   private dirty = false;
@@ -269,6 +277,15 @@ export class KubernetesController {
           message: `${problem.object}: ${problem.path}: ${problem.message}`,
         });
     }
+    for (const result of results)
+      for (const warning of result.warnings) {
+        if (!warning.path.startsWith(NGINX_ANNOTATION_PATH)) continue;
+        const message = `${warning.object}: ${warning.path}: ${warning.message}`;
+        const ref = refOf(byKey.get(result.key));
+        if (ref === undefined || this.notHonoured.has(message)) continue;
+        this.notHonoured.add(message);
+        recorder.record({ object: ref, type: "Warning", reason: ANNOTATION_NOT_HONOURED, message });
+      }
     const servedKeys = new Set(served.map((r) => r.key));
     for (const key of [...this.warned]) {
       if (problems.has(key)) continue;
@@ -348,7 +365,13 @@ export class KubernetesController {
 const API_VERSIONS: Readonly<Record<string, string>> = {
   Service: "v1",
   Ingress: "networking.k8s.io/v1",
+  GatewayClass: "gateway.networking.k8s.io/v1",
+  Gateway: "gateway.networking.k8s.io/v1",
+  HTTPRoute: "gateway.networking.k8s.io/v1",
 };
+
+/** Warnings about ingress-nginx annotations, which users migrating look for on the Ingress itself. */
+const NGINX_ANNOTATION_PATH = 'metadata.annotations["nginx.ingress.kubernetes.io/';
 
 function refOf(object: KubeObject | undefined): ObjectRef | undefined {
   if (object === undefined) return undefined;
