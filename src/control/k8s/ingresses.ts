@@ -4,7 +4,8 @@
  * Service port, named `NAMESPACE.INGRESS.SERVICE.PORT` (SPEC 5.1).
  *
  * A backend pool takes the Service's algorithm and health checks, and the Ingress's affinity
- * annotations overridden field by field by the Service's (SPEC 5.2).
+ * annotations overridden field by field by the Service's (SPEC 5.2); without CCE affinity on
+ * either, ingress-nginx's cookie affinity annotations of the Ingress (nginx-affinity.ts).
  */
 import type { PathType, PoolModel, Rule, SessionPersistence, TlsCertificate } from "../../core/model.js";
 import type { FieldPath, Origin } from "../config/index.js";
