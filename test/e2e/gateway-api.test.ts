@@ -6,6 +6,7 @@
  * a status that already says the same.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startTcpBackend, whoAnswers } from "../support/backends.js";
 import { FakeKubeApi } from "../support/fake-kube-api.js";
 import { cookiePair, type HttpBackend, httpGet, startHttpBackend } from "../support/http-backends.js";
 import { freeTcpPort } from "../support/ports.js";
@@ -189,5 +190,48 @@ describe("Gateway API against a Kubernetes API double", () => {
         | undefined;
       expect(summary(route?.parents[0]?.conditions).ResolvedRefs).toBe("False/BackendNotFound");
     });
+  });
+});
+
+describe("a cluster without the Gateway API CRDs", () => {
+  it("syncs and serves its Services; the Gateway API kinds count as empty", async () => {
+    const backend = await startTcpBackend("only", "127.0.1.43");
+    const api = await new FakeKubeApi({ gatewayApi: false }).start();
+    const proc = startStickylb([
+      "run",
+      "--kubernetes",
+      "--kubeconfig",
+      api.writeKubeconfig(tempDir()),
+      "--listen-address",
+      "127.0.0.1",
+    ]);
+    try {
+      const notServed = await proc.waitForLog(
+        (e) => e.msg?.toString().startsWith("kind not served") === true,
+        15_000,
+      );
+      expect(["GatewayClass", "Gateway", "HTTPRoute", "BackendLBPolicy"]).toContain(notServed.kind);
+      await proc.waitForLog((e) => e.msg === "kubernetes controller synced", 15_000);
+      const port = await freeTcpPort();
+      api.apply({
+        apiVersion: "v1",
+        kind: "Service",
+        metadata: { name: "tcp", namespace: "shop" },
+        spec: { type: "LoadBalancer", ports: [{ name: "main", port, protocol: "TCP" }] },
+      });
+      api.apply({
+        apiVersion: "discovery.k8s.io/v1",
+        kind: "EndpointSlice",
+        metadata: { name: "tcp-1", namespace: "shop", labels: { "kubernetes.io/service-name": "tcp" } },
+        addressType: "IPv4",
+        ports: [{ name: "main", port: backend.port, protocol: "TCP" }],
+        endpoints: [{ addresses: ["127.0.1.43"], conditions: { ready: true } }],
+      });
+      expect(await within(3000, () => whoAnswers(port, "127.0.0.91"))).toBe("only");
+    } finally {
+      await proc.stop();
+      await api.close();
+      await backend.close();
+    }
   });
 });

@@ -143,7 +143,11 @@ export class FakeKubeApi {
   readonly requests: Request[] = [];
   port = 0;
 
-  constructor() {
+  /**
+   * `gatewayApi: false` answers 404 for the Gateway API kinds, as a cluster without their CRDs
+   * does.
+   */
+  constructor(private readonly options: { gatewayApi?: boolean } = {}) {
     this.server = http.createServer((req, res) => this.handle(req, res));
   }
 
@@ -323,6 +327,8 @@ current-context: fake
     path: string,
   ): { resource: Resource; namespace?: string; name?: string; status: boolean } | undefined {
     for (const resource of RESOURCES) {
+      if (this.options.gatewayApi === false && resource.prefix.startsWith("/apis/gateway.networking.k8s.io/"))
+        continue;
       if (!path.startsWith(`${resource.prefix}/`)) continue;
       const parts = path.slice(resource.prefix.length + 1).split("/");
       if (parts[0] === resource.plural && parts.length === 1) return { resource, status: false };
