@@ -366,7 +366,16 @@ function gatewayResult(
         controllerName: options.gatewayClassController ?? DEFAULT_GATEWAY_CONTROLLER,
         conditions,
       });
-      if (!accepted) continue;
+      if (!accepted) {
+        // Files have no status to look at: say why the route serves nothing there.
+        if (!routeBroken)
+          route.report.warn(
+            ["spec", "parentRefs", parent.index],
+            `not attached to Gateway ${namespace}/${name} (${got.reason}: ${got.message})`,
+            "SLB_ERR_K8S_REFERENCE",
+          );
+        continue;
+      }
       for (const { listener, hosts } of got.listeners) {
         listener.attachedRoutes += 1;
         for (const rule of route.rules) {
