@@ -58,16 +58,16 @@ export function readGatewayPersistence(
     return undefined;
   }
   const name = value.sessionName ?? DEFAULT_HTTP_COOKIE_NAME;
-  if (typeof name !== "string" || !TOKEN.test(name)) {
+  const nameOk = typeof name === "string" && TOKEN.test(name);
+  // Every field is read before giving up, so that one pass reports every problem.
+  if (!nameOk)
     report.error(
       [...path, "sessionName"],
       `${show(name)} is not valid (a ${type === "Cookie" ? "cookie" : "header"} name of 1–255 letters, digits and !#$%&'*+-.^_\`|~)`,
     );
-    return undefined;
-  }
   const idle = readDuration(report, value.idleTimeout, [...path, "idleTimeout"]);
   const absolute = readDuration(report, value.absoluteTimeout, [...path, "absoluteTimeout"]);
-  if (idle === null || absolute === null) return undefined;
+  if (!nameOk || typeof name !== "string" || idle === null || absolute === null) return undefined;
   // Without idleTimeout a binding lapses after a day idle (stickylb's cookie default), never past the absolute timeout.
   const fallback = DEFAULT_PERSISTENCE_TIMEOUT_MS.HTTP_COOKIE;
   const idleMs = idle ?? Math.min(fallback, absolute ?? fallback);
