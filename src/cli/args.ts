@@ -1,5 +1,9 @@
 import { parseArgs } from "node:util";
-import { DEFAULT_INGRESS_CLASSES, DEFAULT_LOAD_BALANCER_CLASS } from "../control/k8s/classes.js";
+import {
+  DEFAULT_GATEWAY_CONTROLLER,
+  DEFAULT_INGRESS_CLASSES,
+  DEFAULT_LOAD_BALANCER_CLASS,
+} from "../control/k8s/classes.js";
 import { LOG_LEVELS, type LogLevel } from "../core/log.js";
 import { parseStateStoreUrl } from "../store/state-store-url.js";
 
@@ -14,6 +18,8 @@ export interface CliOptions {
   /** `--ingress-class`, repeatable; default `stickylb` and `cce`. */
   readonly ingressClasses: readonly string[];
   readonly loadBalancerClass: string;
+  /** `--gateway-class-controller`: the GatewayClass controllerName served. */
+  readonly gatewayClassController: string;
   readonly listenAddress: string;
   readonly publishAddress?: string;
   /** `NAMESPACE/NAME` of the Service whose status gives the published address. */
@@ -70,6 +76,7 @@ Flags of run:
 Flags of run --kubernetes:
   --ingress-class NAME       Ingress class served; repeatable (default stickylb and cce)
   --load-balancer-class C    spec.loadBalancerClass served, besides none (default stickylb.io/stickylb)
+  --gateway-class-controller C  GatewayClass controllerName served (default stickylb.io/gateway-controller)
   --publish-service NS/NAME  write the status.loadBalancer of that Service on the objects served
   --leader-elect=true|false  one replica (the Lease holder) writes status and Events (default true;
                              --no-leader-elect is --leader-elect=false)
@@ -102,6 +109,7 @@ export function parseCli(argv: readonly string[]): CliOptions {
           namespace: { type: "string" },
           "ingress-class": { type: "string", multiple: true },
           "load-balancer-class": { type: "string" },
+          "gateway-class-controller": { type: "string" },
           "publish-service": { type: "string" },
           "leader-elect": { type: "boolean" },
           "no-leader-elect": { type: "boolean" },
@@ -176,6 +184,7 @@ export function parseCli(argv: readonly string[]): CliOptions {
     namespace: values.namespace,
     ingressClasses: values["ingress-class"] ?? DEFAULT_INGRESS_CLASSES,
     loadBalancerClass: values["load-balancer-class"] ?? DEFAULT_LOAD_BALANCER_CLASS,
+    gatewayClassController: values["gateway-class-controller"] ?? DEFAULT_GATEWAY_CONTROLLER,
     listenAddress: values["listen-address"] ?? "0.0.0.0",
     publishAddress: values["publish-address"],
     ...(values["publish-service"] === undefined

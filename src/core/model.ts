@@ -8,7 +8,7 @@
 
 export type Protocol = "TCP" | "UDP" | "HTTP" | "HTTPS";
 export type Algorithm = "ROUND_ROBIN" | "LEAST_CONNECTIONS" | "SOURCE_IP";
-export type PersistenceType = "SOURCE_IP" | "HTTP_COOKIE" | "APP_COOKIE";
+export type PersistenceType = "SOURCE_IP" | "HTTP_COOKIE" | "APP_COOKIE" | "HTTP_HEADER";
 export type PathType = "Prefix" | "Exact";
 export type SameSite = "Strict" | "Lax" | "None";
 export type SecureMode = "auto" | "always" | "never";
@@ -79,11 +79,20 @@ export interface CookieAttributes {
   readonly sameSite: SameSite;
   readonly secure: SecureMode;
   readonly httpOnly: boolean;
+  /** `session`: no Max-Age/Expires (a browser-session cookie); the server still enforces both timeouts. */
+  readonly maxAge?: "session";
 }
 
 export interface SessionPersistence {
   readonly type: PersistenceType;
   readonly persistenceTimeoutMs: number;
+  /**
+   * HTTP_COOKIE and HTTP_HEADER: the longest a session lives, counted from its first token,
+   * however active the client (at least persistenceTimeoutMs).
+   */
+  readonly absoluteTimeoutMs?: number;
+  /** HTTP_HEADER: the request/response header that carries the session token. */
+  readonly headerName?: string;
   /** APP_COOKIE: the application's cookie; HTTP_COOKIE: the inserted cookie (default STICKYLB). */
   readonly cookieName: string;
   readonly cookie: CookieAttributes;

@@ -160,12 +160,19 @@ describe("deploy/kubernetes manifests", () => {
       "discovery.k8s.io/endpointslices",
       "networking.k8s.io/ingresses",
       "networking.k8s.io/ingressclasses",
+      "gateway.networking.k8s.io/gatewayclasses",
+      "gateway.networking.k8s.io/gateways",
+      "gateway.networking.k8s.io/httproutes",
+      "gateway.networking.k8s.io/backendlbpolicies",
     ])
       for (const verb of ["get", "list", "watch"]) expect(rights.has(`${read}:${verb}`), read).toBe(true);
     const writes = [...rights].filter((r) => !/:(get|list|watch)$/.test(r)).sort();
     expect(writes).toEqual([
       "/events:create",
       "/services/status:patch",
+      "gateway.networking.k8s.io/gatewayclasses/status:patch",
+      "gateway.networking.k8s.io/gateways/status:patch",
+      "gateway.networking.k8s.io/httproutes/status:patch",
       "networking.k8s.io/ingresses/status:patch",
     ]);
 

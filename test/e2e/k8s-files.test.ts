@@ -1,7 +1,7 @@
 /**
  * Kubernetes objects from files, end to end: the CCE sticky-session guide's Layer 4 and Layer 7
  * examples with EndpointSlices pointing at real backends on 127.0.1.x, and `validate` refusing a
- * bad annotation with exit 2.
+ * bad annotation (also Gateway API objects and ingress-nginx annotations) with exit 2.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTcpBackend, type TcpBackend, whoAnswers } from "../support/backends.js";
@@ -161,6 +161,59 @@ spec:
     expect(await proc.exited()).toBe(2);
     expect(proc.stderr()).toContain(
       `${file}:7:5: Service/default/svc-example: metadata.annotations["kubernetes.io/elb.session-affinity-option"]: persistence_timeout "90" is out of range (minutes for SOURCE_IP, an integer 1–60)`,
+    );
+  });
+
+  it("validate: Gateway API objects and ingress-nginx annotations from files give error lines, exit 2", async () => {
+    const dir = tempDir();
+    const file = writeConfig(
+      dir,
+      "gateway.yaml",
+      `apiVersion: gateway.networking.k8s.io/v1
+kind: GatewayClass
+metadata: {name: stickylb}
+spec: {controllerName: stickylb.io/gateway-controller}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: web, namespace: shop}
+spec:
+  gatewayClassName: stickylb
+  listeners: [{name: http, port: 8080, protocol: HTTP}]
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: app, namespace: shop}
+spec:
+  parentRefs: [{name: web}]
+  rules:
+    - matches: [{path: {type: RegularExpression, value: "/a.*"}}]
+      sessionPersistence: {type: Header, idleTimeout: 2h, absoluteTimeout: 1h}
+---
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata:
+  name: old
+  namespace: shop
+  annotations:
+    nginx.ingress.kubernetes.io/affinity: cookie
+    nginx.ingress.kubernetes.io/session-cookie-samesite: lax
+spec:
+  ingressClassName: stickylb
+  defaultBackend: {service: {name: app, port: {number: 80}}}
+`,
+    );
+    const proc = startStickylb(["validate", "-f", file]);
+    expect(await proc.exited()).toBe(2);
+    const lines = proc.stderr();
+    expect(lines).toContain(
+      `${file}:19:25: HTTPRoute/shop/app: spec.rules[0].matches[0].path.type: "RegularExpression" is not supported (PathPrefix or Exact; RegularExpression is not implemented)`,
+    );
+    expect(lines).toContain(
+      `${file}:20:59: HTTPRoute/shop/app: spec.rules[0].sessionPersistence.absoluteTimeout: "1h" is shorter than idleTimeout "2h" (at least the idle timeout)`,
+    );
+    expect(lines).toContain(
+      `${file}:29:5: Ingress/shop/old: metadata.annotations["nginx.ingress.kubernetes.io/session-cookie-samesite"]: "lax" is not valid (one of None, Lax, Strict)`,
     );
   });
 });

@@ -1,7 +1,8 @@
 /**
  * A test double of the Kubernetes API server: list and watch (with resourceVersion, BOOKMARK
  * events and a forced `410 Gone`) and status merge patches, for Services, Endpoints,
- * EndpointSlices, Ingresses, IngressClasses (cluster-scoped) and Secrets; get, create and update
+ * EndpointSlices, Ingresses, IngressClasses (cluster-scoped), Secrets and the Gateway API kinds
+ * (GatewayClass, Gateway, HTTPRoute, BackendLBPolicy); get, create and update
  * of Leases with optimistic concurrency as the real server does it (a create of an existing
  * object or an update carrying a stale `metadata.resourceVersion` is `409 Conflict`), so that
  * several controllers really race for one; create and list of core v1 Events. All from an
@@ -53,6 +54,31 @@ const RESOURCES: readonly Resource[] = [
     plural: "leases",
   },
   { kind: "Event", apiVersion: "v1", prefix: "/api/v1", plural: "events" },
+  {
+    kind: "GatewayClass",
+    apiVersion: "gateway.networking.k8s.io/v1",
+    prefix: "/apis/gateway.networking.k8s.io/v1",
+    plural: "gatewayclasses",
+    clusterScoped: true,
+  },
+  {
+    kind: "Gateway",
+    apiVersion: "gateway.networking.k8s.io/v1",
+    prefix: "/apis/gateway.networking.k8s.io/v1",
+    plural: "gateways",
+  },
+  {
+    kind: "HTTPRoute",
+    apiVersion: "gateway.networking.k8s.io/v1",
+    prefix: "/apis/gateway.networking.k8s.io/v1",
+    plural: "httproutes",
+  },
+  {
+    kind: "BackendLBPolicy",
+    apiVersion: "gateway.networking.k8s.io/v1alpha2",
+    prefix: "/apis/gateway.networking.k8s.io/v1alpha2",
+    plural: "backendlbpolicies",
+  },
 ];
 
 interface Event {
@@ -117,7 +143,11 @@ export class FakeKubeApi {
   readonly requests: Request[] = [];
   port = 0;
 
-  constructor() {
+  /**
+   * `gatewayApi: false` answers 404 for the Gateway API kinds, as a cluster without their CRDs
+   * does.
+   */
+  constructor(private readonly options: { gatewayApi?: boolean } = {}) {
     this.server = http.createServer((req, res) => this.handle(req, res));
   }
 
@@ -297,9 +327,13 @@ current-context: fake
     path: string,
   ): { resource: Resource; namespace?: string; name?: string; status: boolean } | undefined {
     for (const resource of RESOURCES) {
+      if (this.options.gatewayApi === false && resource.prefix.startsWith("/apis/gateway.networking.k8s.io/"))
+        continue;
       if (!path.startsWith(`${resource.prefix}/`)) continue;
       const parts = path.slice(resource.prefix.length + 1).split("/");
       if (parts[0] === resource.plural && parts.length === 1) return { resource, status: false };
+      if (parts[0] === resource.plural && resource.clusterScoped === true && parts.length >= 2)
+        return { resource, namespace: "", name: parts[1]!, status: parts[2] === "status" };
       if (parts[0] === "namespaces" && parts[2] === resource.plural) {
         const namespace = parts[1]!;
         if (parts.length === 3) return { resource, namespace, status: false };

@@ -100,6 +100,7 @@ export async function runCommand(options: CliOptions, err: NodeJS.WritableStream
         listenAddress: options.listenAddress,
         ingressClasses: options.ingressClasses,
         loadBalancerClass: options.loadBalancerClass,
+        gatewayClassController: options.gatewayClassController,
       }),
     });
     const model =

@@ -20,6 +20,7 @@ export function validateCommand(
       listenAddress: options.listenAddress,
       ingressClasses: options.ingressClasses,
       loadBalancerClass: options.loadBalancerClass,
+      gatewayClassController: options.gatewayClassController,
     }),
   });
   for (const w of result.warnings) err.write(`warning: ${w.format()}\n`);

@@ -16,8 +16,14 @@ export const KUBERNETES_KINDS = [
   "Endpoints",
   "Secret",
   "IngressClass",
+  "GatewayClass",
+  "Gateway",
+  "HTTPRoute",
+  "BackendLBPolicy",
 ] as const;
 export type KubernetesKind = (typeof KUBERNETES_KINDS)[number];
+const GATEWAY_API_KINDS: readonly string[] = ["GatewayClass", "Gateway", "HTTPRoute", "BackendLBPolicy"];
+const GATEWAY_API_GROUP_PREFIX = "gateway.networking.k8s.io/";
 
 const ACCEPTED =
   `${NATIVE_KIND} with apiVersion ${NATIVE_API_VERSION}, or a Kubernetes ` +
@@ -111,6 +117,19 @@ function classifyValue(
     value.items.forEach((item, i) => {
       classifyValue(document, [...prefix, "items", i], item, out, errors);
     });
+    return;
+  }
+  if (
+    typeof kind === "string" &&
+    GATEWAY_API_KINDS.includes(kind) &&
+    !(typeof apiVersion === "string" && apiVersion.startsWith(GATEWAY_API_GROUP_PREFIX))
+  ) {
+    // Other projects name kinds Gateway too (Istio's networking.istio.io Gateway): not ours to read.
+    refuse(
+      object,
+      ["apiVersion"],
+      `${apiVersion === undefined ? "a required field is missing" : `${show(apiVersion)} is not valid`} (${kind} is read from the Gateway API, ${GATEWAY_API_GROUP_PREFIX}v1)`,
+    );
     return;
   }
   if (typeof kind === "string" && (KUBERNETES_KINDS as readonly string[]).includes(kind)) {

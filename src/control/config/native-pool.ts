@@ -56,6 +56,7 @@ export const DEFAULT_PERSISTENCE_TIMEOUT_MS: Readonly<Record<PersistenceType, nu
   SOURCE_IP: 60 * MINUTE,
   HTTP_COOKIE: 1_440 * MINUTE,
   APP_COOKIE: 1_440 * MINUTE,
+  HTTP_HEADER: 1_440 * MINUTE,
 };
 export const DEFAULT_COOKIE: CookieAttributes = {
   path: "/",

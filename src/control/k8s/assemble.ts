@@ -32,7 +32,7 @@ const problem = (origin: Origin, message: string, warning = false): ConfigError 
  * Kubernetes' precedence, made a first-match order: rules with a host before those without,
  * Exact before Prefix, longer paths first; the order of the objects breaks ties.
  */
-function precedence(a: Rule, b: Rule): number {
+export function precedence(a: Rule, b: Rule): number {
   const host = Number(a.host === undefined) - Number(b.host === undefined);
   if (host !== 0) return host;
   const exact = Number(a.pathType !== "Exact") - Number(b.pathType !== "Exact");

@@ -10,6 +10,8 @@ import type { ConverterOptions } from "./result.js";
 export const INGRESS_CONTROLLER = "stickylb.io/ingress-controller";
 /** Default of `--load-balancer-class`. */
 export const DEFAULT_LOAD_BALANCER_CLASS = "stickylb.io/stickylb";
+/** Default of `--gateway-class-controller`: the `controllerName` of GatewayClasses that name stickylb. */
+export const DEFAULT_GATEWAY_CONTROLLER = "stickylb.io/gateway-controller";
 /** Default of `--ingress-class`: our own name, and CCE's, so that CCE manifests apply unchanged. */
 export const DEFAULT_INGRESS_CLASSES: readonly string[] = ["stickylb", "cce"];
 

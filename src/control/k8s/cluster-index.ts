@@ -11,6 +11,11 @@ export class ClusterIndex {
   readonly ingresses: KubeObject[] = [];
   /** IngressClass objects by name (they have no namespace). */
   readonly ingressClasses = new Map<string, KubeObject>();
+  /** Gateway API objects, in input order. */
+  readonly gatewayClasses: KubeObject[] = [];
+  readonly gateways: KubeObject[] = [];
+  readonly httpRoutes: KubeObject[] = [];
+  readonly backendLbPolicies: KubeObject[] = [];
 
   constructor(objects: readonly KubeObject[]) {
     for (const object of objects) {
@@ -18,6 +23,10 @@ export class ClusterIndex {
       const ns = namespaceOf(object);
       if (object.kind === "Service") this.services.push(object);
       if (object.kind === "Ingress") this.ingresses.push(object);
+      if (object.kind === "GatewayClass") this.gatewayClasses.push(object);
+      if (object.kind === "Gateway") this.gateways.push(object);
+      if (object.kind === "HTTPRoute") this.httpRoutes.push(object);
+      if (object.kind === "BackendLBPolicy") this.backendLbPolicies.push(object);
       if (object.kind === "IngressClass" && name !== undefined) this.ingressClasses.set(name, object);
       if (object.kind === "EndpointSlice") {
         const service = labelsOf(object)[SERVICE_NAME_LABEL];

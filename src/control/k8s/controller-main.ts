@@ -23,6 +23,7 @@ export interface ControllerRunOptions {
   readonly namespace?: string;
   readonly ingressClasses: readonly string[];
   readonly loadBalancerClass: string;
+  readonly gatewayClassController: string;
   readonly listenAddress: string;
   readonly publishAddress?: string;
   readonly publishService?: { readonly namespace: string; readonly name: string };
@@ -113,6 +114,7 @@ export async function runController(
       listenAddress: options.listenAddress,
       ingressClasses: options.ingressClasses,
       loadBalancerClass: options.loadBalancerClass,
+      gatewayClassController: options.gatewayClassController,
     },
     ...(options.publishAddress === undefined ? {} : { publishAddress: options.publishAddress }),
     ...(options.publishService === undefined ? {} : { publishService: options.publishService }),
@@ -149,6 +151,7 @@ export async function runController(
           namespace: options.namespace ?? "(all)",
           ingressClasses: options.ingressClasses,
           loadBalancerClass: options.loadBalancerClass,
+          gatewayClassController: options.gatewayClassController,
           leaderElection: options.leaderElect
             ? { lease: `${leaseNamespace}/${LEASE_NAME}`, identity }
             : "off",

@@ -1,6 +1,7 @@
 /**
  * The live controller (STYLE 5, level-triggered as Traefik's Kubernetes provider): informers
- * keep caches of Services, EndpointSlices, Endpoints, Ingresses, IngressClasses and TLS Secrets; any event marks
+ * keep caches of Services, EndpointSlices, Endpoints, Ingresses, IngressClasses, TLS Secrets and
+ * the Gateway API kinds (GatewayClass, Gateway, HTTPRoute, BackendLBPolicy); any event marks
  * the model dirty; a throttled loop converts the whole cache with the same pure converter as
  * files and hands the model to `apply` (a reload: listeners that stay keep their connections).
  *
@@ -9,15 +10,25 @@
  * (`stickylb_config_errors_total{kind}`).
  *
  * Every replica converts and serves; only the leader (see leader-election.ts) writes back what
- * the cluster should hold once: `status.loadBalancer` and Events about objects in error.
+ * the cluster should hold once: `status.loadBalancer`, Gateway API status conditions, and Events
+ * about objects in error.
  */
 import type { KubeConfig } from "@kubernetes/client-node";
 import type { Logger } from "../../core/log.js";
 import type { ConfigModel } from "../../core/model.js";
 import type { ConfigError } from "../config/index.js";
 import { assemble } from "./assemble.js";
+import { DEFAULT_GATEWAY_CONTROLLER } from "./classes.js";
 import { convertObjects } from "./converter.js";
-import { CONFIGURED, type EventRecorder, INVALID_CONFIGURATION, type ObjectRef } from "./event-recorder.js";
+import {
+  ANNOTATION_NOT_HONOURED,
+  CONFIGURED,
+  type EventRecorder,
+  INVALID_CONFIGURATION,
+  type ObjectRef,
+} from "./event-recorder.js";
+import { condition } from "./gateway-conditions.js";
+import { GatewayStatusWriter } from "./gateway-status-writer.js";
 import { KeptInformer, watchedKinds } from "./informers.js";
 import { asList, asObj, fromCluster, isObj, type KubeObject, metadata, objectKey } from "./objects.js";
 import type { ConverterOptions, ObjectResult } from "./result.js";
@@ -53,9 +64,12 @@ export class KubernetesController {
   readonly configErrors = new Map<string, number>();
   private readonly informers: KeptInformer[];
   private readonly status: StatusWriter | undefined;
+  readonly gatewayStatus: GatewayStatusWriter;
   private readonly lastGood = new Map<string, ObjectResult>();
   /** Objects that got a Warning Event, so that a Normal one follows once they are fixed. */
   private readonly warned = new Set<string>();
+  /** ingress-nginx annotations already reported by an Event: each is reported once. */
+  private readonly notHonoured = new Set<string>();
   /** Problems already logged, so that every rebuild does not log them again. */
   private reported = new Set<string>();
   private dirty = false;
@@ -85,6 +99,12 @@ export class KubernetesController {
       options.publishAddress === undefined && options.publishService === undefined
         ? undefined
         : new StatusWriter(options.config, options.log, () => this.count("api"));
+    this.gatewayStatus = new GatewayStatusWriter(
+      options.config,
+      options.converter.gatewayClassController ?? DEFAULT_GATEWAY_CONTROLLER,
+      options.log,
+      () => this.count("api"),
+    );
     this.synced = new Promise((resolve) => {
       this.syncedResolve = resolve;
     });
@@ -187,15 +207,23 @@ export class KubernetesController {
     // Assembly warnings are parts of a served object that were refused (a rule already routed,
     // a second default backend): the object is partly applied, which deserves a Warning too.
     this.postEvents(results, [...assembly.errors, ...assembly.warnings], assembly.served, byKey);
+    this.publishGatewayStatus(results, assembly.served, assembly.errors, byKey);
     const addresses = this.publishedAddresses(byKey);
     if (this.status !== undefined && addresses.length > 0)
       this.status.publish(
-        assembly.served.map((r) => ({
-          kind: r.kind,
-          namespace: r.namespace,
-          name: r.name,
-          current: byKey.get(r.key)?.doc,
-        })),
+        assembly.served.flatMap((r) =>
+          // Gateway API objects report their addresses through their own status (gateway-status).
+          r.kind === "Service" || r.kind === "Ingress"
+            ? [
+                {
+                  kind: r.kind,
+                  namespace: r.namespace,
+                  name: r.name,
+                  current: byKey.get(r.key)?.doc,
+                },
+              ]
+            : [],
+        ),
         addresses,
       );
   }
@@ -249,6 +277,15 @@ export class KubernetesController {
           message: `${problem.object}: ${problem.path}: ${problem.message}`,
         });
     }
+    for (const result of results)
+      for (const warning of result.warnings) {
+        if (!warning.path.startsWith(NGINX_ANNOTATION_PATH)) continue;
+        const message = `${warning.object}: ${warning.path}: ${warning.message}`;
+        const ref = refOf(byKey.get(result.key));
+        if (ref === undefined || this.notHonoured.has(message)) continue;
+        this.notHonoured.add(message);
+        recorder.record({ object: ref, type: "Warning", reason: ANNOTATION_NOT_HONOURED, message });
+      }
     const servedKeys = new Set(served.map((r) => r.key));
     for (const key of [...this.warned]) {
       if (problems.has(key)) continue;
@@ -265,6 +302,39 @@ export class KubernetesController {
   }
 
   /** Logs a problem the first time it appears (and again only after it went away and came back). */
+  /**
+   * The Gateway API status of every object converted now (not the last good result: status says
+   * what is wrong with the object as it is). A Gateway converted cleanly but left out when
+   * assembled (its port is taken) is not Programmed.
+   */
+  private publishGatewayStatus(
+    results: readonly ObjectResult[],
+    served: readonly ObjectResult[],
+    clashes: readonly ConfigError[],
+    byKey: ReadonlyMap<string, KubeObject>,
+  ): void {
+    const servedKeys = new Set(served.map((r) => r.key));
+    const targets = results.flatMap((r) => {
+      if (r.wantedStatus === undefined) return [];
+      let wanted = r.wantedStatus;
+      if (r.kind === "Gateway" && r.errors.length === 0 && !servedKeys.has(r.key)) {
+        const clash = clashes.find((c) => c.object === r.key)?.message ?? "left out";
+        wanted = {
+          ...wanted,
+          status: {
+            ...wanted.status,
+            conditions: [
+              condition("Accepted", true, "Accepted", "accepted by stickylb"),
+              condition("Programmed", false, "AddressNotUsable", clash),
+            ],
+          },
+        };
+      }
+      return [{ wanted, current: byKey.get(r.key)?.doc }];
+    });
+    this.gatewayStatus.publish(targets);
+  }
+
   private report(
     problems: readonly ConfigError[],
     level: "warn" | "error",
@@ -295,7 +365,13 @@ export class KubernetesController {
 const API_VERSIONS: Readonly<Record<string, string>> = {
   Service: "v1",
   Ingress: "networking.k8s.io/v1",
+  GatewayClass: "gateway.networking.k8s.io/v1",
+  Gateway: "gateway.networking.k8s.io/v1",
+  HTTPRoute: "gateway.networking.k8s.io/v1",
 };
+
+/** Warnings about ingress-nginx annotations, which users migrating look for on the Ingress itself. */
+const NGINX_ANNOTATION_PATH = 'metadata.annotations["nginx.ingress.kubernetes.io/';
 
 function refOf(object: KubeObject | undefined): ObjectRef | undefined {
   if (object === undefined) return undefined;

@@ -13,12 +13,16 @@ import type {
 import { type Assembly, assemble } from "./assemble.js";
 import { isOurIngress, isOurServiceClass } from "./classes.js";
 import { ClusterIndex } from "./cluster-index.js";
+import { convertGatewayApi } from "./gateways.js";
 import { convertIngress } from "./ingresses.js";
 import { fromDocument, type KubeObject } from "./objects.js";
 import type { ConverterOptions, ObjectResult } from "./result.js";
 import { convertService, isLoadBalancer } from "./services.js";
 
-/** One result per served object (LoadBalancer Services and Ingresses of our classes), in input order. */
+/**
+ * One result per served object: LoadBalancer Services and Ingresses of our classes in input
+ * order, then the Gateway API objects of our GatewayClasses.
+ */
 export function convertObjects(objects: readonly KubeObject[], options: ConverterOptions): ObjectResult[] {
   const index = new ClusterIndex(objects);
   const results: ObjectResult[] = [];
@@ -28,6 +32,7 @@ export function convertObjects(objects: readonly KubeObject[], options: Converte
     if (object.kind === "Ingress" && isOurIngress(object, index.ingressClasses, options))
       results.push(convertIngress(object, index));
   }
+  results.push(...convertGatewayApi(index, options));
   return results;
 }
 

@@ -34,6 +34,8 @@ export interface EventSink {
 
 export const INVALID_CONFIGURATION = "InvalidConfiguration";
 export const CONFIGURED = "Configured";
+/** An annotation written for another controller (ingress-nginx) that stickylb does not honour. */
+export const ANNOTATION_NOT_HONOURED = "AnnotationNotHonoured";
 /** Identical Events are posted at most once per this period. */
 export const EVENT_REPEAT_MS = 60_000;
 const MAX_ENTRIES = 4096;

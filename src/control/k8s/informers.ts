@@ -7,6 +7,7 @@
  */
 import {
   CoreV1Api,
+  CustomObjectsApi,
   DiscoveryV1Api,
   type KubeConfig,
   type KubernetesObject,
@@ -22,6 +23,52 @@ export interface WatchedKind {
   readonly path: string;
   readonly list: () => Promise<{ items: KubernetesObject[]; metadata?: { resourceVersion?: string } }>;
   readonly fieldSelector?: string;
+  /**
+   * A kind whose CRD may not be installed (the Gateway API): while the API server answers 404,
+   * the cache counts as synced and empty, so the rest of the cluster is served all the same.
+   */
+  readonly optional?: boolean;
+}
+
+/** The Gateway API kinds, with the version each is read at. */
+export const GATEWAY_API_KINDS: readonly {
+  kind: KubernetesKind;
+  version: string;
+  plural: string;
+  cluster?: boolean;
+}[] = [
+  { kind: "GatewayClass", version: "v1", plural: "gatewayclasses", cluster: true },
+  { kind: "Gateway", version: "v1", plural: "gateways" },
+  { kind: "HTTPRoute", version: "v1", plural: "httproutes" },
+  { kind: "BackendLBPolicy", version: "v1alpha2", plural: "backendlbpolicies" },
+];
+export const GATEWAY_API_GROUP = "gateway.networking.k8s.io";
+
+function gatewayApiKinds(config: KubeConfig, namespace: string | undefined): WatchedKind[] {
+  const custom = config.makeApiClient(CustomObjectsApi);
+  return GATEWAY_API_KINDS.map(({ kind, version, plural, cluster }) => {
+    const group = GATEWAY_API_GROUP;
+    const base = `/apis/${group}/${version}`;
+    const scoped = cluster !== true && namespace !== undefined;
+    return {
+      kind,
+      optional: true,
+      path: scoped ? `${base}/namespaces/${namespace}/${plural}` : `${base}/${plural}`,
+      list: () =>
+        (scoped
+          ? custom.listNamespacedCustomObject({ group, version, namespace, plural })
+          : cluster === true
+            ? custom.listClusterCustomObject({ group, version, plural })
+            : custom.listCustomObjectForAllNamespaces({
+                group,
+                version,
+                plural,
+              })) as Promise<{
+          items: KubernetesObject[];
+          metadata?: { resourceVersion?: string };
+        }>,
+    };
+  });
 }
 
 /** Only TLS Secrets matter; the API server filters them (`type` is a field selector of Secrets). */
@@ -71,6 +118,7 @@ export function watchedKinds(config: KubeConfig, namespace: string | undefined):
           ? core.listNamespacedSecret({ ...one, fieldSelector: TLS_SECRETS })
           : core.listSecretForAllNamespaces({ fieldSelector: TLS_SECRETS }),
     },
+    ...gatewayApiKinds(config, namespace),
   ];
 }
 
@@ -95,6 +143,12 @@ export interface InformerEvents {
 
 const BACKOFF_FIRST_MS = 200;
 const BACKOFF_MAX_MS = 10_000;
+
+/** The HTTP status of a failed API call, when it has one. */
+function statusCode(error: unknown): number | undefined {
+  const code = (error as { code?: unknown; statusCode?: unknown } | null)?.code;
+  return typeof code === "number" ? code : undefined;
+}
 
 export class KeptInformer {
   private readonly informer: ListWatch<KubernetesObject>;
@@ -144,6 +198,21 @@ export class KeptInformer {
 
   private restartLater(error: unknown): void {
     if (this.stopped || this.timer !== undefined) return;
+    if (this.spec.optional === true && statusCode(error) === 404) {
+      // The CRD is not installed: nothing of this kind exists; look again later without counting an error.
+      if (!this.synced)
+        this.log.info(
+          { kind: this.spec.kind },
+          "kind not served by the API server (CRD not installed); looked for again",
+        );
+      this.synced = true;
+      this.events.changed();
+      this.timer = setTimeout(() => {
+        this.timer = undefined;
+        void this.start();
+      }, BACKOFF_MAX_MS);
+      return;
+    }
     this.events.failed(this.spec.kind, error);
     const delay = this.backoffMs;
     this.backoffMs = Math.min(this.backoffMs * 2, BACKOFF_MAX_MS);

@@ -4,17 +4,25 @@
  * Service port, named `NAMESPACE.INGRESS.SERVICE.PORT` (SPEC 5.1).
  *
  * A backend pool takes the Service's algorithm and health checks, and the Ingress's affinity
- * annotations overridden field by field by the Service's (SPEC 5.2).
+ * annotations overridden field by field by the Service's (SPEC 5.2); without CCE affinity on
+ * either, ingress-nginx's cookie affinity annotations of the Ingress (nginx-affinity.ts).
  */
-import type { PathType, PoolModel, Rule, TlsCertificate } from "../../core/model.js";
+import type { PathType, PoolModel, Rule, SessionPersistence, TlsCertificate } from "../../core/model.js";
 import type { FieldPath, Origin } from "../config/index.js";
 import { formatPath } from "../config/index.js";
-import { type AffinitySource, overlay, readAffinity, resolvePersistence } from "./affinity.js";
-import { ANNOTATION, checkAnnotationNames, rawAnnotation, readInteger, show } from "./annotations.js";
+import {
+  type AffinitySource,
+  overlay,
+  type PoolFacts,
+  readAffinity,
+  resolvePersistence,
+} from "./affinity.js";
+import { ANNOTATION, checkAnnotationNames, rawAnnotation, readInteger, refuse, show } from "./annotations.js";
 import type { ClusterIndex } from "./cluster-index.js";
 import { membersOf } from "./endpoints.js";
 import { readHealth } from "./health.js";
 import { stableName } from "./names.js";
+import { checkNginxAnnotationNames, type NginxAffinity, readNginxAffinity } from "./nginx-affinity.js";
 import { asList, asObj, isObj, type KubeObject, nameOf, namespaceOf } from "./objects.js";
 import { ObjectReport } from "./report.js";
 import type { IngressPart, ObjectResult } from "./result.js";
@@ -31,6 +39,7 @@ interface Context {
   readonly namespace: string;
   readonly name: string;
   readonly affinity: AffinitySource;
+  readonly nginx: NginxAffinity | undefined;
   readonly pools: Map<string, PoolModel>;
   readonly origins: Map<PoolModel, Origin>;
 }
@@ -96,7 +105,7 @@ function backendPool(ctx: Context, backend: unknown, path: FieldPath): string | 
       ]).monitors.get(port.index);
     }
   }
-  const persistence = resolvePersistence(affinity, { layer: "L7", describe, algorithm });
+  const persistence = backendPersistence(ctx, affinity, { layer: "L7", describe, algorithm });
   const pool: PoolModel = {
     name: poolName,
     algorithm,
@@ -108,6 +117,32 @@ function backendPool(ctx: Context, backend: unknown, path: FieldPath): string | 
   ctx.pools.set(poolName, pool);
   ctx.origins.set(pool, { ...pool.source, path: formatPath(path), ...report.object.lineOf(path) });
   return poolName;
+}
+
+/** CCE annotations win over ingress-nginx's where both give the affinity of a backend. */
+function backendPersistence(
+  ctx: Context,
+  affinity: AffinitySource,
+  facts: PoolFacts,
+): SessionPersistence | undefined {
+  const nginx = ctx.nginx;
+  if (nginx === undefined || affinity.modeAt !== undefined) {
+    if (nginx !== undefined && affinity.modeAt !== undefined)
+      nginx.at.report.warn(
+        nginx.at.path,
+        `${ANNOTATION.affinityMode} (on ${affinity.modeAt.report.key}) also sets the affinity of ${facts.describe} and wins; ignored there`,
+        "SLB_ERR_K8S_NO_EFFECT",
+      );
+    return resolvePersistence(affinity, facts);
+  }
+  if (facts.algorithm === "SOURCE_IP") {
+    refuse(
+      nginx.at,
+      `cookie affinity is not allowed for ${facts.describe}: its Service has ${ANNOTATION.lbAlgorithm} "SOURCE_IP" (the hash already keeps each client on its member); use ROUND_ROBIN or LEAST_CONNECTIONS, or remove the affinity`,
+    );
+    return undefined;
+  }
+  return nginx.persistence;
 }
 
 function readHost(report: ObjectReport, value: unknown, path: FieldPath): string | undefined | null {
@@ -194,6 +229,7 @@ export function convertIngress(ingress: KubeObject, index: ClusterIndex): Object
   if (nameOf(ingress) === undefined)
     report.error(["metadata", "name"], "a required field is missing (the Ingress's name)");
   checkAnnotationNames("Ingress", report);
+  checkNginxAnnotationNames(report);
   const spec = asObj(ingress.doc.spec);
   const https = asList(spec.tls).length > 0;
   const protocol = https ? "HTTPS" : "HTTP";
@@ -209,6 +245,7 @@ export function convertIngress(ingress: KubeObject, index: ClusterIndex): Object
     namespace,
     name,
     affinity: readAffinity(report),
+    nginx: readNginxAffinity(report),
     pools: new Map(),
     origins: new Map(),
   };

@@ -49,8 +49,12 @@ export function nameOf(object: KubeObject): string | undefined {
   return typeof name === "string" && name !== "" ? name : undefined;
 }
 
-/** `KIND/NAMESPACE/NAME`, as SPEC 3 writes a namespaced object. */
+/** Kinds without a namespace, written `KIND/NAME`. */
+const CLUSTER_SCOPED: readonly KubernetesKind[] = ["IngressClass", "GatewayClass"];
+
+/** `KIND/NAMESPACE/NAME` as a namespaced object is written; `KIND/NAME` for cluster-scoped kinds. */
 export function objectKey(object: KubeObject): string {
+  if (CLUSTER_SCOPED.includes(object.kind)) return `${object.kind}/${nameOf(object) ?? "?"}`;
   return `${object.kind}/${namespaceOf(object)}/${nameOf(object) ?? "?"}`;
 }
 

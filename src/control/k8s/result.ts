@@ -1,6 +1,7 @@
 /** What the conversion of one Service or Ingress gives: the unit that is kept or left out whole. */
 import type { ListenerModel, PoolModel, Rule, Timeouts, TlsCertificate } from "../../core/model.js";
 import type { ConfigError, Origin } from "../config/index.js";
+import type { WantedStatus } from "./gateway-conditions.js";
 
 /** An Ingress's share of the HTTP or HTTPS listener on its port; Ingresses on one port share it. */
 export interface IngressPart {
@@ -17,7 +18,7 @@ export interface IngressPart {
 export interface ObjectResult {
   /** `Service/NAMESPACE/NAME` or `Ingress/NAMESPACE/NAME`. */
   readonly key: string;
-  readonly kind: "Service" | "Ingress";
+  readonly kind: "Service" | "Ingress" | "GatewayClass" | "Gateway" | "HTTPRoute";
   /** Namespace and name, for writing status back. */
   readonly namespace: string;
   readonly name: string;
@@ -27,6 +28,8 @@ export interface ObjectResult {
   readonly errors: readonly ConfigError[];
   readonly warnings: readonly ConfigError[];
   readonly origins: ReadonlyMap<ListenerModel | PoolModel, Origin>;
+  /** Gateway API objects: the status the leader writes back (docs/gateway-api.md). */
+  readonly wantedStatus?: WantedStatus;
 }
 
 export interface ConverterOptions {
@@ -36,4 +39,6 @@ export interface ConverterOptions {
   readonly ingressClasses?: readonly string[];
   /** `--load-balancer-class` (default `stickylb.io/stickylb`). */
   readonly loadBalancerClass?: string;
+  /** `--gateway-class-controller` (default `stickylb.io/gateway-controller`). */
+  readonly gatewayClassController?: string;
 }

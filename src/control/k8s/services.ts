@@ -24,6 +24,7 @@ import {
   refuse,
   show,
 } from "./annotations.js";
+import { readClientIpAffinity } from "./client-ip-affinity.js";
 import type { ClusterIndex } from "./cluster-index.js";
 import { membersOf } from "./endpoints.js";
 import { type CheckedPort, readHealth } from "./health.js";
@@ -144,6 +145,7 @@ export function convertService(
   const protocols = readProtocolPort(report, ports) ?? new Map<number, "HTTP" | "HTTPS">();
   const { algorithm, at: algorithmAt } = readAlgorithm(report);
   const affinity: AffinitySource = readAffinity(report);
+  const clientIp = readClientIpAffinity(report, affinity, algorithm);
   const listenerProtocol = (p: ServicePort): Protocol =>
     p.protocol === "TCP" ? (protocols.get(p.port) ?? "TCP") : "UDP";
   const checked: CheckedPort[] = ports.map((p) => ({
@@ -168,12 +170,14 @@ export function convertService(
   for (const port of ports) {
     const protocol = listenerProtocol(port);
     const portName = servicePortName(namespace, name, port, ports);
-    const persistence: SessionPersistence | undefined = resolvePersistence(affinity, {
-      layer: protocol === "TCP" || protocol === "UDP" ? "L4" : "L7",
-      describe: `${protocol} port ${port.port}`,
-      algorithm,
-      ...(algorithmAt === undefined ? {} : { algorithmAt }),
-    });
+    const persistence: SessionPersistence | undefined =
+      clientIp ??
+      resolvePersistence(affinity, {
+        layer: protocol === "TCP" || protocol === "UDP" ? "L4" : "L7",
+        describe: `${protocol} port ${port.port}`,
+        algorithm,
+        ...(algorithmAt === undefined ? {} : { algorithmAt }),
+      });
     const monitor: HealthMonitor | undefined = monitors.get(port.index);
     const pool: PoolModel = {
       name: portName,

@@ -207,6 +207,7 @@ export function stickinessFor(
       return codec === undefined
         ? NOT_STICKY
         : new InsertedCookieStickiness(new InsertedCookies(codec, persistence, members), pool);
+    case "HTTP_HEADER":
     case undefined:
       return NOT_STICKY;
   }

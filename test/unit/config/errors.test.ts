@@ -511,10 +511,10 @@ kind: Listener
 `;
     const result = loadConfigSources([{ file: "k.yaml", text }]);
     expect(result.errors.map((e) => e.format())).toEqual([
-      'k.yaml:2:1: Deployment/shop/web: kind: "Deployment" is not a kind that stickylb reads (LoadBalancer with apiVersion stickylb/v1, or a Kubernetes Service, Ingress, EndpointSlice, Endpoints, Secret, IngressClass or List)',
+      'k.yaml:2:1: Deployment/shop/web: kind: "Deployment" is not a kind that stickylb reads (LoadBalancer with apiVersion stickylb/v1, or a Kubernetes Service, Ingress, EndpointSlice, Endpoints, Secret, IngressClass, GatewayClass, Gateway, HTTPRoute, BackendLBPolicy or List)',
       'k.yaml:5:1: LoadBalancer/x: apiVersion: "stickylb/v2" is not valid (LoadBalancer needs apiVersion stickylb/v1)',
       'k.yaml:10:1: Listener/?: kind: "Listener" is not valid (stickylb/v1 has only kind LoadBalancer)',
-      "k.yaml:12:1: a list is not an object (LoadBalancer with apiVersion stickylb/v1, or a Kubernetes Service, Ingress, EndpointSlice, Endpoints, Secret, IngressClass or List)",
+      "k.yaml:12:1: a list is not an object (LoadBalancer with apiVersion stickylb/v1, or a Kubernetes Service, Ingress, EndpointSlice, Endpoints, Secret, IngressClass, GatewayClass, Gateway, HTTPRoute, BackendLBPolicy or List)",
     ]);
     expect(result.errors.map((e) => e.code)).toEqual([
       "SLB_ERR_CONFIG_UNKNOWN_KIND",

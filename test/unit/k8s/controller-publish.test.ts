@@ -2,7 +2,7 @@
  * What the controller writes back, in process against the API double: the status copied from the
  * `--publish-service` Service, no rewrite of a status that already says the same, nothing written
  * while another replica leads and everything at once when leadership arrives; objects of another
- * load balancer class or Ingress class get nothing.
+ * load balancer class or Ingress class get nothing; Gateway API conditions follow the same rules.
  */
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -94,6 +94,72 @@ describe("status written by the controller", () => {
       }),
     );
     expect(api.count("patch")).toBe(2);
+  });
+});
+
+describe("Gateway API status written by the controller", () => {
+  let api: FakeKubeApi;
+  let controller: KubernetesController | undefined;
+  afterEach(async () => {
+    await controller?.stop();
+    await api.close();
+  });
+
+  it("nothing while another replica leads; the conditions at once when leadership arrives, then only changes", async () => {
+    api = await new FakeKubeApi().start();
+    let leading = false;
+    controller = new KubernetesController({
+      config: loadKubeConfig(api.writeKubeconfig(mkdtempSync(join(tmpdir(), "stickylb-kube-")))),
+      converter: { listenAddress: "127.0.0.1" },
+      isLeader: () => leading,
+      log: pino({ level: "silent" }),
+      apply: async () => {},
+      throttleMs: 20,
+    });
+    api.apply({
+      kind: "GatewayClass",
+      metadata: { name: "sticky" },
+      spec: { controllerName: "stickylb.io/gateway-controller" },
+    });
+    api.apply({
+      kind: "Gateway",
+      metadata: { name: "web", namespace: "default" },
+      spec: { gatewayClassName: "sticky", listeners: [{ name: "http", port: 18080, protocol: "HTTP" }] },
+    });
+    api.apply({
+      kind: "HTTPRoute",
+      metadata: { name: "app", namespace: "default" },
+      spec: { parentRefs: [{ name: "web" }], rules: [{ backendRefs: [{ name: "gone", port: 80 }] }] },
+    });
+    controller.start();
+    await controller.synced;
+    await sleep(300);
+    expect(api.count("patch")).toBe(0);
+
+    leading = true;
+    controller.leadershipChanged();
+    await eventually(() => expect(api.count("patch")).toBe(3));
+    const route = api.get("HTTPRoute", "app")?.status as {
+      parents: { conditions: { type: string; reason: string }[] }[];
+    };
+    expect(route.parents[0]?.conditions.map((c) => `${c.type}/${c.reason}`)).toEqual([
+      "Accepted/Accepted",
+      "ResolvedRefs/BackendNotFound",
+    ]);
+    await sleep(300);
+    controller.markDirty();
+    await sleep(300);
+    expect(api.count("patch")).toBe(3);
+
+    // The missing Service appears: only the route's status changes.
+    api.apply({
+      kind: "Service",
+      metadata: { name: "gone", namespace: "default" },
+      spec: { ports: [{ port: 80 }] },
+    });
+    await eventually(() => expect(api.count("patch", "httproutes")).toBe(2));
+    await sleep(300);
+    expect(api.count("patch")).toBe(4);
   });
 });
 
