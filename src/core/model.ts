@@ -8,7 +8,7 @@
 
 export type Protocol = "TCP" | "UDP" | "HTTP" | "HTTPS";
 export type Algorithm = "ROUND_ROBIN" | "LEAST_CONNECTIONS" | "SOURCE_IP";
-export type PersistenceType = "SOURCE_IP" | "HTTP_COOKIE" | "APP_COOKIE";
+export type PersistenceType = "SOURCE_IP" | "HTTP_COOKIE" | "APP_COOKIE" | "HTTP_HEADER";
 export type PathType = "Prefix" | "Exact";
 export type SameSite = "Strict" | "Lax" | "None";
 export type SecureMode = "auto" | "always" | "never";
@@ -74,11 +74,20 @@ export interface CookieAttributes {
   readonly sameSite: SameSite;
   readonly secure: SecureMode;
   readonly httpOnly: boolean;
+  /** `session`: no Max-Age/Expires, the browser keeps the cookie until it closes; absent: Max-Age. */
+  readonly maxAge?: "session";
 }
 
 export interface SessionPersistence {
   readonly type: PersistenceType;
   readonly persistenceTimeoutMs: number;
+  /**
+   * HTTP_COOKIE and HTTP_HEADER: the longest a session may last from its first token, however
+   * active the client; undefined: no limit.
+   */
+  readonly absoluteTimeoutMs?: number;
+  /** HTTP_HEADER: the request and response header that carries the token. */
+  readonly headerName?: string;
   /** APP_COOKIE: the application's cookie; HTTP_COOKIE: the inserted cookie (default STICKYLB). */
   readonly cookieName: string;
   readonly cookie: CookieAttributes;
@@ -149,6 +158,20 @@ export interface ConfigModel {
 }
 
 export const DEFAULT_HTTP_COOKIE_NAME = "STICKYLB";
+/**
+ * The longest `absoluteTimeout`: 400 days, the longest a browser keeps a cookie (RFC 6265bis
+ * caps Max-Age and Expires there), so a cookie can always live until the session's deadline. The
+ * token's base-36 seconds carry far more.
+ */
+export const MAX_ABSOLUTE_TIMEOUT_MS = 400 * 86_400_000;
+
+/**
+ * Whether a persistence type carries stickylb's own authenticated token (the inserted cookie, or
+ * the header of header persistence), and so needs the cookie key.
+ */
+export function carriesToken(persistence: SessionPersistence | undefined): boolean {
+  return persistence?.type === "HTTP_COOKIE" || persistence?.type === "HTTP_HEADER";
+}
 /** Default bound of binding tables (SOURCE_IP and APP_COOKIE). */
 export const DEFAULT_MAX_BINDINGS = 1_000_000;
 /** Default bound of a UDP listener's flow table. */
