@@ -74,7 +74,7 @@ export interface CookieAttributes {
   readonly sameSite: SameSite;
   readonly secure: SecureMode;
   readonly httpOnly: boolean;
-  /** `session`: no Max-Age/Expires, the browser keeps the cookie until it closes; absent: Max-Age. */
+  /** `session`: no Max-Age/Expires (a browser-session cookie); the server still enforces both timeouts. */
   readonly maxAge?: "session";
 }
 
@@ -82,11 +82,11 @@ export interface SessionPersistence {
   readonly type: PersistenceType;
   readonly persistenceTimeoutMs: number;
   /**
-   * HTTP_COOKIE and HTTP_HEADER: the longest a session may last from its first token, however
-   * active the client; undefined: no limit.
+   * HTTP_COOKIE and HTTP_HEADER: the longest a session lives, counted from its first token,
+   * however active the client (at least persistenceTimeoutMs).
    */
   readonly absoluteTimeoutMs?: number;
-  /** HTTP_HEADER: the request and response header that carries the token. */
+  /** HTTP_HEADER: the request/response header that carries the session token. */
   readonly headerName?: string;
   /** APP_COOKIE: the application's cookie; HTTP_COOKIE: the inserted cookie (default STICKYLB). */
   readonly cookieName: string;

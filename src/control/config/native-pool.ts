@@ -48,6 +48,7 @@ const PERSISTENCE_FIELDS = [
   "maxBindings",
 ];
 const COOKIE_FIELDS = ["path", "domain", "sameSite", "secure", "httpOnly", "maxAge"];
+const PERSISTENCE_TYPES = ["SOURCE_IP", "HTTP_COOKIE", "APP_COOKIE", "HTTP_HEADER"] as const;
 const MONITOR_FIELDS = [
   "type",
   "delay",
@@ -67,7 +68,6 @@ export const DEFAULT_PERSISTENCE_TIMEOUT_MS: Readonly<Record<PersistenceType, nu
   APP_COOKIE: 1_440 * MINUTE,
   HTTP_HEADER: 1_440 * MINUTE,
 };
-const PERSISTENCE_TYPES = ["SOURCE_IP", "HTTP_COOKIE", "APP_COOKIE", "HTTP_HEADER"] as const;
 export const DEFAULT_COOKIE: CookieAttributes = {
   path: "/",
   domain: "",

@@ -21,13 +21,13 @@ import {
 import type { ObjectReport } from "./report.js";
 
 const MODES = ["SOURCE_IP", "HTTP_COOKIE", "APP_COOKIE"] as const;
-/** The persistence types a CCE affinity annotation can name (header persistence is not one). */
-type AnnotationMode = (typeof MODES)[number];
+/** The persistence types a CCE annotation can name (header persistence has no CCE annotation). */
+export type CceMode = (typeof MODES)[number];
 const OPTION_EXAMPLE = 'an object like {"persistence_timeout": "30"} or {"app_cookie_name": "name"}';
 const KNOWN_KEYS = ["persistence_timeout", "app_cookie_name"];
 
 /** Minutes (SPEC 5.2): SOURCE_IP 1–60, default 60; cookies 1–1440, default 1440. */
-const TIMEOUT_RANGE: Readonly<Record<AnnotationMode, { max: number; fallback: number }>> = {
+const TIMEOUT_RANGE: Readonly<Record<CceMode, { max: number; fallback: number }>> = {
   SOURCE_IP: { max: 60, fallback: 60 },
   HTTP_COOKIE: { max: 1440, fallback: 1440 },
   APP_COOKIE: { max: 1440, fallback: 1440 },
@@ -41,7 +41,7 @@ export interface Located<T> {
 
 /** The affinity annotations of one object, or of an Ingress overlaid by its backend Service. */
 export interface AffinitySource {
-  readonly mode?: Located<AnnotationMode>;
+  readonly mode?: Located<CceMode>;
   readonly modeAt?: Place;
   readonly options: ReadonlyMap<string, Located<unknown>>;
   /** Where the option annotation was written, if it was. */
