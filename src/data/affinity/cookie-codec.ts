@@ -24,7 +24,7 @@
 import { createHmac, timingSafeEqual } from "node:crypto";
 
 export const COOKIE_FORMAT_VERSION = 2;
-/** Longer values are refused before any parsing or crypto (a valid one is about 62 characters). */
+/** Longer values are refused before any parsing or crypto (a valid one is about 61 characters). */
 export const MAX_COOKIE_VALUE_LENGTH = 200;
 /**
  * A cookie issued further than this in the future is treated as expired: only an instance with a
