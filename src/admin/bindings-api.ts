@@ -5,7 +5,8 @@
  */
 import { createHash } from "node:crypto";
 import { clientIpKey } from "../core/member.js";
-import type { PersistenceType } from "../core/model.js";
+import { carriesToken, type PersistenceType } from "../core/model.js";
+import { isSessionOver } from "../data/affinity/cookie-codec.js";
 import { codecFor } from "../data/affinity/http-cookie-affinity.js";
 import type { MemberRuntime } from "../data/upstream/member-runtime.js";
 import type { PoolRuntime } from "../data/upstream/pool-runtime.js";
@@ -82,7 +83,7 @@ export function lookupBinding(runtime: Runtime, poolName: string, rawKey: string
   const key = normalizeKey(pool, rawKey);
   const unit = persistence?.type === "SOURCE_IP" || persistence === undefined ? "connection" : "request";
 
-  if (persistence?.type === "HTTP_COOKIE") return lookupHttpCookie(runtime, pool, key, now, base);
+  if (carriesToken(persistence)) return lookupHttpCookie(runtime, pool, key, now, base);
   const table = pool.bindings;
   if (table === undefined) {
     if (pool.model.algorithm === "SOURCE_IP") {
@@ -188,6 +189,11 @@ function lookupHttpCookie(
   }
   const codec = codecFor(cookieKey);
   const decoded = codec.decode(value);
+  // HTTP_COOKIE and HTTP_HEADER carry the same token; only the words differ.
+  const carrier =
+    persistence.type === "HTTP_HEADER"
+      ? `${persistence.headerName} header`
+      : `${persistence.cookieName} cookie`;
   if (!decoded.ok) {
     return {
       status: 200,
@@ -195,13 +201,15 @@ function lookupHttpCookie(
         ...base,
         bound: false,
         valid: false,
-        why: `this ${persistence.cookieName} value is ${decoded.reason}: stickylb ignores it, places the request afresh (invalid) and sets a new cookie`,
+        why: `this ${carrier} value is ${decoded.reason}: stickylb ignores it, places the request afresh (invalid) and sends a new one`,
       },
       outcome: `invalid (${decoded.reason})`,
     };
   }
   const member = pool.members.find((m) => codec.memberToken(m.endpoint) === decoded.token);
-  const expired = codec.isExpired(decoded.issuedAtMs, now, persistence.persistenceTimeoutMs);
+  const idle = codec.isExpired(decoded.issuedAtMs, now, persistence.persistenceTimeoutMs);
+  const over = isSessionOver(decoded.sessionStartMs, now, persistence.absoluteTimeoutMs);
+  const expired = idle || over;
   const endpoint = member?.endpoint ?? null;
   const ageMs = Math.max(0, now - decoded.issuedAtMs);
   return {
@@ -216,11 +224,17 @@ function lookupHttpCookie(
       issuedAt: new Date(decoded.issuedAtMs).toISOString(),
       ageMs,
       persistenceTimeoutMs: persistence.persistenceTimeoutMs,
-      why: expired
-        ? `the cookie was issued ${Math.round(ageMs / 1000)}s ago, past persistenceTimeout: the next request is placed afresh (expired)`
-        : `the inserted ${persistence.cookieName} cookie names ${endpoint ?? "a member no longer in the pool"}; ${nextStep(member, "request")}. The binding lives in the client's cookie, so it cannot be deleted here`,
+      sessionStartedAt: new Date(decoded.sessionStartMs).toISOString(),
+      ...(persistence.absoluteTimeoutMs === undefined
+        ? {}
+        : { absoluteTimeoutMs: persistence.absoluteTimeoutMs }),
+      why: over
+        ? `the session of this ${carrier} started ${Math.round((now - decoded.sessionStartMs) / 1000)}s ago, past absoluteTimeout: the next request is placed afresh (expired)`
+        : idle
+          ? `the ${carrier} was issued ${Math.round(ageMs / 1000)}s ago, past persistenceTimeout: the next request is placed afresh (expired)`
+          : `the ${carrier} names ${endpoint ?? "a member no longer in the pool"}; ${nextStep(member, "request")}. The binding lives in the client's ${persistence.type === "HTTP_HEADER" ? "header token" : "cookie"}, so it cannot be deleted here`,
     },
-    outcome: expired ? "expired cookie" : "valid cookie",
+    outcome: `${expired ? "expired" : "valid"} ${persistence.type === "HTTP_HEADER" ? "header token" : "cookie"}`,
     ...(endpoint === null ? {} : { member: endpoint }),
   };
 }
@@ -232,12 +246,11 @@ export function deleteBinding(runtime: Runtime, poolName: string, rawKey: string
   const persistence = pool.model.sessionPersistence;
   const table = pool.bindings;
   if (table === undefined) {
-    const why =
-      persistence?.type === "HTTP_COOKIE"
-        ? "HTTP_COOKIE bindings live in the clients' cookies, not in a table: change cookieSecret to invalidate them all"
-        : pool.model.algorithm === "SOURCE_IP"
-          ? "the SOURCE_IP algorithm is a consistent hash with no table: a client moves only when members change"
-          : `pool ${pool.name} has no session persistence`;
+    const why = carriesToken(persistence)
+      ? `${persistence?.type} bindings live in the clients' tokens, not in a table: change cookieSecret to invalidate them all`
+      : pool.model.algorithm === "SOURCE_IP"
+        ? "the SOURCE_IP algorithm is a consistent hash with no table: a client moves only when members change"
+        : `pool ${pool.name} has no session persistence`;
     return { status: 409, body: { pool: pool.name, deleted: false, error: why }, outcome: "no table" };
   }
   const key = normalizeKey(pool, rawKey);

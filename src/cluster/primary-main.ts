@@ -11,7 +11,7 @@ import { createMetricsRegistry } from "../admin/metrics.js";
 import { systemClock } from "../core/clock.js";
 import type { Logger } from "../core/log.js";
 import { clientIpKey } from "../core/member.js";
-import type { ConfigModel } from "../core/model.js";
+import { type ConfigModel, carriesToken } from "../core/model.js";
 import { StickyError } from "../errors/codes.js";
 import { resolveCookieKey } from "../runtime/cookie-key.js";
 import { serveUntilStopped } from "../runtime/process-wiring.js";
@@ -47,7 +47,7 @@ const APPLY_TIMEOUT_MS = 30_000;
  * the state folder by this process alone, and every worker then reads the same file.
  */
 function checkCookieKey(model: ConfigModel, options: PrimaryOptions): void {
-  if (model.pools.some((p) => p.sessionPersistence?.type === "HTTP_COOKIE")) {
+  if (model.pools.some((p) => carriesToken(p.sessionPersistence))) {
     resolveCookieKey(model.cookieSecret, options.stateDir, options.env);
   }
 }

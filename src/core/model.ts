@@ -163,6 +163,20 @@ export interface ConfigModel {
 }
 
 export const DEFAULT_HTTP_COOKIE_NAME = "STICKYLB";
+/**
+ * The longest `absoluteTimeout`: 400 days, the longest a browser keeps a cookie (RFC 6265bis
+ * caps Max-Age and Expires there), so a cookie can always live until the session's deadline. The
+ * token's base-36 seconds carry far more.
+ */
+export const MAX_ABSOLUTE_TIMEOUT_MS = 400 * 86_400_000;
+
+/**
+ * Whether a persistence type carries stickylb's own authenticated token (the inserted cookie, or
+ * the header of header persistence), and so needs the cookie key.
+ */
+export function carriesToken(persistence: SessionPersistence | undefined): boolean {
+  return persistence?.type === "HTTP_COOKIE" || persistence?.type === "HTTP_HEADER";
+}
 /** Default bound of binding tables (SOURCE_IP and APP_COOKIE). */
 export const DEFAULT_MAX_BINDINGS = 1_000_000;
 /** Default bound of a UDP listener's flow table. */

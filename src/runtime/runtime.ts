@@ -1,7 +1,7 @@
 import type { Clock } from "../core/clock.js";
 import type { Logger } from "../core/log.js";
 import type { MemberId } from "../core/member.js";
-import type { ConfigModel } from "../core/model.js";
+import { type ConfigModel, carriesToken } from "../core/model.js";
 import { SnapshotHolder } from "../core/snapshot-holder.js";
 import type { DataPathContext } from "../data/context.js";
 import { FaultCounters } from "../data/fault-guard.js";
@@ -112,7 +112,7 @@ export class Runtime {
    * resolved or a certificate is unusable; a listener that cannot bind is reported after the others are bound.
    */
   async apply(model: ConfigModel): Promise<void> {
-    const needsKey = model.pools.some((p) => p.sessionPersistence?.type === "HTTP_COOKIE");
+    const needsKey = model.pools.some((p) => carriesToken(p.sessionPersistence));
     // An explicit secret is read at every apply (it may change on reload); a generated key once.
     if (needsKey && (model.cookieSecret !== undefined || this.cookieKey === undefined)) {
       this.cookieKey = resolveCookieKey(model.cookieSecret, this.options.stateDir, this.options.env);

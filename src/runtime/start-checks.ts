@@ -9,7 +9,7 @@
  * Nothing is created or bound here: a generated key that does not exist yet is made by `run`.
  */
 import { adminToken } from "../admin/auth.js";
-import type { ConfigModel } from "../core/model.js";
+import { type ConfigModel, carriesToken } from "../core/model.js";
 import { StickyError } from "../errors/codes.js";
 import { checkCookieKey } from "./cookie-key.js";
 
@@ -49,7 +49,7 @@ export function checkStart(model: ConfigModel, options: StartCheckOptions): Star
   } catch (e) {
     problems.push(problemOf(e));
   }
-  if (model.pools.some((p) => p.sessionPersistence?.type === "HTTP_COOKIE")) {
+  if (model.pools.some((p) => carriesToken(p.sessionPersistence))) {
     try {
       checkCookieKey(model.cookieSecret, options.stateDir, options.env);
     } catch (e) {

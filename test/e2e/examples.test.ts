@@ -81,6 +81,7 @@ describe("examples", () => {
       expect.arrayContaining([
         "app-cookie.yaml",
         "http-cookie.yaml",
+        "http-header.yaml",
         "https-sni.yaml",
         "kubernetes.yaml",
         "tcp.yaml",
@@ -114,6 +115,20 @@ describe("examples end to end", () => {
     for (let i = 0; i < 8; i++) expect((await httpGet(port, "/", { Cookie: cookie })).body).toBe(first.body);
     const line = await processes[0]!.waitForLog((e) => e.msg === "access" && e.memberName !== null);
     expect(["web-1", "web-2", "web-3"]).toContain(line.memberName);
+  });
+
+  it("http-header.yaml: the X-Session token keeps an API client on its member; the session cookie has no Max-Age", async () => {
+    for (let i = 1; i <= 2; i++) backends.push(await startHttpBackend(`api${i}`, `127.0.1.${i}`));
+    const { text, ports } = await adapted("http-header.yaml", () => backends);
+    processes.push(await runStickylb([writeConfig(tempDir(), "http-header.yaml", text)]));
+    const api = ports.get("api")!;
+    const first = await httpGet(api);
+    const token = first.headers["x-session"];
+    expect(typeof token).toBe("string");
+    for (let i = 0; i < 6; i++)
+      expect((await httpGet(api, "/", { "X-Session": token })).body).toBe(first.body);
+    const web = await httpGet(ports.get("web")!);
+    expect(web.setCookies[0]).toMatch(/^STICKYLB=[^;]+; Path=\/; HttpOnly; SameSite=Lax$/);
   });
 
   it("tcp.yaml: each client IP stays on one backend on both listeners", async () => {

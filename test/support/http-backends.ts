@@ -30,7 +30,8 @@ let sessionCounter = 0;
 
 /**
  * An HTTP backend on loopback (port 0 unless given). `GET /set-cookie?v=X` sets `JSESSIONID=X`,
- * `GET /logout` deletes it, whatever the behaviour; a WebSocket-free server (tests that need
+ * `GET /logout` deletes it, `GET /own-header?name=H` answers with its own header `H: app`,
+ * whatever the behaviour; a WebSocket-free server (tests that need
  * WebSocket start their own `ws` server on top of {@link HttpBackend}-like names).
  */
 export async function startHttpBackend(
@@ -65,6 +66,8 @@ export async function startHttpBackend(
         headers.push(["Set-Cookie", `JSESSIONID=${url.searchParams.get("v") ?? "x"}; Path=/; HttpOnly`]);
       } else if (url.pathname === "/logout") {
         headers.push(["Set-Cookie", "JSESSIONID=; Path=/; Max-Age=0"]);
+      } else if (url.pathname === "/own-header") {
+        headers.push([url.searchParams.get("name") ?? "X-Session", "app"]);
       } else if (url.pathname === "/own-cookie") {
         headers.push(["Set-Cookie", `${url.searchParams.get("name") ?? "STICKYLB"}=app; Path=/`]);
       } else if (mode === "jsessionid" && !(req.headers.cookie ?? "").includes("JSESSIONID=")) {

@@ -64,8 +64,11 @@ function checkReference(
     );
     return;
   }
-  const cookie = pool.persistence === "HTTP_COOKIE" || pool.persistence === "APP_COOKIE";
-  if (cookie && (listener.protocol === "TCP" || listener.protocol === "UDP")) {
+  const httpOnly =
+    pool.persistence === "HTTP_COOKIE" ||
+    pool.persistence === "APP_COOKIE" ||
+    pool.persistence === "HTTP_HEADER";
+  if (httpOnly && (listener.protocol === "TCP" || listener.protocol === "UDP")) {
     errors.push(
       errorAt(
         "SLB_ERR_CONFIG_REFERENCE",

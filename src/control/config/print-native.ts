@@ -94,8 +94,11 @@ function persistenceDoc(p: SessionPersistence): Record<string, unknown> {
   return {
     type: p.type,
     persistenceTimeout: formatDuration(p.persistenceTimeoutMs),
-    ...(p.type === "SOURCE_IP" ? {} : { cookieName: p.cookieName }),
-    ...(p.type === "HTTP_COOKIE" ? { cookie: { ...p.cookie } } : { maxBindings: p.maxBindings }),
+    ...(p.absoluteTimeoutMs === undefined ? {} : { absoluteTimeout: formatDuration(p.absoluteTimeoutMs) }),
+    ...(p.type === "HTTP_COOKIE" || p.type === "APP_COOKIE" ? { cookieName: p.cookieName } : {}),
+    ...(p.type === "HTTP_HEADER" ? { headerName: p.headerName } : {}),
+    ...(p.type === "HTTP_COOKIE" ? { cookie: { ...p.cookie } } : {}),
+    ...(p.type === "SOURCE_IP" || p.type === "APP_COOKIE" ? { maxBindings: p.maxBindings } : {}),
   };
 }
 

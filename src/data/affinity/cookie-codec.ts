@@ -1,24 +1,30 @@
 /**
- * The value of the HTTP_COOKIE cookie (SPEC 6.4): `1.<token>.<issued>.<mac>`.
+ * The token of HTTP_COOKIE and HTTP_HEADER persistence (docs/affinity.md):
+ * `2.<member>.<issued>.<start>.<mac>`.
  *
- * - `1` is the format version, so the format can change without misreading old cookies.
- * - `token` names the member without revealing it: the first 16 bytes of
+ * - `2` is the format version, so the format can change without misreading old tokens. Version 1
+ *   (`1.<member>.<issued>.<mac>`, before tokens carried a session start) is still read, its
+ *   session taken to start when it was issued.
+ * - `member` names the member without revealing it: the first 16 bytes of
  *   HMAC-SHA256(key, "member:" + ADDRESS:PORT), base64url. It depends only on the key and the
  *   endpoint, so it is the same after a restart and on every instance that shares the key, and it
  *   never contains the address or port.
  * - `issued` is the issue time in whole seconds since the epoch, base 36; the load balancer
- *   refuses the cookie once `persistenceTimeout` has passed since, whatever the browser does.
- * - `mac` is HMAC-SHA256(key, "1|" + token + "|" + issued) truncated to 16 bytes (128 bits,
- *   as RFC 2104 §5 allows), base64url, compared in constant time.
+ *   refuses the token once `persistenceTimeout` has passed since, whatever the client does.
+ * - `start` is when the session's first token was issued (whole seconds, base 36); a re-issued
+ *   token keeps it, so `absoluteTimeout` counts from the first token however often it is renewed.
+ * - `mac` is HMAC-SHA256(key, "2|" + member + "|" + issued + "|" + start) truncated to 16 bytes
+ *   (128 bits, as RFC 2104 §5 allows), base64url, compared in constant time.
  *
  * Every character is base64url, a digit, a lower-case letter or `.`: all RFC 6265 cookie-octets,
- * and safe in URLs and logs. Token derivation and MAC inputs start differently (`member:` vs
- * `1|`), so one can never stand in for the other.
+ * valid in an HTTP header field value, and safe in URLs and logs. Token derivation and MAC inputs
+ * start differently (`member:` vs `1|`/`2|`), and each version's MAC input starts with its
+ * version, so no value can stand in for another.
  */
 import { createHmac, timingSafeEqual } from "node:crypto";
 
-export const COOKIE_FORMAT_VERSION = 1;
-/** Longer values are refused before any parsing or crypto (a valid one is about 55 characters). */
+export const COOKIE_FORMAT_VERSION = 2;
+/** Longer values are refused before any parsing or crypto (a valid one is about 61 characters). */
 export const MAX_COOKIE_VALUE_LENGTH = 200;
 /**
  * A cookie issued further than this in the future is treated as expired: only an instance with a
@@ -30,7 +36,10 @@ const TOKEN_BYTES = 16;
 const MAC_BYTES = 16;
 /** 16 bytes in unpadded base64url: 22 characters, the last carrying only 2 bits (so A, Q, g or w). */
 const B64_16 = "[A-Za-z0-9_-]{21}[AQgw]";
-const VALUE = new RegExp(`^1\\.(${B64_16})\\.(0|[1-9a-z][0-9a-z]{0,8})\\.(${B64_16})$`);
+/** Seconds since the epoch in base 36: nine digits reach far beyond any clock this runs on. */
+const SECONDS = "0|[1-9a-z][0-9a-z]{0,8}";
+const VALUE = new RegExp(`^2\\.(${B64_16})\\.(${SECONDS})\\.(${SECONDS})\\.(${B64_16})$`);
+const VALUE_V1 = new RegExp(`^1\\.(${B64_16})\\.(${SECONDS})\\.(${B64_16})$`);
 const TOKEN = new RegExp(`^${B64_16}$`);
 const VERSION = /^[0-9]{1,4}$/;
 /** Distinct endpoints are few; the bound only guards against unbounded churn over months. */
@@ -45,7 +54,13 @@ const MAX_CACHED_TOKENS = 10_000;
 const MAX_VERIFIED_VALUES = 10_000;
 
 export type DecodeResult =
-  | { readonly ok: true; readonly token: string; readonly issuedAtMs: number }
+  | {
+      readonly ok: true;
+      readonly token: string;
+      readonly issuedAtMs: number;
+      /** When the session's first token was issued (version 1 tokens: their issue time). */
+      readonly sessionStartMs: number;
+    }
   | { readonly ok: false; readonly reason: "malformed" | "forged" | "version" };
 
 const MALFORMED: DecodeResult = { ok: false, reason: "malformed" };
@@ -75,19 +90,32 @@ export class CookieCodec {
     return token;
   }
 
-  /** The cookie value for a token (from {@link memberToken}) issued at `issuedAtMs` (whole seconds kept). */
-  encode(token: string, issuedAtMs: number): string {
+  /**
+   * The value for a member token (from {@link memberToken}) issued at `issuedAtMs`, in a session
+   * that started at `sessionStartMs` (a new session when omitted); whole seconds are kept.
+   */
+  encode(token: string, issuedAtMs: number, sessionStartMs: number = issuedAtMs): string {
     if (!Number.isFinite(issuedAtMs) || issuedAtMs < 0) throw new RangeError(`bad issue time ${issuedAtMs}`);
+    if (!Number.isFinite(sessionStartMs) || sessionStartMs < 0 || sessionStartMs > issuedAtMs)
+      throw new RangeError(`bad session start ${sessionStartMs}`);
     const second = Math.floor(issuedAtMs / 1000);
-    // Every cookie for one member issued within one second is the same value: under load (many
-    // new clients per second) the HMAC runs once per member and second, not once per response.
-    const last = this.issued.get(token);
+    const startSecond = Math.floor(sessionStartMs / 1000);
+    // Every new-session value for one member issued within one second is the same: under load
+    // (many new clients per second) the HMAC runs once per member and second, not once per
+    // response. Re-issues (an older session start) are rare, at most one per client and ttl/4,
+    // and are not cached.
+    const fresh = startSecond === second;
+    const last = fresh ? this.issued.get(token) : undefined;
     if (last !== undefined && last.second === second) return last.value;
     if (!TOKEN.test(token)) throw new TypeError("not a member token");
     const issued = second.toString(36);
-    const value = `${COOKIE_FORMAT_VERSION}.${token}.${issued}.${this.mac(token, issued).toString("base64url")}`;
-    if (this.issued.size >= MAX_CACHED_TOKENS) this.issued.clear();
-    this.issued.set(token, { second, value });
+    const start = startSecond.toString(36);
+    const mac = this.mac(`${COOKIE_FORMAT_VERSION}|${token}|${issued}|${start}`).toString("base64url");
+    const value = `${COOKIE_FORMAT_VERSION}.${token}.${issued}.${start}.${mac}`;
+    if (fresh) {
+      if (this.issued.size >= MAX_CACHED_TOKENS) this.issued.clear();
+      this.issued.set(token, { second, value });
+    }
     return value;
   }
 
@@ -96,23 +124,42 @@ export class CookieCodec {
     if (typeof value !== "string" || value.length > MAX_COOKIE_VALUE_LENGTH) return MALFORMED;
     const known = this.verified.get(value);
     if (known !== undefined) return known;
-    const match = VALUE.exec(value);
-    if (match === null) {
-      const dot = value.indexOf(".");
-      const version = dot > 0 ? value.slice(0, dot) : "";
-      return VERSION.test(version) && version !== String(COOKIE_FORMAT_VERSION)
-        ? VERSION_MISMATCH
-        : MALFORMED;
-    }
-    const token = match[1]!;
-    const issued = match[2]!;
-    const given = Buffer.from(match[3]!, "base64url");
-    const expected = this.mac(token, issued);
-    if (given.length !== expected.length || !timingSafeEqual(given, expected)) return FORGED;
-    const result: DecodeResult = { ok: true, token, issuedAtMs: Number.parseInt(issued, 36) * 1000 };
+    const result = this.authenticate(value);
+    if (!result.ok) return result;
     if (this.verified.size >= MAX_VERIFIED_VALUES) this.verified.delete(this.verified.keys().next().value!);
     this.verified.set(value, result);
     return result;
+  }
+
+  private authenticate(value: string): DecodeResult {
+    const match = VALUE.exec(value);
+    if (match !== null) {
+      const [, token, issued, start, mac] = match as unknown as [string, string, string, string, string];
+      if (!this.macMatches(mac, `2|${token}|${issued}|${start}`)) return FORGED;
+      const issuedAtMs = Number.parseInt(issued, 36) * 1000;
+      const sessionStartMs = Number.parseInt(start, 36) * 1000;
+      // Only this codec writes a start, never after the issue time: anything else is not ours.
+      if (sessionStartMs > issuedAtMs) return FORGED;
+      return { ok: true, token, issuedAtMs, sessionStartMs };
+    }
+    const old = VALUE_V1.exec(value);
+    if (old !== null) {
+      const [, token, issued, mac] = old as unknown as [string, string, string, string];
+      if (!this.macMatches(mac, `1|${token}|${issued}`)) return FORGED;
+      const issuedAtMs = Number.parseInt(issued, 36) * 1000;
+      return { ok: true, token, issuedAtMs, sessionStartMs: issuedAtMs };
+    }
+    const dot = value.indexOf(".");
+    const version = dot > 0 ? value.slice(0, dot) : "";
+    return VERSION.test(version) && version !== "1" && version !== String(COOKIE_FORMAT_VERSION)
+      ? VERSION_MISMATCH
+      : MALFORMED;
+  }
+
+  private macMatches(givenText: string, input: string): boolean {
+    const given = Buffer.from(givenText, "base64url");
+    const expected = this.mac(input);
+    return given.length === expected.length && timingSafeEqual(given, expected);
   }
 
   /** Authentic values remembered (bounded by MAX_VERIFIED_VALUES); for tests and the admin API. */
@@ -128,8 +175,8 @@ export class CookieCodec {
     return needsReissue(issuedAtMs, nowMs, ttlMs);
   }
 
-  private mac(token: string, issued: string): Buffer {
-    return this.hmac(`${COOKIE_FORMAT_VERSION}|${token}|${issued}`, MAC_BYTES);
+  private mac(input: string): Buffer {
+    return this.hmac(input, MAC_BYTES);
   }
 
   private hmac(input: string, bytes: number): Buffer {
@@ -140,6 +187,18 @@ export class CookieCodec {
 /** The cookie is refused once `ttlMs` has passed since it was issued (or it claims a far future). */
 export function isExpired(issuedAtMs: number, nowMs: number, ttlMs: number): boolean {
   return nowMs - issuedAtMs >= ttlMs || issuedAtMs - nowMs > MAX_CLOCK_SKEW_MS;
+}
+
+/**
+ * The session is refused once `absoluteMs` has passed since its first token, however active the
+ * client (no limit when undefined).
+ */
+export function isSessionOver(
+  sessionStartMs: number,
+  nowMs: number,
+  absoluteMs: number | undefined,
+): boolean {
+  return absoluteMs !== undefined && nowMs - sessionStartMs >= absoluteMs;
 }
 
 /**

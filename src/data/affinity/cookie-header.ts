@@ -171,7 +171,8 @@ export interface SetCookieAttributes {
   readonly path: string;
   /** Empty or undefined: no Domain attribute (a host-only cookie). */
   readonly domain?: string | undefined;
-  readonly maxAgeSeconds: number;
+  /** Undefined: a session cookie (no Max-Age, no Expires). */
+  readonly maxAgeSeconds: number | undefined;
   readonly httpOnly: boolean;
   readonly sameSite: SameSite;
   readonly secure: boolean;
@@ -190,11 +191,13 @@ export function serializeSetCookie(name: string, value: string, attrs: SetCookie
     throw new TypeError(`invalid cookie path ${JSON.stringify(attrs.path)}`);
   const domain = attrs.domain ?? "";
   if (!ATTRIBUTE_VALUE.test(domain)) throw new TypeError(`invalid cookie domain ${JSON.stringify(domain)}`);
-  const maxAge = Math.max(0, Math.floor(attrs.maxAgeSeconds));
-  if (!Number.isFinite(maxAge)) throw new TypeError(`invalid Max-Age ${attrs.maxAgeSeconds}`);
+  const maxAge = attrs.maxAgeSeconds === undefined ? undefined : Math.max(0, Math.floor(attrs.maxAgeSeconds));
+  if (maxAge !== undefined && !Number.isFinite(maxAge))
+    throw new TypeError(`invalid Max-Age ${attrs.maxAgeSeconds}`);
   let out = `${name}=${value}`;
   if (attrs.path !== "") out += `; Path=${attrs.path}`;
-  out += `; Max-Age=${maxAge}`;
+  // No Max-Age (and no Expires): a session cookie, dropped when the browser closes.
+  if (maxAge !== undefined) out += `; Max-Age=${maxAge}`;
   if (attrs.httpOnly) out += "; HttpOnly";
   out += `; SameSite=${attrs.sameSite}`;
   if (attrs.secure) out += "; Secure";

@@ -40,6 +40,7 @@ export interface FrontPool extends PlacementPool {
 export class PlacedClient implements StickyClient {
   key: string | undefined = undefined;
   issuedAt = 0;
+  sessionStart: number | undefined = undefined;
   /** The member placed; undefined when no member was eligible (the client is refused). */
   member: MemberRuntime | undefined = undefined;
   /** The affinity decision; undefined when the client is not sticky in this pool. */
@@ -69,8 +70,8 @@ export class PlacedClient implements StickyClient {
   }
 
   /**
-   * HTTP: `member` answered with these raw response header pairs; returns the `Set-Cookie`
-   * values to add to its response.
+   * HTTP: `member` answered with these raw response header pairs; returns the header pairs
+   * (`[name, value, …]`: a `Set-Cookie`, a session token header) to add to its response.
    */
   answered(member: MemberRuntime, responseRaw: readonly string[]): readonly string[] {
     return this.pool.stickiness.answered(this, member, responseRaw);
@@ -113,7 +114,9 @@ export function placeClient(pool: FrontPool, facts: ClientFacts): PlacedClient {
   return client;
 }
 
+const NO_HEADERS: readonly string[] = [];
+
 /** The facts of an L4 client (TCP connection, UDP flow): only its address counts. */
 export function l4Client(clientIp: string): ClientFacts {
-  return { clientIp, http: false, cookieHeader: undefined, https: false, now: 0 };
+  return { clientIp, http: false, cookieHeader: undefined, requestRaw: NO_HEADERS, https: false, now: 0 };
 }

@@ -5,15 +5,17 @@
  * {@link Proposal} and remembers a new placement; whether the proposed member may take the client
  * is the resolver's rule, and the bookkeeping is the placement front's (`placement-front.ts`).
  */
-import type { PoolModel } from "../../core/model.js";
+import type { PoolModel, SessionPersistence } from "../../core/model.js";
 import type { MemberRuntime } from "../upstream/member-runtime.js";
 import { learnAppCookie, MAX_APP_COOKIE_VALUE_LENGTH } from "./app-cookie-affinity.js";
 import type { BindingStore } from "./binding-table.js";
 import type { CookieCodec } from "./cookie-codec.js";
 import { findCookie, setCookieValues } from "./cookie-header.js";
-import { httpCookieToSet, proposeByHttpCookie } from "./http-cookie-affinity.js";
+import { cookieToken, setCookieFor } from "./http-cookie-affinity.js";
+import { memberSetsHeader, requestHeaderToken } from "./http-header-affinity.js";
 import { InsertedCookies } from "./inserted-cookies.js";
 import { GONE, type Proposal } from "./resolver.js";
+import { type IssuedToken, MemberTokens, readToken, tokenToIssue } from "./session-token.js";
 
 /** What a listener knows of a client when it asks for a member. */
 export interface ClientFacts {
@@ -23,6 +25,8 @@ export interface ClientFacts {
   readonly http: boolean;
   /** The request's `Cookie` header (several joined with `; `). */
   readonly cookieHeader: string | undefined;
+  /** The request's raw header pairs `[name, value, …]` (HTTP_HEADER reads its header there). */
+  readonly requestRaw: readonly string[];
   /** The listener is HTTPS (the inserted cookie's `Secure: auto`). */
   readonly https: boolean;
   readonly now: number;
@@ -36,8 +40,10 @@ export interface StickyClient {
   readonly facts: ClientFacts;
   /** The binding key (client IP, application cookie value) once proposed. */
   key: string | undefined;
-  /** HTTP_COOKIE: when the honoured cookie was issued (ms). */
+  /** HTTP_COOKIE, HTTP_HEADER: when the honoured token was issued (ms). */
   issuedAt: number;
+  /** HTTP_COOKIE, HTTP_HEADER: the session start of a valid token; undefined: a new session. */
+  sessionStart: number | undefined;
   /** The member first placed. */
   readonly member: MemberRuntime | undefined;
   /** Placed afresh or moved by a retry: the member that answers must be remembered. */
@@ -55,7 +61,7 @@ export interface Stickiness {
   bind(client: StickyClient, member: MemberRuntime): void;
   /**
    * HTTP: `member` answered with these raw response header pairs: learn what the response
-   * teaches and return the `Set-Cookie` values to add.
+   * teaches and return the header pairs to add (`[name, value, …]`: a `Set-Cookie`, a token header).
    */
   answered(client: StickyClient, member: MemberRuntime, responseRaw: readonly string[]): readonly string[];
   /** L4: an open connection or flow holds its binding (it cannot lapse while open). */
@@ -141,55 +147,106 @@ class AppCookieStickiness implements Stickiness {
   release(): void {}
 }
 
-/** HTTP_COOKIE: stickylb's own cookie names the member; nothing is kept in the process. */
-class InsertedCookieStickiness implements Stickiness {
+/**
+ * HTTP_COOKIE and HTTP_HEADER: stickylb's own token names the member and carries the session's
+ * times; nothing is kept in the process. The variants differ only in where the token travels.
+ */
+abstract class TokenStickiness implements Stickiness {
   constructor(
-    private readonly cookies: InsertedCookies,
-    private readonly pool: PoolModel,
+    private readonly tokens: MemberTokens,
+    protected readonly persistence: SessionPersistence,
   ) {}
+
+  /** The token the request carries, if any. */
+  protected abstract requestToken(facts: ClientFacts): string | undefined;
+  /** The header pairs that send `token` with the member's response (none when the member's own wins). */
+  protected abstract send(
+    token: IssuedToken,
+    facts: ClientFacts,
+    responseRaw: readonly string[],
+  ): readonly string[];
 
   propose(client: StickyClient): Proposal | undefined {
     const { facts } = client;
     if (!facts.http) return undefined;
-    const found = proposeByHttpCookie(
-      this.cookies,
-      this.pool.sessionPersistence!,
-      facts.cookieHeader,
-      facts.now,
-    );
-    if (found.kind === "bound") {
-      client.issuedAt = found.issuedAt;
-      const member = this.cookies.memberByToken(found.token);
-      return member === undefined ? GONE : { kind: "bound", member: member.id };
-    }
-    return found;
+    const found = readToken(this.tokens.codec, this.persistence, this.requestToken(facts), facts.now);
+    if (found.kind !== "bound") return found;
+    client.issuedAt = found.issuedAt;
+    client.sessionStart = found.sessionStart;
+    const member = this.tokens.memberByToken(found.token);
+    return member === undefined ? GONE : { kind: "bound", member: member.id };
   }
 
   bind(): void {}
 
   answered(client: StickyClient, member: MemberRuntime, responseRaw: readonly string[]): readonly string[] {
-    const honoured = client.rebind ? undefined : client.member;
-    const cookie = httpCookieToSet(
-      this.cookies,
-      this.pool.sessionPersistence!,
-      honoured,
-      client.issuedAt,
-      member,
-      setCookieValues(responseRaw),
-      client.facts.https,
-      client.facts.now,
-    );
-    return cookie === undefined ? NOTHING : [cookie];
+    const holder = {
+      honoured: client.rebind ? undefined : client.member,
+      issuedAt: client.issuedAt,
+      sessionStart: client.sessionStart,
+    };
+    const token = tokenToIssue(this.tokens, this.persistence, holder, member, client.facts.now);
+    return token === undefined ? NOTHING : this.send(token, client.facts, responseRaw);
   }
 
   hold(): void {}
   release(): void {}
 }
 
+/** HTTP_COOKIE: the token is the inserted cookie's value. */
+class InsertedCookieStickiness extends TokenStickiness {
+  private readonly cookies: InsertedCookies;
+
+  constructor(tokens: MemberTokens, persistence: SessionPersistence) {
+    super(tokens, persistence);
+    this.cookies = new InsertedCookies(persistence);
+  }
+
+  protected requestToken(facts: ClientFacts): string | undefined {
+    return cookieToken(this.persistence, facts.cookieHeader);
+  }
+
+  protected send(token: IssuedToken, facts: ClientFacts, responseRaw: readonly string[]): readonly string[] {
+    const { persistence } = this;
+    const header = setCookieFor(
+      this.cookies,
+      persistence,
+      token,
+      setCookieValues(responseRaw),
+      facts.https,
+      facts.now,
+    );
+    return header === undefined ? NOTHING : ["Set-Cookie", header];
+  }
+}
+
+/** HTTP_HEADER: the token travels in the header `headerName`, both ways. */
+class HeaderStickiness extends TokenStickiness {
+  private readonly lowerName: string;
+
+  constructor(
+    tokens: MemberTokens,
+    persistence: SessionPersistence,
+    private readonly headerName: string,
+  ) {
+    super(tokens, persistence);
+    this.lowerName = headerName.toLowerCase();
+  }
+
+  protected requestToken(facts: ClientFacts): string | undefined {
+    return requestHeaderToken(facts.requestRaw, this.lowerName);
+  }
+
+  protected send(token: IssuedToken, _facts: ClientFacts, responseRaw: readonly string[]): readonly string[] {
+    // The member's own header of that name wins, as the application's cookie does with HTTP_COOKIE.
+    return memberSetsHeader(responseRaw, this.lowerName) ? NOTHING : [this.headerName, token.value];
+  }
+}
+
 /**
  * The stickiness of a pool in a snapshot: the one place the persistence type is looked at. The
- * pool's binding table (SOURCE_IP, APP_COOKIE) is long-lived pool state; the HTTP_COOKIE token
- * index is built here, with the snapshot's codec.
+ * pool's binding table (SOURCE_IP, APP_COOKIE) is long-lived pool state; the member token index
+ * of HTTP_COOKIE and HTTP_HEADER is built here, with the snapshot's codec.
  */
 export function stickinessFor(
   pool: PoolModel,
@@ -206,8 +263,11 @@ export function stickinessFor(
     case "HTTP_COOKIE":
       return codec === undefined
         ? NOT_STICKY
-        : new InsertedCookieStickiness(new InsertedCookies(codec, persistence, members), pool);
+        : new InsertedCookieStickiness(new MemberTokens(codec, members), persistence);
     case "HTTP_HEADER":
+      return codec === undefined || persistence.headerName === undefined
+        ? NOT_STICKY
+        : new HeaderStickiness(new MemberTokens(codec, members), persistence, persistence.headerName);
     case undefined:
       return NOT_STICKY;
   }

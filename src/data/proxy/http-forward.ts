@@ -319,7 +319,7 @@ export class Exchange implements UpstreamUser {
     this.responseKind = kindOf(framing);
     this.responseLeft = framing.kind === "length" ? framing.length : 0;
     const out = responseHeadersForClient(head.raw, false, connection);
-    for (const cookie of this.sticky.answered(target, head.raw)) out.push("Set-Cookie", cookie);
+    out.push(...this.sticky.answered(target, head.raw));
     env.counters.countResponse(this.pool.name, target.endpoint, head.status);
 
     // A response that comes before the whole request body leaves the client stream mid-body.

@@ -59,6 +59,7 @@ export function routeAndPlace(
     clientIp,
     http: true,
     cookieHeader: cookieHeaderOf(head.raw),
+    requestRaw: head.raw,
     https: env.https,
     now: env.ctx.clock.now(),
   });

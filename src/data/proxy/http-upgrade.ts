@@ -253,7 +253,7 @@ export function forwardUpgrade(
       up.off("data", onHead);
       client.off("data", onClientData);
       const out = responseHeadersForClient(response.raw, upgraded);
-      for (const cookie of sticky.answered(target, response.raw)) out.push("Set-Cookie", cookie);
+      out.push(...sticky.answered(target, response.raw));
       status = response.status;
       counters.countResponse(pool.name, target.endpoint, response.status);
       if (!client.writable || clientGone) {

@@ -4,6 +4,7 @@ import { describe, expect, it } from "vitest";
 import {
   CookieCodec,
   isExpired,
+  isSessionOver,
   MAX_CLOCK_SKEW_MS,
   MAX_COOKIE_VALUE_LENGTH,
   needsReissue,
@@ -19,14 +20,20 @@ describe("CookieCodec", () => {
   it("round-trips a token and the issue time in whole seconds", () => {
     const token = codec.memberToken("10.0.0.1:8080");
     const value = codec.encode(token, NOW);
-    expect(codec.decode(value)).toEqual({ ok: true, token, issuedAtMs: 1_700_000_123_000 });
+    expect(codec.decode(value)).toEqual({
+      ok: true,
+      token,
+      issuedAtMs: 1_700_000_123_000,
+      sessionStartMs: 1_700_000_123_000,
+    });
   });
 
   it("has the documented layout and only cookie- and URL-safe characters", () => {
     const value = codec.encode(codec.memberToken("10.0.0.1:8080"), NOW);
-    expect(value).toMatch(/^1\.[A-Za-z0-9_-]{22}\.[0-9a-z]+\.[A-Za-z0-9_-]{22}$/);
+    expect(value).toMatch(/^2\.[A-Za-z0-9_-]{22}\.[0-9a-z]+\.[0-9a-z]+\.[A-Za-z0-9_-]{22}$/);
     expect(value.split(".")[2]).toBe(Math.floor(NOW / 1000).toString(36));
-    expect(value.length).toBeLessThan(64);
+    expect(value.split(".")[3]).toBe(Math.floor(NOW / 1000).toString(36));
+    expect(value.length).toBeLessThan(72);
   });
 
   it("derives the token as HMAC-SHA256(key, 'member:' + endpoint)[0..16] and never shows the endpoint", () => {
@@ -69,18 +76,25 @@ describe("CookieCodec", () => {
   it("refuses a token moved onto another cookie's MAC (swapping members) as forged", () => {
     const a = codec.encode(codec.memberToken("10.0.0.1:8080"), NOW).split(".");
     const b = codec.encode(codec.memberToken("10.0.0.2:8080"), NOW).split(".");
-    expect(codec.decode([a[0], b[1], a[2], a[3]].join("."))).toEqual({ ok: false, reason: "forged" });
+    expect(codec.decode([a[0], b[1], a[2], a[3], a[4]].join("."))).toEqual({ ok: false, reason: "forged" });
   });
 
   it("refuses a changed issue time as forged", () => {
-    const [v, t, , mac] = codec.encode(codec.memberToken("10.0.0.1:8080"), NOW).split(".");
+    const [v, t, , start, mac] = codec.encode(codec.memberToken("10.0.0.1:8080"), NOW).split(".");
     const later = Math.floor(NOW / 1000 + 3600).toString(36);
-    expect(codec.decode(`${v}.${t}.${later}.${mac}`)).toEqual({ ok: false, reason: "forged" });
+    expect(codec.decode(`${v}.${t}.${later}.${start}.${mac}`)).toEqual({ ok: false, reason: "forged" });
+  });
+
+  it("refuses a changed session start as forged (an absolute timeout cannot be pushed back)", () => {
+    const token = codec.memberToken("10.0.0.1:8080");
+    const [v, t, issued, , mac] = codec.encode(token, NOW, NOW - 3_600_000).split(".");
+    const younger = Math.floor(NOW / 1000).toString(36);
+    expect(codec.decode(`${v}.${t}.${issued}.${younger}.${mac}`)).toEqual({ ok: false, reason: "forged" });
   });
 
   it("reports another format version as version", () => {
     const value = codec.encode(codec.memberToken("10.0.0.1:8080"), NOW);
-    expect(codec.decode(`2${value.slice(1)}`)).toEqual({ ok: false, reason: "version" });
+    expect(codec.decode(`3${value.slice(1)}`)).toEqual({ ok: false, reason: "version" });
     expect(codec.decode("7.anything")).toEqual({ ok: false, reason: "version" });
   });
 
@@ -207,5 +221,93 @@ describe("encode cache", () => {
     }
     // The cache never hides a bad token.
     expect(() => codec.encode("not-a-token", t)).toThrow(TypeError);
+  });
+});
+
+/** A version 1 value (before tokens carried a session start), made as the old codec made it. */
+function versionOneValue(key: Buffer, token: string, issuedAtMs: number): string {
+  const issued = Math.floor(issuedAtMs / 1000).toString(36);
+  const mac = createHmac("sha256", key).update(`1|${token}|${issued}`).digest().subarray(0, 16);
+  return `1.${token}.${issued}.${mac.toString("base64url")}`;
+}
+
+describe("session start and absolute timeout", () => {
+  const ttl = 60_000;
+  const absolute = 5 * 60_000;
+
+  it("keeps the session start across re-issues, so the absolute timeout counts from the first token", () => {
+    const codec = new CookieCodec(KEY);
+    const token = codec.memberToken("10.0.0.1:8080");
+    const first = NOW - (NOW % 1000);
+    let value = codec.encode(token, first);
+    let now = first;
+    const seen: number[] = [];
+    // An active client: a request every half ttl, each past the re-issue point.
+    for (let i = 0; i < 20; i++) {
+      now += ttl / 2;
+      const decoded = codec.decode(value);
+      if (!decoded.ok) throw new Error("token refused");
+      expect(decoded.sessionStartMs).toBe(first);
+      expect(codec.isExpired(decoded.issuedAtMs, now, ttl)).toBe(false);
+      if (isSessionOver(decoded.sessionStartMs, now, absolute)) {
+        seen.push(now - first);
+        break;
+      }
+      if (codec.needsReissue(decoded.issuedAtMs, now, ttl))
+        value = codec.encode(token, now, decoded.sessionStartMs);
+    }
+    // Idle expiry never struck; the absolute deadline did, exactly at 5 minutes.
+    expect(seen).toEqual([absolute]);
+  });
+
+  it("ends a session exactly at its absolute deadline, and never without one", () => {
+    expect(isSessionOver(NOW, NOW + absolute - 1, absolute)).toBe(false);
+    expect(isSessionOver(NOW, NOW + absolute, absolute)).toBe(true);
+    expect(isSessionOver(NOW, NOW + 400 * 86_400_000, undefined)).toBe(false);
+  });
+
+  it("still reads version 1 tokens, their session starting when they were issued", () => {
+    const codec = new CookieCodec(KEY);
+    const token = codec.memberToken("10.0.0.1:8080");
+    const old = versionOneValue(KEY, token, NOW);
+    expect(codec.decode(old)).toEqual({
+      ok: true,
+      token,
+      issuedAtMs: 1_700_000_123_000,
+      sessionStartMs: 1_700_000_123_000,
+    });
+    // A version 1 value under another key, or altered, is still refused.
+    expect(codec.decode(versionOneValue(OTHER_KEY, token, NOW))).toEqual({ ok: false, reason: "forged" });
+    const [v, t, , mac] = old.split(".");
+    expect(codec.decode(`${v}.${t}.${(Math.floor(NOW / 1000) + 60).toString(36)}.${mac}`)).toEqual({
+      ok: false,
+      reason: "forged",
+    });
+  });
+
+  it("never lets a version 1 MAC stand for a version 2 value, or the reverse", () => {
+    const codec = new CookieCodec(KEY);
+    const token = codec.memberToken("10.0.0.1:8080");
+    const [, , issued, mac1] = versionOneValue(KEY, token, NOW).split(".");
+    expect(codec.decode(`2.${token}.${issued}.${issued}.${mac1}`)).toEqual({ ok: false, reason: "forged" });
+    const [, , issued2, , mac2] = codec.encode(token, NOW).split(".");
+    expect(codec.decode(`1.${token}.${issued2}.${mac2}`)).toEqual({ ok: false, reason: "forged" });
+  });
+
+  it("refuses a session start after the issue time, and never encodes one", () => {
+    const codec = new CookieCodec(KEY);
+    const token = codec.memberToken("10.0.0.1:8080");
+    expect(() => codec.encode(token, NOW, NOW + 1_000)).toThrow(RangeError);
+  });
+
+  it("does not let the new-session cache answer a re-issue of an older session", () => {
+    const codec = new CookieCodec(KEY);
+    const token = codec.memberToken("10.0.0.1:8080");
+    const fresh = codec.encode(token, NOW);
+    const renewed = codec.encode(token, NOW, NOW - 60_000);
+    expect(renewed).not.toBe(fresh);
+    const decoded = codec.decode(renewed);
+    expect(decoded.ok && decoded.sessionStartMs).toBe(Math.floor((NOW - 60_000) / 1000) * 1000);
+    expect(codec.encode(token, NOW)).toBe(fresh);
   });
 });

@@ -295,7 +295,7 @@ const POOL_CASES: Case[] = [
     - {name: d, sessionPersistence: {type: HTTP_COOKIE, cookieName: "my cookie"}}
 `,
     errors: [
-      'lb.yaml:6:38: LoadBalancer/t: spec.pools[0].sessionPersistence.type: "COOKIE" is not valid (one of SOURCE_IP, HTTP_COOKIE, APP_COOKIE)',
+      'lb.yaml:6:38: LoadBalancer/t: spec.pools[0].sessionPersistence.type: "COOKIE" is not valid (one of SOURCE_IP, HTTP_COOKIE, APP_COOKIE, HTTP_HEADER)',
       'lb.yaml:7:55: LoadBalancer/t: spec.pools[1].sessionPersistence.persistenceTimeout: "500ms" is out of range (from 1s to 7d)',
       'lb.yaml:8:57: LoadBalancer/t: spec.pools[2].sessionPersistence.persistenceTimeout: "7d1ms" is out of range (from 1s to 7d)',
       'lb.yaml:9:57: LoadBalancer/t: spec.pools[3].sessionPersistence.cookieName: "my cookie" is not a valid cookie name (a cookie name: 1–255 letters, digits or !#$%&\'*+-.^_`|~)',
@@ -332,6 +332,45 @@ const POOL_CASES: Case[] = [
       "lb.yaml:6:55: LoadBalancer/t: spec.pools[0].sessionPersistence.maxBindings: 0 is out of range (an integer of at least 1)",
       "lb.yaml:6:71: LoadBalancer/t: spec.pools[0].sessionPersistence.cookieName: only HTTP_COOKIE and APP_COOKIE take cookieName (this type is SOURCE_IP)",
       "lb.yaml:7:57: LoadBalancer/t: spec.pools[1].sessionPersistence.maxBindings: only SOURCE_IP and APP_COOKIE keep a binding table (this type is HTTP_COOKIE)",
+    ],
+  },
+  {
+    rule: "HTTP_HEADER needs a headerName: a token, not a hop-by-hop, framing or cookie header; only HTTP_HEADER takes it",
+    body: `  pools:
+    - {name: a, sessionPersistence: {type: HTTP_HEADER}}
+    - {name: b, sessionPersistence: {type: HTTP_HEADER, headerName: "X Session"}}
+    - {name: c, sessionPersistence: {type: HTTP_HEADER, headerName: transfer-encoding}}
+    - {name: d, sessionPersistence: {type: HTTP_HEADER, headerName: Set-Cookie}}
+    - {name: e, sessionPersistence: {type: HTTP_COOKIE, headerName: X-Session}}
+    - {name: f, sessionPersistence: {type: HTTP_HEADER, headerName: X-Session, cookieName: S, maxBindings: 5, cookie: {path: /}}}
+`,
+    errors: [
+      "lb.yaml:6:17: LoadBalancer/t: spec.pools[0].sessionPersistence.headerName: a required field is missing (a header name: 1–100 letters, digits or !#$%&'*+-.^_`|~, like X-Session)",
+      'lb.yaml:7:57: LoadBalancer/t: spec.pools[1].sessionPersistence.headerName: "X Session" is not a valid header name (a header name: 1–100 letters, digits or !#$%&\'*+-.^_`|~, like X-Session)',
+      'lb.yaml:8:57: LoadBalancer/t: spec.pools[2].sessionPersistence.headerName: "transfer-encoding" cannot carry the session token (a hop-by-hop, framing, cookie or X-Forwarded header) (a header name: 1–100 letters, digits or !#$%&\'*+-.^_`|~, like X-Session)',
+      'lb.yaml:9:57: LoadBalancer/t: spec.pools[3].sessionPersistence.headerName: "Set-Cookie" cannot carry the session token (a hop-by-hop, framing, cookie or X-Forwarded header) (a header name: 1–100 letters, digits or !#$%&\'*+-.^_`|~, like X-Session)',
+      "lb.yaml:10:57: LoadBalancer/t: spec.pools[4].sessionPersistence.headerName: only HTTP_HEADER takes headerName (this type is HTTP_COOKIE)",
+      "lb.yaml:11:80: LoadBalancer/t: spec.pools[5].sessionPersistence.cookieName: only HTTP_COOKIE and APP_COOKIE take cookieName (this type is HTTP_HEADER)",
+      "lb.yaml:11:95: LoadBalancer/t: spec.pools[5].sessionPersistence.maxBindings: only SOURCE_IP and APP_COOKIE keep a binding table (this type is HTTP_HEADER)",
+      "lb.yaml:11:111: LoadBalancer/t: spec.pools[5].sessionPersistence.cookie: only HTTP_COOKIE takes cookie attributes (this type is HTTP_HEADER)",
+    ],
+  },
+  {
+    rule: "absoluteTimeout: HTTP_COOKIE and HTTP_HEADER only, at least persistenceTimeout, at most 400d; cookie.maxAge only session",
+    body: `  pools:
+    - {name: a, sessionPersistence: {type: SOURCE_IP, absoluteTimeout: 1h}}
+    - {name: b, sessionPersistence: {type: HTTP_COOKIE, persistenceTimeout: 30m, absoluteTimeout: 10m}}
+    - {name: c, sessionPersistence: {type: HTTP_HEADER, headerName: X-S, absoluteTimeout: 401d}}
+    - {name: d, sessionPersistence: {type: HTTP_COOKIE, absoluteTimeout: 8h, cookie: {maxAge: 3600}}}
+    - {name: e, sessionPersistence: {type: APP_COOKIE, cookieName: SID, absoluteTimeout: 1d}}
+`,
+    errors: [
+      "lb.yaml:6:55: LoadBalancer/t: spec.pools[0].sessionPersistence.absoluteTimeout: only HTTP_COOKIE and HTTP_HEADER take absoluteTimeout (this type is SOURCE_IP)",
+      "lb.yaml:7:82: LoadBalancer/t: spec.pools[1].sessionPersistence.absoluteTimeout: 10m is shorter than persistenceTimeout 30m; absoluteTimeout must be at least persistenceTimeout",
+      'lb.yaml:8:74: LoadBalancer/t: spec.pools[2].sessionPersistence.absoluteTimeout: "401d" is out of range (from 1s to 400d)',
+      "lb.yaml:9:57: LoadBalancer/t: spec.pools[3].sessionPersistence.absoluteTimeout: 8h is shorter than persistenceTimeout 1d; absoluteTimeout must be at least persistenceTimeout",
+      "lb.yaml:9:87: LoadBalancer/t: spec.pools[3].sessionPersistence.cookie.maxAge: 3600 is not valid (one of session)",
+      "lb.yaml:10:73: LoadBalancer/t: spec.pools[4].sessionPersistence.absoluteTimeout: only HTTP_COOKIE and HTTP_HEADER take absoluteTimeout (this type is APP_COOKIE)",
     ],
   },
   {
@@ -382,6 +421,17 @@ ${POOLS}`,
 ${POOLS}`,
     errors: [
       'lb.yaml:7:42: LoadBalancer/t: spec.listeners[1].defaultPool: pool "c" uses HTTP_COOKIE session persistence (lb.yaml:10:17), which needs HTTP or HTTPS listeners; a TCP listener accepts SOURCE_IP persistence or none',
+    ],
+  },
+  {
+    rule: "header persistence only on pools used by HTTP/HTTPS listeners",
+    body: `  listeners:
+    - {name: t, protocol: TCP, port: 81, defaultPool: x}
+  pools:
+    - {name: x, sessionPersistence: {type: HTTP_HEADER, headerName: X-Session}}
+`,
+    errors: [
+      'lb.yaml:6:42: LoadBalancer/t: spec.listeners[0].defaultPool: pool "x" uses HTTP_HEADER session persistence (lb.yaml:8:17), which needs HTTP or HTTPS listeners; a TCP listener accepts SOURCE_IP persistence or none',
     ],
   },
   {

@@ -11,6 +11,31 @@ import type { ConfigModel, ListenerModel } from "../../../src/core/model.js";
 const FIXTURES = "test/fixtures/config";
 const formatted = (errors: readonly ConfigError[]): string[] => errors.map((e) => e.format());
 
+describe("token persistence options", () => {
+  const result = loadConfigFiles([join(FIXTURES, "persistence", "lb.yaml")]);
+
+  test("header persistence, absolute timeouts and a session cookie reach the model", () => {
+    expect(formatted(result.errors)).toEqual([]);
+    const [api, web] = result.model!.pools;
+    expect(api!.sessionPersistence).toEqual({
+      type: "HTTP_HEADER",
+      headerName: "X-Session",
+      persistenceTimeoutMs: 30 * 60_000,
+      absoluteTimeoutMs: 8 * 3_600_000,
+      cookieName: "",
+      cookie: { path: "/", domain: "", sameSite: "Lax", secure: "auto", httpOnly: true },
+      maxBindings: 1_000_000,
+    });
+    expect(web!.sessionPersistence).toMatchObject({
+      type: "HTTP_COOKIE",
+      cookieName: "STICKYLB",
+      absoluteTimeoutMs: 12 * 3_600_000,
+      cookie: { maxAge: "session" },
+    });
+    expect(web!.sessionPersistence!.headerName).toBeUndefined();
+  });
+});
+
 describe("the full example of SPEC 4", () => {
   const file = join(FIXTURES, "full", "lb.yaml");
   const result = loadConfigFiles([file]);

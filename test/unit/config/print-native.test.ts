@@ -22,7 +22,7 @@ interface Fixture {
 
 function fixtures(): Fixture[] {
   const base = { listenAddress: "0.0.0.0", ingressClass: "stickylb" };
-  const config = ["full", "folder"].map((name) => ({
+  const config = ["full", "folder", "persistence"].map((name) => ({
     name: `config/${name}`,
     paths: [join(FIXTURES, "config", name)],
     options: base,
