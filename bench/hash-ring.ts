@@ -44,6 +44,11 @@ export class HashRingPolicy implements BalancingPolicy {
     return undefined;
   }
 
+  /** The ring is a cache of the candidates: a pick decides nothing else. */
+  peek<C extends Candidate>(candidates: readonly C[], ctx: PickContext): C | undefined {
+    return this.pick(candidates, ctx);
+  }
+
   /** Maps the ring's owners onto this call's candidate objects; rebuilds if the endpoint set changed. */
   private sync(candidates: readonly Candidate[]): void {
     this.lastCandidates = candidates;

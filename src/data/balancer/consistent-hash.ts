@@ -54,6 +54,11 @@ export class ConsistentHashPolicy implements BalancingPolicy {
     return best;
   }
 
+  /** The hash keeps no decision state (only caches of endpoint hashes): a pick changes nothing. */
+  peek<C extends Candidate>(candidates: readonly C[], ctx: PickContext): C | undefined {
+    return this.pick(candidates, ctx);
+  }
+
   private endpointHashAt(index: number, candidate: Candidate): number {
     if (this.seen[index] === candidate) return this.seenHashes[index]!;
     let h = this.endpointHashes.get(candidate.endpoint);

@@ -47,6 +47,7 @@ export class MemberRegistry implements HealthStatusPort {
     const member = this.members.get(id);
     if (member === undefined || member.healthy === healthy) return;
     member.healthy = healthy;
+    member.downReason = healthy ? undefined : reason;
     for (const listener of this.listeners) listener(member, healthy, reason);
   }
 
