@@ -53,6 +53,11 @@ function memberWhy(m: MemberRuntime, runtime: Runtime): string {
   return "eligible";
 }
 
+/** A member as a sentence names it: `alpha (10.0.0.1:80)` when it has a name. */
+function label(m: MemberRuntime): string {
+  return m.name === undefined ? m.endpoint : `${m.name} (${m.endpoint})`;
+}
+
 /** The endpoint a member id names, for a member no longer in the pool. */
 function endpointOfId(id: MemberId): string {
   return id.slice(id.lastIndexOf("/") + 1);
@@ -87,9 +92,15 @@ function byPolicy(pool: PoolModel, clientIp: string, chosen: string): string {
 }
 
 /** The key's part of the sentence: what the client carries or what the table holds. */
-function keyPhrase(key: KeyPeek, pool: PoolModel, clientIp: string, now: number): string {
-  const cookieName = pool.sessionPersistence?.cookieName ?? "";
-  const named = key.member === undefined ? "a member no longer in the pool" : endpointOfId(key.member);
+function keyPhrase(key: KeyPeek, pool: PoolRuntime, clientIp: string, now: number): string {
+  const cookieName = pool.model.sessionPersistence?.cookieName ?? "";
+  const known = key.member === undefined ? undefined : pool.member(key.member);
+  const named =
+    known !== undefined
+      ? label(known)
+      : key.member === undefined
+        ? "a member no longer in the pool"
+        : endpointOfId(key.member);
   switch (key.type) {
     case "HTTP_COOKIE":
       if (!key.found) return `the request carries no ${cookieName} cookie`;
@@ -116,7 +127,7 @@ function reasonFor(
   now: number,
 ): string {
   const model = pool.model;
-  const placed = chosen === undefined ? refusal(listener) : byPolicy(model, clientIp, chosen.endpoint);
+  const placed = chosen === undefined ? refusal(listener) : byPolicy(model, clientIp, label(chosen));
   if (key === undefined) {
     const persistence = model.sessionPersistence?.type;
     const why =
@@ -125,7 +136,7 @@ function reasonFor(
         : `${persistence} persistence does not apply to ${listener.protocol} traffic`;
     return `${why}: ${placed}`;
   }
-  const phrase = keyPhrase(key, model, clientIp, now);
+  const phrase = keyPhrase(key, pool, clientIp, now);
   const timeout = humanDuration(model.sessionPersistence?.persistenceTimeoutMs ?? 0);
   const bindsHow =
     key.type === "HTTP_COOKIE"
