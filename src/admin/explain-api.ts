@@ -63,15 +63,16 @@ function endpointOfId(id: MemberId): string {
   return id.slice(id.lastIndexOf("/") + 1);
 }
 
+/** What is placed: a UDP datagram of an open flow keeps the flow's member, so a new flow is. */
 function unitOf(listener: ListenerModel): string {
-  return listener.protocol === "UDP" ? "datagram" : listener.protocol === "TCP" ? "connection" : "request";
+  return listener.protocol === "UDP" ? "new flow" : listener.protocol === "TCP" ? "connection" : "request";
 }
 
 /** What happens to a client that no member can take, per protocol. */
 function refusal(listener: ListenerModel): string {
   switch (listener.protocol) {
     case "UDP":
-      return "no member is eligible: the datagram is dropped";
+      return "no member is eligible: the new flow's datagrams are dropped";
     case "TCP":
       return "no member is eligible: the connection is closed";
     default:

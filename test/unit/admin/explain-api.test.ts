@@ -103,7 +103,7 @@ describe("explain over a UDP listener with SOURCE_IP persistence (injected clock
     expect(live.result).toBe("hit");
     expect(live.key.decoded).toMatchObject({ member: "127.0.1.3:53", expired: false, idleMs: 20_000 });
     expect(live.reason).toBe(
-      "127.0.0.5 is bound to 127.0.1.3:53, which is eligible: the datagram goes there (hit)",
+      "127.0.0.5 is bound to 127.0.1.3:53, which is eligible: the new flow goes there (hit)",
     );
     // Asking did not restart the idle timer: 40 s later the binding has lapsed (timeout 60 s).
     clock.advance(40_000);
