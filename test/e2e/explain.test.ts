@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTcpBackend, type TcpBackend, whoAnswers } from "../support/backends.js";
 import { cookiePair, type HttpBackend, httpGet, startHttpBackend } from "../support/http-backends.js";
-import { freeTcpPort } from "../support/ports.js";
+import { freeTcpPort, freeUdpPort } from "../support/ports.js";
 import {
   membersYaml,
   runStickylb,
@@ -10,6 +10,7 @@ import {
   writeConfig,
 } from "../support/stickylb-process.js";
 import { sleep } from "../support/time.js";
+import { startUdpBackend, type UdpBackend, udpClient } from "../support/udp-backends.js";
 
 /** The answer of GET /api/v1/explain, as far as these tests read it. */
 interface Explained {
@@ -43,7 +44,9 @@ describe("GET /api/v1/explain predicts where the next request goes", () => {
   const app: HttpBackend[] = [];
   const fragile: HttpBackend[] = [];
   const tcp: TcpBackend[] = [];
-  const ports = { cookie: 0, app: 0, rr: 0, fragile: 0, tcpSticky: 0, tcpHash: 0, routed: 0 };
+  const udp: UdpBackend[] = [];
+  let udpPort = 0;
+  const ports = { cookie: 0, expiring: 0, app: 0, rr: 0, fragile: 0, tcpSticky: 0, tcpHash: 0, routed: 0 };
   let lb: StickylbProcess;
   let admin = 0;
   /** Backend name by endpoint, to compare explain's `chosen` with who answered. */
@@ -54,7 +57,10 @@ describe("GET /api/v1/explain predicts where the next request goes", () => {
     for (let i = 1; i <= 3; i++) app.push(await startHttpBackend(`a${i}`, `127.0.1.${10 + i}`, "jsessionid"));
     for (let i = 1; i <= 2; i++) fragile.push(await startHttpBackend(`f${i}`, `127.0.1.${20 + i}`));
     for (let i = 1; i <= 3; i++) tcp.push(await startTcpBackend(`t${i}`, `127.0.1.${30 + i}`));
-    for (const b of [...web, ...app, ...fragile, ...tcp]) nameOf.set(`${b.address}:${b.port}`, b.name);
+    for (let i = 1; i <= 3; i++) udp.push(await startUdpBackend(`u${i}`, `127.0.1.${40 + i}`));
+    udpPort = await freeUdpPort();
+    for (const b of [...web, ...app, ...fragile, ...tcp, ...udp])
+      nameOf.set(`${b.address}:${b.port}`, b.name);
     for (const k of Object.keys(ports) as (keyof typeof ports)[]) ports[k] = await freeTcpPort();
     const file = writeConfig(
       tempDir(),
@@ -65,11 +71,13 @@ metadata: {name: explain}
 spec:
   listeners:
     - {name: cookie, protocol: HTTP, address: 127.0.0.1, port: ${ports.cookie}, defaultPool: cookie}
+    - {name: expiring, protocol: HTTP, address: 127.0.0.1, port: ${ports.expiring}, defaultPool: expiring}
     - {name: app, protocol: HTTP, address: 127.0.0.1, port: ${ports.app}, defaultPool: app}
     - {name: rr, protocol: HTTP, address: 127.0.0.1, port: ${ports.rr}, defaultPool: rr}
     - {name: fragile, protocol: HTTP, address: 127.0.0.1, port: ${ports.fragile}, defaultPool: fragile}
     - {name: tcp-sticky, protocol: TCP, address: 127.0.0.1, port: ${ports.tcpSticky}, defaultPool: tcp-sticky}
     - {name: tcp-hash, protocol: TCP, address: 127.0.0.1, port: ${ports.tcpHash}, defaultPool: tcp-hash}
+    - {name: udp, protocol: UDP, address: 127.0.0.1, port: ${udpPort}, defaultPool: udp}
     - name: routed
       protocol: HTTP
       address: 127.0.0.1
@@ -78,6 +86,11 @@ spec:
         - {host: api.example, path: /v1, pathType: Prefix, pool: rr}
   pools:
     - name: cookie
+      algorithm: ROUND_ROBIN
+      sessionPersistence: {type: HTTP_COOKIE}
+      members:
+${membersYaml(web)}
+    - name: expiring
       algorithm: ROUND_ROBIN
       sessionPersistence: {type: HTTP_COOKIE, persistenceTimeout: 2s}
       members:
@@ -102,6 +115,11 @@ ${membersYaml(fragile)}
       sessionPersistence: {type: SOURCE_IP}
       members:
 ${membersYaml(tcp)}
+    - name: udp
+      algorithm: ROUND_ROBIN
+      sessionPersistence: {type: SOURCE_IP}
+      members:
+${membersYaml(udp)}
     - name: tcp-hash
       algorithm: SOURCE_IP
       members:
@@ -113,7 +131,7 @@ ${membersYaml(tcp)}
   }, 60_000);
   afterAll(async () => {
     await lb?.stop();
-    await Promise.all([...web, ...app, ...fragile, ...tcp].map((b) => b.close()));
+    await Promise.all([...web, ...app, ...fragile, ...tcp, ...udp].map((b) => b.close()));
   });
 
   async function explain(params: Record<string, string>): Promise<{ status: number; body: Explained }> {
@@ -160,14 +178,14 @@ ${membersYaml(tcp)}
   });
 
   it("HTTP_COOKIE past persistenceTimeout: expired, placed afresh where explain said", async () => {
-    const first = await httpGet(ports.cookie);
+    const first = await httpGet(ports.expiring);
     const pair = cookiePair(first.setCookies, "STICKYLB")!;
     await sleep(3_100);
-    const e = await predicted({ listener: "cookie", client: "127.0.0.1", cookie: pair });
+    const e = await predicted({ listener: "expiring", client: "127.0.0.1", cookie: pair });
     expect(e.result).toBe("expired");
     expect(e.key?.decoded).toMatchObject({ expired: true, forged: false });
     expect(e.key!.decoded!.ageMs).toBeGreaterThanOrEqual(2_000);
-    const real = await httpGet(ports.cookie, "/", { Cookie: pair });
+    const real = await httpGet(ports.expiring, "/", { Cookie: pair });
     expect(real.body.trim()).toBe(nameOfChosen(e));
     expect(cookiePair(real.setCookies, "STICKYLB")).not.toBe(pair);
   });
@@ -212,6 +230,22 @@ ${membersYaml(tcp)}
     expect(await whoAnswers(ports.tcpSticky, client)).toBe(nameOfChosen(hit));
     // IPv4-mapped IPv6 is the same client.
     expect((await predicted({ listener: "tcp-sticky", client: `::ffff:${client}` })).chosen).toBe(hit.chosen);
+  });
+
+  it("SOURCE_IP persistence over UDP: each new flow goes where explain said, then sticks", async () => {
+    for (const client of ["127.0.0.11", "127.0.0.12", "127.0.0.13"]) {
+      const miss = await predicted({ listener: "udp", client });
+      expect(miss).toMatchObject({ rule: null, result: "miss", key: { type: "SOURCE_IP", found: false } });
+      const socket = await udpClient(client);
+      try {
+        expect(await socket.ask(udpPort, "127.0.0.1", "hi")).toBe(nameOfChosen(miss));
+      } finally {
+        await socket.close();
+      }
+      const hit = await predicted({ listener: "udp", client });
+      expect(hit.result).toBe("hit");
+      expect(hit.chosen).toBe(miss.chosen);
+    }
   });
 
   it("SOURCE_IP algorithm: the consistent hash explain reports is where each client lands", async () => {
