@@ -7,6 +7,7 @@ import type { AdminSource, RemoteAdmin } from "./admin-source.js";
 import { bearerMatches, isLoopback } from "./auth.js";
 import { type ApiAnswer, deleteBinding, keyForLog, lookupBinding } from "./bindings-api.js";
 import { DASHBOARD_HTML } from "./dashboard-page.js";
+import { explainQuery } from "./explain-api.js";
 import { createMetricsRegistry } from "./metrics.js";
 import { RateTracker } from "./rates.js";
 import { buildStatus, trafficSample } from "./status.js";
@@ -36,6 +37,7 @@ export interface AdminServerOptions {
 const READ_ONLY_PATHS = new Set(["/metrics", "/healthz", "/readyz"]);
 
 const BINDINGS_PATH = /^\/api\/v1\/pools\/([^/]+)\/bindings\/?$/;
+const EXPLAIN_PATH = "/api/v1/explain";
 
 function send(res: http.ServerResponse, status: number, type: string, body: string | Buffer): void {
   res.writeHead(status, { "content-type": type, "cache-control": "no-store" }).end(body);
@@ -127,7 +129,8 @@ export async function startAdminServer(
       send(res, 200, "text/html; charset=utf-8", DASHBOARD_HTML);
       return;
     }
-    const known = path === "/metrics" || path === "/api/v1/status" || bindings !== null;
+    const known =
+      path === "/metrics" || path === "/api/v1/status" || path === EXPLAIN_PATH || bindings !== null;
     if (!known) {
       send(res, 404, "text/plain", "not found\n");
       return;
@@ -142,12 +145,24 @@ export async function startAdminServer(
       send(res, 200, registry.contentType, await (remote?.metrics() ?? registry.metrics()));
       return;
     }
+    if (remote !== undefined && path === EXPLAIN_PATH) {
+      // The primary of --workers has no snapshot of its own; each worker places its own clients.
+      sendJson(res, 501, {
+        error: "explain is not available with --workers (each worker places its own clients)",
+      });
+      return;
+    }
     if (remote !== undefined) {
       await handleRemote(req, res, url, bindings, remote);
       return;
     }
     if (runtime === undefined) {
       sendJson(res, 503, { error: "the load balancer is not running yet" });
+      return;
+    }
+    if (path === EXPLAIN_PATH) {
+      const answer = explainQuery(runtime, url.searchParams, clock.now());
+      sendJson(res, answer.status, answer.body);
       return;
     }
     if (path === "/api/v1/status") {

@@ -3,7 +3,8 @@
  * step and no external resource. It polls `/api/v1/status` every second and computes rates
  * client-side from counter deltas, so the server keeps no per-viewer state. A token for a
  * non-loopback admin listener is passed in the URL fragment (`/#token=…`), which browsers never send
- * to the server or write to its logs.
+ * to the server or write to its logs. The "why does a client go there" form asks
+ * `/api/v1/explain` (docs/operations.md) only when submitted.
  */
 export const DASHBOARD_HTML = `<!doctype html>
 <html lang="en">
@@ -86,6 +87,23 @@ export const DASHBOARD_HTML = `<!doctype html>
   .share span { min-width: 64px; text-align: right; color: var(--muted); font-size: 12px; white-space: nowrap; }
   .muted { color: var(--muted); }
   #error { display: none; }
+  .explain form { display: flex; flex-wrap: wrap; gap: 8px 10px; align-items: end; }
+  .explain label { display: flex; flex-direction: column; gap: 3px; color: var(--muted); font-size: 12px; }
+  .explain input, .explain select { background: var(--panel2); color: var(--text); border: 1px solid var(--line);
+    border-radius: 5px; padding: 5px 7px; font: 12px ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; }
+  .explain input.wide { width: 320px; }
+  .explain button { background: var(--bar); color: #fff; border: 0; border-radius: 5px; padding: 6px 14px;
+    font-weight: 600; cursor: pointer; }
+  .explain .answer { margin-top: 10px; }
+  .explain .answer:empty { display: none; }
+  .explain .verdict { font-size: 14px; margin-bottom: 6px; }
+  .explain .verdict b { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; }
+  .explain .facts { display: flex; gap: 14px; flex-wrap: wrap; color: var(--muted); font-size: 12px; margin-bottom: 6px; }
+  .explain .facts b { color: var(--text); font-weight: 500; }
+  .explain td.ok { color: var(--up); }
+  .explain td.no { color: var(--down); }
+  .explain tr.chosen td { background: rgba(47,129,247,.12); }
+  .explain .err { color: var(--down); }
   footer { color: var(--muted); text-align: center; font-size: 12px; padding-bottom: 16px; }
 </style>
 </head>
@@ -113,6 +131,18 @@ export const DASHBOARD_HTML = `<!doctype html>
       </table></div>
     </section>
   </div>
+  <section class="panel explain">
+    <h2>Why does a client go there? <span class="muted">asks /api/v1/explain; changes nothing</span></h2>
+    <form id="explain-form">
+      <label>listener <select id="explain-listener" name="listener"></select></label>
+      <label>client IP <input id="explain-client" name="client" value="127.0.0.1" required></label>
+      <label>Cookie header (optional) <input id="explain-cookie" name="cookie" class="wide" placeholder="STICKYLB=…; JSESSIONID=…"></label>
+      <label>host <input id="explain-host" name="host" placeholder="HTTP only"></label>
+      <label>path <input id="explain-path" name="path" placeholder="/"></label>
+      <button type="submit" id="explain-go">Explain</button>
+    </form>
+    <div class="answer" id="explain-answer"></div>
+  </section>
   <section class="pools" id="pools"></section>
 </main>
 <footer>polls <code>/api/v1/status</code> every second · metrics at <a href="metrics" style="color:var(--accent)">/metrics</a></footer>
@@ -326,6 +356,67 @@ export const DASHBOARD_HTML = `<!doctype html>
     }
   }
 
+  // The listener choices follow the configuration; rebuilt only when the names change, so a
+  // selection survives the polls.
+  function renderExplainListeners(s) {
+    const select = $("explain-listener");
+    const names = s.listeners.map((l) => l.name);
+    if (select.dataset.names === JSON.stringify(names)) return;
+    const keep = select.value;
+    select.innerHTML = s.listeners.map((l) =>
+      '<option value="' + esc(l.name) + '">' + esc(l.name) + " (" + esc(l.protocol) + ")</option>").join("");
+    if (names.includes(keep)) select.value = keep;
+    select.dataset.names = JSON.stringify(names);
+  }
+
+  function renderExplain(e) {
+    const key = e.key;
+    const d = key && key.decoded;
+    const keyText = key === null ? "none (no session persistence here)"
+      : !key.found ? key.type + ": not found"
+      : key.type + ": names " + (d && d.member ? d.member : "no member") +
+        (d && d.ageMs !== null ? ", issued " + dur(Math.round(d.ageMs / 1000) * 1000) + " ago" : "") +
+        (d && d.idleMs !== null ? ", idle " + dur(Math.round(d.idleMs / 1000) * 1000) : "") +
+        (d && d.expired ? ", expired" : "") + (d && d.forged ? ", forged" : "") +
+        (d && d.refused && !d.forged ? ", " + d.refused : "");
+    const rows = e.members.map((m) =>
+      '<tr class="' + (m.member === e.chosen ? "chosen" : "") + '" data-explain-member="' + esc(m.member) + '">' +
+      "<td>" + (m.member === e.chosen ? "→" : "") + "</td>" +
+      '<td class="addr">' + (m.name ? esc(m.name) + " " : "") + esc(m.member) + "</td>" +
+      '<td class="' + (m.eligible ? "ok" : "no") + '">' + (m.eligible ? "yes" : "no") + "</td>" +
+      "<td>" + esc(m.why) + "</td></tr>").join("");
+    $("explain-answer").innerHTML =
+      '<div class="verdict">→ <b id="explain-chosen">' + esc(e.chosen === null ? "no member" : (e.chosenName ? e.chosenName + " " : "") + e.chosen) + "</b>" +
+      (e.result ? ' <span class="tag sticky" id="explain-result">' + esc(e.result) + "</span>" : "") + "</div>" +
+      '<div id="explain-reason">' + esc(e.reason) + "</div>" +
+      '<div class="facts" style="margin-top:6px"><span>rule <b>' + esc(e.rule ? (e.rule.host || "*") + " " + (e.rule.path || "/") : "—") + "</b></span>" +
+      "<span>pool <b>" + esc(e.pool === null ? "—" : e.pool) + "</b></span>" +
+      (e.algorithm ? "<span>algorithm <b>" + esc(e.algorithm) + "</b></span>" : "") +
+      "<span>key <b>" + esc(keyText) + "</b></span></div>" +
+      (rows ? '<div class="scroll-x"><table><thead><tr><th></th><th>member</th><th>eligible</th><th>why</th></tr></thead><tbody>' +
+        rows + "</tbody></table></div>" : "");
+  }
+
+  $("explain-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const params = new URLSearchParams();
+    for (const name of ["listener", "client", "cookie", "host", "path"]) {
+      const value = $("explain-" + name).value.trim();
+      if (value !== "") params.set(name, value);
+    }
+    try {
+      const res = await fetch("api/v1/explain?" + params, { headers, cache: "no-store" });
+      const body = await res.json();
+      if (!res.ok) {
+        $("explain-answer").innerHTML = '<div class="err" id="explain-error">' + esc(body.error || "HTTP " + res.status) + "</div>";
+        return;
+      }
+      renderExplain(body);
+    } catch (err) {
+      $("explain-answer").innerHTML = '<div class="err" id="explain-error">' + esc(err && err.message ? err.message : err) + "</div>";
+    }
+  });
+
   async function poll() {
     try {
       const res = await fetch("api/v1/status", { headers, cache: "no-store" });
@@ -335,6 +426,7 @@ export const DASHBOARD_HTML = `<!doctype html>
       renderHeader(status);
       renderListeners(status, rates);
       renderPools(status);
+      renderExplainListeners(status);
       drawChart(status.listeners);
       $("error").style.display = "none";
       pollsOk++;

@@ -116,6 +116,7 @@ export function demoModel(
       source: SOURCE,
     });
     const members: MemberModel[] = backends.map((b) => ({
+      name: b.name,
       address: b.address,
       port: d.backendPort(b),
       weight: 1,

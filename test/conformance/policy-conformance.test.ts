@@ -91,6 +91,45 @@ describe.each(registeredAlgorithms())("%s conforms to the BalancingPolicy contra
       { seed: SEED, numRuns: 300 },
     );
   });
+
+  it("peek returns what the next pick returns, however often it is asked (property)", () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(candidatesArb, clientIp, fc.integer({ min: 0, max: 3 })), {
+          minLength: 1,
+          maxLength: 8,
+        }),
+        (rounds) => {
+          // Ties (several members at the same load) are where a cursor or rotation would show.
+          const policy = createPolicy(algorithm);
+          for (const [candidates, ip, peeks] of rounds) {
+            const ctx = { clientIp: ip };
+            const first = policy.peek(candidates, ctx);
+            for (let i = 0; i < peeks; i++) expect(policy.peek(candidates, ctx)).toBe(first);
+            expect(policy.pick(candidates, ctx)).toBe(first);
+          }
+        },
+      ),
+      { seed: SEED, numRuns: 300 },
+    );
+  });
+
+  it("peek never moves a rotation: equal members are still served in turn", () => {
+    const set = [member("10.0.0.1:80"), member("10.0.0.2:80"), member("10.0.0.3:80")];
+    const policy = createPolicy(algorithm);
+    const picks: (string | undefined)[] = [];
+    const peeks: (string | undefined)[] = [];
+    for (let i = 0; i < 6; i++) {
+      peeks.push(policy.peek(set, { clientIp: "192.0.2.1" })?.endpoint);
+      policy.peek(set, { clientIp: "192.0.2.1" });
+      picks.push(policy.pick(set, { clientIp: "192.0.2.1" })?.endpoint);
+    }
+    expect(peeks).toEqual(picks);
+    const fresh = createPolicy(algorithm);
+    expect(picks).toEqual(
+      Array.from({ length: 6 }, () => fresh.pick(set, { clientIp: "192.0.2.1" })?.endpoint),
+    );
+  });
 });
 
 describe.each(registeredAlgorithms().filter((a) => PROMISES[a].orderIndependent))(

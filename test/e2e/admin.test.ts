@@ -348,6 +348,18 @@ spec:
       });
       expect(ok.status).toBe(200);
       expect(await ok.text()).toContain("stickylb_connections_total");
+      const explainPath = "/api/v1/explain?listener=l&client=127.0.0.2";
+      expect((await admin(adminPort, explainPath)).status).toBe(401);
+      const explained = await admin(adminPort, explainPath, {
+        headers: { Authorization: "Bearer s3cret-token-0123456789" },
+      });
+      expect(explained.status).toBe(200);
+      expect(await explained.json()).toMatchObject({
+        listener: "l",
+        pool: "p",
+        chosen: null,
+        reason: expect.stringContaining("the connection is closed"),
+      });
       expect(proc.stdout()).not.toContain("s3cret-token");
     } finally {
       await proc.stop();

@@ -118,6 +118,44 @@ describe("dashboard and cookies in a real browser (Debian Chromium)", () => {
     await page.close();
   });
 
+  it("explains from its form where a returning client goes, and the client goes there", async () => {
+    const page = await context.newPage();
+    await page.goto(dashboard);
+    await page.waitForFunction(`document.querySelectorAll("#explain-listener option").length === 5`);
+    const first = await httpGet(cookiePort);
+    const cookie = cookiePair(first.setCookies, "STICKYLB")!;
+    await page.selectOption("#explain-listener", "http-cookie");
+    await page.fill("#explain-client", "127.0.0.1");
+    await page.fill("#explain-cookie", `theme=dark; ${cookie}`);
+    await page.fill("#explain-path", "/cart");
+    await page.click("#explain-go");
+    await page.waitForSelector("#explain-chosen");
+    expect(await page.textContent("#explain-result")).toBe("hit");
+    const chosen = (await page.textContent("#explain-chosen"))!;
+    const name = /^(alpha|bravo|charlie) 127\.\d+\.\d+\.\d+:\d+$/.exec(chosen)?.[1];
+    expect(name).toBeDefined();
+    expect(await page.textContent("#explain-reason")).toMatch(
+      /STICKYLB cookie issued \d+s ago names .*eligible/,
+    );
+    // The member the page names is the one the next request with that cookie reaches.
+    const next = await httpGet(cookiePort, "/cart", { Cookie: cookie });
+    expect(next.body).toContain(`hello from ${name}`);
+    expect(await page.$$eval("[data-explain-member]", (rows) => rows.length)).toBe(3);
+    mkdirSync(ARTIFACTS, { recursive: true });
+    await (await page.$("section.explain"))!.screenshot({
+      path: resolve(ARTIFACTS, "dashboard-explain.png"),
+    });
+
+    await page.fill("#explain-client", "not-an-ip");
+    await page.click("#explain-go");
+    await page.waitForSelector("#explain-error");
+    expect(await page.textContent("#explain-error")).toContain("not an IPv4 or IPv6 address");
+    // Chromium reports every 4xx fetch on the console; that one 400 was asked for.
+    expect(consoleErrors).toEqual([expect.stringContaining("status of 400")]);
+    consoleErrors.length = 0;
+    await page.close();
+  });
+
   it("keeps reaching one backend across reloads of the HTTP_COOKIE listener's page", async () => {
     const page = await context.newPage();
     const url = `http://127.0.0.1:${cookiePort}/`;

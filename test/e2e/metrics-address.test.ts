@@ -40,7 +40,12 @@ describe("--metrics-address and --cookie-secret-file with run -f", () => {
       expect(await metrics.text()).toMatch(/^stickylb_build_info\{/m);
       expect((await fetch(`${base}/healthz`)).status).toBe(200);
       expect((await fetch(`${base}/readyz`)).status).toBe(200);
-      for (const path of ["/api/v1/status", "/api/v1/pools/web/bindings?key=x", "/"])
+      for (const path of [
+        "/api/v1/status",
+        "/api/v1/pools/web/bindings?key=x",
+        "/api/v1/explain?listener=web&client=127.0.0.1",
+        "/",
+      ])
         expect((await fetch(`${base}${path}`)).status, path).toBe(404);
     } finally {
       await proc.stop();

@@ -161,6 +161,12 @@ ${members(tcp3)}
     // The split tables of the two workers add up to one binding per client.
     const pool = (status.pools as { name: string; bindings: number }[]).find((p) => p.name === "ip")!;
     expect(pool.bindings).toBe(clients.length);
+    // Each worker places its own clients: the primary does not pretend to know where.
+    const explained = await fetch(
+      `http://127.0.0.1:${admin}/api/v1/explain?listener=ip&client=${clients[0]}`,
+    );
+    expect(explained.status).toBe(501);
+    expect(((await explained.json()) as { error: string }).error).toContain("--workers");
   });
 
   it("APP_COOKIE: a value learned through one worker is honoured through the other", async () => {

@@ -57,6 +57,7 @@ export function banner(
     lines.push(`  Status:    ${adminUrl}/api/v1/status`);
     lines.push(`  Binding:   curl ${adminUrl}/api/v1/pools/tcp-persistence/bindings?key=127.0.0.1`);
     lines.push(`  Unbind:    curl -X DELETE ${adminUrl}/api/v1/pools/tcp-persistence/bindings?key=127.0.0.1`);
+    lines.push(`  Explain:   curl '${adminUrl}/api/v1/explain?listener=tcp-persistence&client=127.0.0.1'`);
     lines.push("");
   }
   lines.push("Every request and connection is logged below as one JSON access log line. Ctrl-C stops.");

@@ -67,6 +67,8 @@ export interface BindingStore {
   sweep(): number;
   /** Live entries, for the admin API. */
   entries?(): Iterable<BindingEntry>;
+  /** One live entry without touching it (the admin API's explain: idle time, open connections). */
+  entry?(key: string): BindingEntry | undefined;
   /** Stored entries bound to a member. */
   bindingsOf?(member: MemberId): number;
 }
@@ -308,6 +310,14 @@ export class BindingTable implements BindingStore {
       const idleMs = now - e.at;
       if (idleMs < this.ttlMs) yield { key: e.key, member: e.ref.id, idleMs, holds: 0 };
     }
+  }
+
+  entry(key: string): BindingEntry | undefined {
+    const e = this.entriesByKey.get(key);
+    if (e === undefined) return undefined;
+    if (e.at < 0) return { key, member: e.ref.id, idleMs: 0, holds: -e.at };
+    const idleMs = this.now() - e.at;
+    return idleMs < this.ttlMs ? { key, member: e.ref.id, idleMs, holds: 0 } : undefined;
   }
 
   bindingsOf(member: MemberId): number {

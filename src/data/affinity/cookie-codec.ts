@@ -119,13 +119,18 @@ export class CookieCodec {
     return value;
   }
 
-  /** Parses and authenticates a value; never throws. The caller checks expiry (it knows the timeout). */
-  decode(value: string): DecodeResult {
+  /**
+   * Parses and authenticates a value; never throws. The caller checks expiry (it knows the
+   * timeout). `remember: false` leaves the cache of verified values alone (the admin API's
+   * explain must change nothing, not even which value the cache drops next).
+   */
+  decode(value: string, remember = true): DecodeResult {
     if (typeof value !== "string" || value.length > MAX_COOKIE_VALUE_LENGTH) return MALFORMED;
     const known = this.verified.get(value);
     if (known !== undefined) return known;
     const result = this.authenticate(value);
     if (!result.ok) return result;
+    if (!remember) return result;
     if (this.verified.size >= MAX_VERIFIED_VALUES) this.verified.delete(this.verified.keys().next().value!);
     this.verified.set(value, result);
     return result;

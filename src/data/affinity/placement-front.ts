@@ -15,7 +15,7 @@
  */
 import type { MemberRuntime } from "../upstream/member-runtime.js";
 import { type AffinityResult, type PlacementPool, resolvePlacement } from "./resolver.js";
-import type { ClientFacts, Stickiness, StickyClient } from "./stickiness.js";
+import type { ClientFacts, KeyPeek, Stickiness, StickyClient } from "./stickiness.js";
 
 /** Counters of one pool that outlive snapshots (kept by pool name with the pool's state). */
 export class PoolCounters {
@@ -34,6 +34,8 @@ export class PoolCounters {
 export interface FrontPool extends PlacementPool {
   readonly stickiness: Stickiness;
   readonly counters: PoolCounters;
+  /** What `pick` would return now, changing nothing (the policy's dry run). */
+  peek(clientIp: string): MemberRuntime | undefined;
 }
 
 /** One client's placement and what affinity still has to do for it. */
@@ -119,4 +121,29 @@ const NO_HEADERS: readonly string[] = [];
 /** The facts of an L4 client (TCP connection, UDP flow): only its address counts. */
 export function l4Client(clientIp: string): ClientFacts {
   return { clientIp, http: false, cookieHeader: undefined, requestRaw: NO_HEADERS, https: false, now: 0 };
+}
+
+/** What {@link placeClient} would decide for a client now (the admin API's explain). */
+export interface DryPlacement {
+  /** What the client's key proposes; undefined when the client is not sticky in this pool. */
+  readonly key: KeyPeek | undefined;
+  readonly member: MemberRuntime | undefined;
+  readonly result: AffinityResult | undefined;
+}
+
+/**
+ * The read-only placement: the same proposal and the same resolver as {@link placeClient}, but
+ * with the stickiness's `peek` (no binding touched, no expired entry removed) and the policy's
+ * `peek` (no round-robin step), and nothing recorded, counted or bound. Asking twice in a row
+ * gives the same answer, and the next real placement of the same client is the one predicted.
+ */
+export function explainPlacement(pool: FrontPool, facts: ClientFacts): DryPlacement {
+  const key = pool.stickiness.peek(facts);
+  if (key === undefined) return { key, member: pool.peek(facts.clientIp), result: undefined };
+  const dryPool: PlacementPool = {
+    member: (id) => pool.member(id),
+    pick: (clientIp) => pool.peek(clientIp),
+  };
+  const placement = resolvePlacement(dryPool, key.proposal, facts.clientIp);
+  return { key, member: placement.member, result: placement.result };
 }

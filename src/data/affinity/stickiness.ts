@@ -5,11 +5,12 @@
  * {@link Proposal} and remembers a new placement; whether the proposed member may take the client
  * is the resolver's rule, and the bookkeeping is the placement front's (`placement-front.ts`).
  */
-import type { PoolModel, SessionPersistence } from "../../core/model.js";
+import type { MemberId } from "../../core/member.js";
+import type { PersistenceType, PoolModel, SessionPersistence } from "../../core/model.js";
 import type { MemberRuntime } from "../upstream/member-runtime.js";
 import { learnAppCookie, MAX_APP_COOKIE_VALUE_LENGTH } from "./app-cookie-affinity.js";
 import type { BindingStore } from "./binding-table.js";
-import type { CookieCodec } from "./cookie-codec.js";
+import { type CookieCodec, isSessionOver } from "./cookie-codec.js";
 import { findCookie, setCookieValues } from "./cookie-header.js";
 import { cookieToken, setCookieFor } from "./http-cookie-affinity.js";
 import { memberSetsHeader, requestHeaderToken } from "./http-header-affinity.js";
@@ -50,6 +51,32 @@ export interface StickyClient {
   readonly rebind: boolean;
 }
 
+/**
+ * What a key extractor finds for a client when nothing may change (the admin API's explain): the
+ * same proposal `propose` would make, and what the key decoded to.
+ */
+export interface KeyPeek {
+  readonly type: PersistenceType;
+  readonly proposal: Proposal;
+  /** The request carried the key (cookies), or the table holds an entry for it (tables). */
+  readonly found: boolean;
+  /** The member the key names, when it names one (a forged or malformed key names none). */
+  readonly member: MemberId | undefined;
+  /** HTTP_COOKIE, HTTP_HEADER: when the token was issued (ms since the epoch). */
+  readonly issuedAt: number | undefined;
+  /** HTTP_COOKIE, HTTP_HEADER: when the token's session started (absoluteTimeout counts from it). */
+  readonly sessionStart?: number | undefined;
+  readonly expired: boolean;
+  /** HTTP_COOKIE, HTTP_HEADER: the token's MAC does not match (not made with this key). */
+  readonly forged: boolean;
+  /** Why a present key is not usable: malformed, forged, another format version, too long. */
+  readonly refused: string | undefined;
+  /** Tables: how long a live binding has been idle (0 while connections hold it). */
+  readonly idleMs?: number | undefined;
+  /** Tables: open connections holding a live binding. */
+  readonly holds?: number | undefined;
+}
+
 export interface Stickiness {
   /**
    * The key extractor: what the client's key proposes, or undefined when this client is not
@@ -57,6 +84,11 @@ export interface Stickiness {
    * places it and no affinity decision is counted. A live binding it finds is touched.
    */
   propose(client: StickyClient): Proposal | undefined;
+  /**
+   * What `propose` would say for these facts, touching nothing (no idle timer restarted, no
+   * expired entry removed, no cache filled); undefined exactly when `propose` would be.
+   */
+  peek(facts: ClientFacts): KeyPeek | undefined;
   /** The client was placed afresh (or moved by a retry) on `member`: remember it now if kept here. */
   bind(client: StickyClient, member: MemberRuntime): void;
   /**
@@ -71,9 +103,43 @@ export interface Stickiness {
 
 const NOTHING: readonly string[] = [];
 
+/** A key the client does not carry, or a table with no entry for it. */
+function notFound(type: PersistenceType, refused?: string): KeyPeek {
+  return {
+    type,
+    proposal: refused === undefined ? { kind: "none" } : { kind: "invalid" },
+    found: refused !== undefined,
+    member: undefined,
+    issuedAt: undefined,
+    expired: false,
+    forged: false,
+    refused,
+  };
+}
+
+/** A table lookup as a peek: the same proposal `propose` makes from `get`. */
+function peekTable(type: PersistenceType, table: BindingStore, key: string): KeyPeek {
+  const found = table.peek(key);
+  if (found === undefined) return notFound(type);
+  const live = found.expired ? undefined : table.entry?.(key);
+  return {
+    idleMs: live?.idleMs,
+    holds: live?.holds,
+    type,
+    proposal: found.expired ? { kind: "expired" } : { kind: "bound", member: found.member },
+    found: true,
+    member: found.member,
+    issuedAt: undefined,
+    expired: found.expired,
+    forged: false,
+    refused: undefined,
+  };
+}
+
 /** No session persistence: the policy places every client (the SOURCE_IP algorithm hashes). */
 const NOT_STICKY: Stickiness = {
   propose: () => undefined,
+  peek: () => undefined,
   bind: () => {},
   answered: () => NOTHING,
   hold: () => {},
@@ -90,6 +156,10 @@ class SourceIpStickiness implements Stickiness {
     const found = this.table.get(key);
     if (found === undefined) return { kind: "none" };
     return found.expired ? { kind: "expired" } : { kind: "bound", member: found.member };
+  }
+
+  peek(facts: ClientFacts): KeyPeek {
+    return peekTable("SOURCE_IP", this.table, facts.clientIp);
   }
 
   bind(client: StickyClient, member: MemberRuntime): void {
@@ -134,6 +204,16 @@ class AppCookieStickiness implements Stickiness {
     return found.expired ? { kind: "expired" } : { kind: "bound", member: found.member };
   }
 
+  peek(facts: ClientFacts): KeyPeek | undefined {
+    if (!facts.http) return undefined;
+    const value =
+      facts.cookieHeader === undefined ? undefined : findCookie(facts.cookieHeader, this.cookieName);
+    if (value === undefined) return notFound("APP_COOKIE");
+    if (value.length > MAX_APP_COOKIE_VALUE_LENGTH)
+      return notFound("APP_COOKIE", `longer than ${MAX_APP_COOKIE_VALUE_LENGTH} characters`);
+    return peekTable("APP_COOKIE", this.table, value);
+  }
+
   bind(): void {}
 
   answered(client: StickyClient, member: MemberRuntime, responseRaw: readonly string[]): readonly string[] {
@@ -175,6 +255,39 @@ abstract class TokenStickiness implements Stickiness {
     client.sessionStart = found.sessionStart;
     const member = this.tokens.memberByToken(found.token);
     return member === undefined ? GONE : { kind: "bound", member: member.id };
+  }
+
+  /** What `propose` would find, keeping what the token decoded (no cache filled, nothing touched). */
+  peek(facts: ClientFacts): KeyPeek | undefined {
+    if (!facts.http) return undefined;
+    const type = this.persistence.type;
+    const value = this.requestToken(facts);
+    if (value === undefined) return notFound(type);
+    const codec = this.tokens.codec;
+    const decoded = codec.decode(value, false);
+    if (!decoded.ok) {
+      const refused = decoded.reason === "version" ? "another format version" : decoded.reason;
+      return { ...notFound(type, refused), forged: decoded.reason === "forged" };
+    }
+    const expired =
+      codec.isExpired(decoded.issuedAtMs, facts.now, this.persistence.persistenceTimeoutMs) ||
+      isSessionOver(decoded.sessionStartMs, facts.now, this.persistence.absoluteTimeoutMs);
+    const member = this.tokens.memberByToken(decoded.token);
+    return {
+      type,
+      proposal: expired
+        ? { kind: "expired" }
+        : member === undefined
+          ? GONE
+          : { kind: "bound", member: member.id },
+      found: true,
+      member: member?.id,
+      issuedAt: decoded.issuedAtMs,
+      sessionStart: decoded.sessionStartMs,
+      expired,
+      forged: false,
+      refused: undefined,
+    };
   }
 
   bind(): void {}

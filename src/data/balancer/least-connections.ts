@@ -17,6 +17,17 @@ export class LeastConnectionsPolicy implements BalancingPolicy {
   private cursor = 0;
 
   pick<C extends Candidate>(candidates: readonly C[]): C | undefined {
+    const chosen = this.choose(candidates);
+    if (chosen.ties > 1) this.cursor = (this.cursor + 1) % Number.MAX_SAFE_INTEGER;
+    return chosen.member;
+  }
+
+  /** What {@link pick} would return now, without advancing the tie cursor. */
+  peek<C extends Candidate>(candidates: readonly C[]): C | undefined {
+    return this.choose(candidates).member;
+  }
+
+  private choose<C extends Candidate>(candidates: readonly C[]): { member: C | undefined; ties: number } {
     // First pass: the lowest ratio and how many members share it. Second pass: the chosen one.
     let lowest: C | undefined;
     let ties = 0;
@@ -30,16 +41,15 @@ export class LeastConnectionsPolicy implements BalancingPolicy {
         ties++;
       }
     }
-    if (lowest === undefined || ties === 1) return lowest;
+    if (lowest === undefined || ties === 1) return { member: lowest, ties };
 
     let skip = this.cursor % ties;
-    this.cursor = (this.cursor + 1) % Number.MAX_SAFE_INTEGER;
     for (const candidate of candidates) {
       if (!takesNewClients(candidate) || compareLoad(candidate, lowest) !== 0) continue;
-      if (skip === 0) return candidate;
+      if (skip === 0) return { member: candidate, ties };
       skip--;
     }
-    return lowest;
+    return { member: lowest, ties };
   }
 }
 

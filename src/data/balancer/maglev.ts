@@ -144,6 +144,14 @@ export class MaglevPolicy implements BalancingPolicy {
     return this.slots[table.indexOf(hashKey(ctx.clientIp))] as C;
   }
 
+  /**
+   * A pick changes nothing a client could see (the table cache only follows the eligible set), so
+   * the explain query's read-only pick is the pick itself.
+   */
+  peek<C extends Candidate>(candidates: readonly C[], ctx: PickContext): C | undefined {
+    return this.pick(candidates, ctx);
+  }
+
   /** True when these are the last pick's candidates with unchanged eligibility. */
   private sameAsLast(candidates: readonly Candidate[]): boolean {
     const n = candidates.length;

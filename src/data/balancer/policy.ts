@@ -22,4 +22,9 @@ export interface PickContext {
 export interface BalancingPolicy {
   readonly algorithm: Algorithm;
   pick<C extends Candidate>(candidates: readonly C[], ctx: PickContext): C | undefined;
+  /**
+   * What `pick` would return now, changing nothing (no round-robin step, no tie cursor): the
+   * admin API's explain answers "where would this client go" without moving the rotation.
+   */
+  peek<C extends Candidate>(candidates: readonly C[], ctx: PickContext): C | undefined;
 }

@@ -38,6 +38,21 @@ export class RoundRobinPolicy implements BalancingPolicy {
     return best;
   }
 
+  /** The member the next {@link pick} would return, computed on copies of `current`. */
+  peek<C extends Candidate>(candidates: readonly C[]): C | undefined {
+    let best: C | undefined;
+    let bestCurrent = 0;
+    for (const candidate of candidates) {
+      if (!takesNewClients(candidate)) continue;
+      const value = (this.current.get(candidate.id) ?? 0) + candidate.weight;
+      if (best === undefined || value > bestCurrent) {
+        best = candidate;
+        bestCurrent = value;
+      }
+    }
+    return best;
+  }
+
   /** Forgets members that have left, once the map has grown well past the pool's size. */
   private prune(candidates: readonly Candidate[]): void {
     if (this.current.size <= 2 * candidates.length + 16) return;

@@ -49,6 +49,22 @@ export function compileRoutes(model: Pick<ListenerModel, "rules" | "defaultPool"
   };
 }
 
+/**
+ * Which rule a host and path match, and the pool it sends to (the rule is undefined when the
+ * default pool or nothing takes it): the same comparisons as {@link compileRoutes}, for the admin
+ * API's explain, which must name the rule and not only the pool.
+ */
+export function matchRule(
+  model: Pick<ListenerModel, "rules" | "defaultPool">,
+  host: string,
+  path: string,
+): { readonly rule: Rule | undefined; readonly pool: string | undefined } {
+  for (const rule of model.rules) {
+    if (ruleMatches(compileRule(rule), host, path)) return { rule, pool: rule.pool };
+  }
+  return { rule: undefined, pool: model.defaultPool };
+}
+
 /** The `Host` header as rules compare it: lower case, without a port (IPv6 literals keep their brackets). */
 export function normalizeHost(header: string | undefined): string {
   if (header === undefined) return "";

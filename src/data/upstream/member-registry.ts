@@ -50,6 +50,7 @@ export class MemberRegistry implements HealthStatusPort {
     if (member === undefined || member.healthy === healthy) return;
     member.healthy = healthy;
     this.eligibilityVersion++;
+    member.downReason = healthy ? undefined : reason;
     for (const listener of this.listeners) listener(member, healthy, reason);
   }
 

@@ -19,6 +19,8 @@ export class MemberRuntime implements Candidate {
   name: string | undefined = undefined;
   /** Written only through the registry's health status port. */
   healthy = true;
+  /** Why the health checks took the member out (active probe or passive); undefined while healthy. */
+  downReason: string | undefined = undefined;
   /** Kubernetes terminating-but-serving: existing bindings stay, no new clients. */
   draining = false;
   /** No longer in the configuration: existing connections drain, bindings are redispatched. */

@@ -73,6 +73,11 @@ export class PoolRuntime implements FrontPool {
     return this.state.policy.pick(candidates, { clientIp });
   }
 
+  /** What {@link pick} would return now, without a round-robin step (the admin API's explain). */
+  peek(clientIp: string): MemberRuntime | undefined {
+    return this.state.policy.peek(this.members, { clientIp });
+  }
+
   /** Places an L4 client (TCP connection, UDP flow) through the placement front. */
   placeBySourceIp(clientIp: string): PlacedClient {
     return placeClient(this, l4Client(clientIp));

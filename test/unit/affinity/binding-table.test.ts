@@ -20,6 +20,23 @@ describe("BindingTable", () => {
     expect(() => new BindingTable({ ttlMs: 1, maxEntries: 1.5 })).toThrow(RangeError);
   });
 
+  it("describes one entry without touching it: idle time, open connections, nothing once lapsed", () => {
+    const { t, clock } = table(1000, 2);
+    t.bind("a", A);
+    t.bind("b", B);
+    clock.advance(400);
+    expect(t.entry("a")).toEqual({ key: "a", member: A, idleMs: 400, holds: 0 });
+    // Not a touch: "a" still lapses ttl after its bind.
+    clock.advance(400);
+    expect(t.entry("a")?.idleMs).toBe(800);
+    t.hold("b");
+    expect(t.entry("b")).toEqual({ key: "b", member: B, idleMs: 0, holds: 1 });
+    clock.advance(200);
+    expect(t.entry("a")).toBeUndefined();
+    expect(t.size).toBe(2);
+    expect(t.entry("missing")).toBeUndefined();
+  });
+
   it("counts evictions and reports key and member to onEvict; expiry is not eviction", () => {
     const { t, clock, evicted } = table(1000, 2);
     t.bind("a", A);
