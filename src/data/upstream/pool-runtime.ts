@@ -2,13 +2,7 @@ import type { MemberId } from "../../core/member.js";
 import type { PoolModel } from "../../core/model.js";
 import type { BindingStore } from "../affinity/binding-table.js";
 import type { CookieCodec } from "../affinity/cookie-codec.js";
-import {
-  type FrontPool,
-  l4Client,
-  type PlacedClient,
-  PoolCounters,
-  placeClient,
-} from "../affinity/placement-front.js";
+import { type FrontPool, PoolCounters } from "../affinity/placement-front.js";
 import { type Stickiness, stickinessFor } from "../affinity/stickiness.js";
 import type { BalancingPolicy } from "../balancer/policy.js";
 import type { MemberRuntime } from "./member-runtime.js";
@@ -71,10 +65,5 @@ export class PoolRuntime implements FrontPool {
       });
     const candidates = this.members.filter((m) => m !== exclude);
     return this.state.policy.pick(candidates, { clientIp });
-  }
-
-  /** Places an L4 client (TCP connection, UDP flow) through the placement front. */
-  placeBySourceIp(clientIp: string): PlacedClient {
-    return placeClient(this, l4Client(clientIp));
   }
 }
