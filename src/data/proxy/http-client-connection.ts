@@ -23,7 +23,6 @@ import {
   parseRequestHead,
   type RequestHead,
 } from "../http1/head-parser.js";
-import { clientAddressOf } from "../listener/client-address.js";
 import type { CompiledListener, Snapshot } from "../snapshot.js";
 import { logAccess, pathForLog } from "./access-log.js";
 import { type AnsweringHost, ClientConnectionAnswers, Phase } from "./http-client-answers.js";
@@ -76,9 +75,10 @@ export class HttpClientConnection extends ClientConnectionAnswers {
     }
   };
 
-  constructor(socket: Socket, host: ConnectionHost) {
+  /** `clientAddress`: the peer's, or the one its PROXY header carried (`listener/client-address.ts`). */
+  constructor(socket: Socket, host: ConnectionHost, clientAddress: string | undefined) {
     super(socket, host);
-    this.clientIp = clientIpKey(clientAddressOf(socket));
+    this.clientIp = clientIpKey(clientAddress);
     const timeouts = host.initial.timeouts;
     this.idleMs = timeouts.idleMs;
     this.clientMs = timeouts.clientMs;
