@@ -148,7 +148,7 @@ describe("UDP flows under the process's flow budget", () => {
     // The victim's next datagram opens a fresh flow.
     expect(await victim.ask(a.port)).toBe("b1");
   });
-  it("a bug in a flow is reported through the shared fault guard: stickylb_internal_errors_total{where=\"udp\"}", async () => {
+  it('a bug in a flow is reported through the shared fault guard: stickylb_internal_errors_total{where="udp"}', async () => {
     const member = await backend();
     let bug = true;
     const { rt, a } = await twoListeners(member, budgets(10), {
