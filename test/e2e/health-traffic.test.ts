@@ -2,9 +2,10 @@ import * as http from "node:http";
 import type { AddressInfo } from "node:net";
 import * as net from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
+import { onePoolConfig } from "../support/config-yaml.js";
 import { cookiePair } from "../support/http-backends.js";
 import { freeTcpPort } from "../support/ports.js";
-import { runStickylb, type StickylbProcess, tempDir, writeConfig } from "../support/stickylb-process.js";
+import { runStickylbYaml, type StickylbProcess } from "../support/stickylb-process.js";
 
 /** An HTTP member whose `GET /healthz` answers 200 or 503 as told; anything else answers its name. */
 interface Member {
@@ -98,7 +99,7 @@ async function startMembers(base: number): Promise<Member[]> {
 }
 
 async function startLb(yaml: string): Promise<StickylbProcess> {
-  const proc = await runStickylb([writeConfig(tempDir(), "lb.yaml", yaml)]);
+  const proc = await runStickylbYaml(yaml);
   cleanups.push(async () => {
     await proc.stop();
   });
@@ -106,19 +107,13 @@ async function startLb(yaml: string): Promise<StickylbProcess> {
 }
 
 function config(protocol: "HTTP" | "TCP", port: number, extra: string, members: Member[]): string {
-  return `apiVersion: stickylb/v1
-kind: LoadBalancer
-metadata: {name: health-traffic}
-spec:
-  listeners:
-    - {name: l, protocol: ${protocol}, address: 127.0.0.1, port: ${port}, defaultPool: p}
-  pools:
-    - name: p
-      algorithm: ROUND_ROBIN
-${extra}
-      members:
-${members.map((m) => `        - {address: ${m.address}, port: ${m.port}}`).join("\n")}
-`;
+  return onePoolConfig({
+    name: "health-traffic",
+    protocol,
+    port,
+    pool: `      algorithm: ROUND_ROBIN\n${extra}`,
+    members,
+  });
 }
 
 /** Polls until `check` is true or `ms` have passed; whether it became true. */

@@ -2,8 +2,9 @@ import * as http from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { startTcpBackend, type TcpBackend, whoAnswers } from "../support/backends.js";
+import { onePoolConfig } from "../support/config-yaml.js";
 import { freeTcpPort, freeUdpPort } from "../support/ports.js";
-import { runStickylb, type StickylbProcess, tempDir, writeConfig } from "../support/stickylb-process.js";
+import { runStickylbYaml, type StickylbProcess } from "../support/stickylb-process.js";
 import { startUdpBackend, type UdpBackend, type UdpClient, udpClient } from "../support/udp-backends.js";
 
 const HEALTH_MSG = "member health changed";
@@ -63,20 +64,15 @@ function config(
   monitor: string,
   members: { address: string; port: number }[],
 ): string {
-  return `apiVersion: stickylb/v1
-kind: LoadBalancer
-metadata: {name: health-test}
-spec:
-  listeners:
-    - {name: l, protocol: ${protocol}, address: 127.0.0.1, port: ${port}, defaultPool: p}
-  pools:
-    - name: p
-      algorithm: ROUND_ROBIN
+  return onePoolConfig({
+    name: "health-test",
+    protocol,
+    port,
+    pool: `      algorithm: ROUND_ROBIN
       sessionPersistence: {type: SOURCE_IP, persistenceTimeout: 10m}
-      healthMonitor: ${monitor}
-      members:
-${members.map((m) => `        - {address: ${m.address}, port: ${m.port}}`).join("\n")}
-`;
+      healthMonitor: ${monitor}`,
+    members,
+  });
 }
 
 function healthLine(endpoint: string, healthy: boolean) {
@@ -95,9 +91,7 @@ afterAll(async () => {
 
 async function start(protocol: "TCP" | "UDP", monitor: string, members: { address: string; port: number }[]) {
   const port = protocol === "TCP" ? await freeTcpPort() : await freeUdpPort();
-  const proc = await runStickylb([
-    writeConfig(tempDir(), "lb.yaml", config(protocol, port, monitor, members)),
-  ]);
+  const proc = await runStickylbYaml(config(protocol, port, monitor, members));
   processes.push(proc);
   cleanups.push(async () => {
     await proc.stop();

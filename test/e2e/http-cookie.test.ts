@@ -2,33 +2,24 @@ import { execFile } from "node:child_process";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { onePoolConfig } from "../support/config-yaml.js";
 import { cookiePair, type HttpBackend, httpGet, startHttpBackend } from "../support/http-backends.js";
 import { freeTcpPort } from "../support/ports.js";
-import {
-  membersYaml,
-  runStickylb,
-  type StickylbProcess,
-  tempDir,
-  writeConfig,
-} from "../support/stickylb-process.js";
+import { runStickylb, type StickylbProcess, tempDir, writeConfig } from "../support/stickylb-process.js";
 import { sleep } from "../support/time.js";
 
 const run = promisify(execFile);
 
 function config(port: number, backends: readonly HttpBackend[], persistence: string): string {
-  return `apiVersion: stickylb/v1
-kind: LoadBalancer
-metadata: {name: http-cookie}
-spec:
-  listeners:
-    - {name: web, protocol: HTTP, address: 127.0.0.1, port: ${port}, defaultPool: web}
-  pools:
-    - name: web
-      algorithm: ROUND_ROBIN
-${persistence}
-      members:
-${membersYaml(backends)}
-`;
+  return onePoolConfig({
+    name: "http-cookie",
+    protocol: "HTTP",
+    port,
+    listenerName: "web",
+    poolName: "web",
+    pool: `      algorithm: ROUND_ROBIN\n${persistence}`,
+    members: backends,
+  });
 }
 
 describe("HTTP_COOKIE end to end", () => {

@@ -1,29 +1,20 @@
 import * as http from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { onePoolConfig } from "../support/config-yaml.js";
 import { type HttpBackend, startHttpBackend } from "../support/http-backends.js";
 import { freeTcpPort } from "../support/ports.js";
-import {
-  membersYaml,
-  runStickylb,
-  type StickylbProcess,
-  tempDir,
-  writeConfig,
-} from "../support/stickylb-process.js";
+import { runStickylb, type StickylbProcess, tempDir, writeConfig } from "../support/stickylb-process.js";
 import { sleep } from "../support/time.js";
 
 function config(port: number, members: HttpBackend[]): string {
-  return `apiVersion: stickylb/v1
-kind: LoadBalancer
-metadata: {name: reload-http}
-spec:
-  listeners:
-    - {name: web, protocol: HTTP, address: 127.0.0.1, port: ${port}, defaultPool: p}
-  pools:
-    - name: p
-      algorithm: ROUND_ROBIN
-      members:
-${membersYaml(members)}
-`;
+  return onePoolConfig({
+    name: "reload-http",
+    protocol: "HTTP",
+    port,
+    listenerName: "web",
+    pool: "      algorithm: ROUND_ROBIN",
+    members,
+  });
 }
 
 /** One GET on a kept-alive agent; resolves with the status, or 0 when the request failed. */

@@ -1,29 +1,20 @@
 import type * as net from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { connectAndReadName, startTcpBackend, type TcpBackend, whoAnswers } from "../support/backends.js";
+import { onePoolConfig } from "../support/config-yaml.js";
 import { freeTcpPort } from "../support/ports.js";
-import {
-  membersYaml,
-  runStickylb,
-  type StickylbProcess,
-  tempDir,
-  writeConfig,
-} from "../support/stickylb-process.js";
+import { runStickylb, type StickylbProcess, tempDir, writeConfig } from "../support/stickylb-process.js";
 import { sleep } from "../support/time.js";
 
 function config(port: number, members: TcpBackend[], extra = ""): string {
-  return `apiVersion: stickylb/v1
-kind: LoadBalancer
-metadata: {name: reload}
-spec:
-  listeners:
-    - {name: tcp, protocol: TCP, address: 127.0.0.1, port: ${port}, defaultPool: p}
-  pools:
-    - name: p
-      algorithm: ROUND_ROBIN
-${extra}      members:
-${membersYaml(members)}
-`;
+  return onePoolConfig({
+    name: "reload",
+    protocol: "TCP",
+    port,
+    listenerName: "tcp",
+    pool: `      algorithm: ROUND_ROBIN\n${extra}`,
+    members,
+  });
 }
 
 /** Sends a line and waits for its echo; rejects if the connection breaks. */

@@ -1,30 +1,21 @@
 import type * as net from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { connectAndReadName, startTcpBackend, type TcpBackend, whoAnswers } from "../support/backends.js";
+import { onePoolConfig } from "../support/config-yaml.js";
 import { freeTcpPort } from "../support/ports.js";
-import {
-  membersYaml,
-  runStickylb,
-  type StickylbProcess,
-  tempDir,
-  writeConfig,
-} from "../support/stickylb-process.js";
+import { runStickylb, type StickylbProcess, tempDir, writeConfig } from "../support/stickylb-process.js";
 import { sleep } from "../support/time.js";
 
 /** A native document with one TCP listener on 127.0.0.1:`port` and one pool. */
 function tcpConfig(port: number, pool: string, backends: { address: string; port: number }[]): string {
-  return `apiVersion: stickylb/v1
-kind: LoadBalancer
-metadata: {name: tcp-test}
-spec:
-  listeners:
-    - {name: tcp, protocol: TCP, address: 127.0.0.1, port: ${port}, defaultPool: p}
-  pools:
-    - name: p
-${pool}
-      members:
-${membersYaml(backends)}
-`;
+  return onePoolConfig({
+    name: "tcp-test",
+    protocol: "TCP",
+    port,
+    listenerName: "tcp",
+    pool,
+    members: backends,
+  });
 }
 
 describe("TCP load balancing end to end", () => {

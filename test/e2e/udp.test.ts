@@ -1,31 +1,23 @@
 import * as dgram from "node:dgram";
 import { readdirSync, readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { onePoolConfig } from "../support/config-yaml.js";
 import { freeUdpPort } from "../support/ports.js";
-import {
-  membersYaml,
-  runStickylb,
-  type StickylbProcess,
-  tempDir,
-  writeConfig,
-} from "../support/stickylb-process.js";
+import { runStickylb, type StickylbProcess, tempDir, writeConfig } from "../support/stickylb-process.js";
 import { sleep } from "../support/time.js";
 import { startUdpBackend, type UdpBackend, udpClient } from "../support/udp-backends.js";
 
 /** A native document with one UDP listener on 127.0.0.1:`port` and one pool of `backends`. */
 function udpConfig(port: number, listenerExtra: string, pool: string, backends: UdpBackend[]): string {
-  return `apiVersion: stickylb/v1
-kind: LoadBalancer
-metadata: {name: udp-test}
-spec:
-  listeners:
-    - {name: udp, protocol: UDP, address: 127.0.0.1, port: ${port}, defaultPool: p${listenerExtra}}
-  pools:
-    - name: p
-${pool}
-      members:
-${membersYaml(backends)}
-`;
+  return onePoolConfig({
+    name: "udp-test",
+    protocol: "UDP",
+    port,
+    listenerName: "udp",
+    listenerExtra,
+    pool,
+    members: backends,
+  });
 }
 
 /** Resident memory of a process in KiB (VmRSS). */

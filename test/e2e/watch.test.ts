@@ -1,20 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTcpBackend, type TcpBackend, whoAnswers } from "../support/backends.js";
+import { onePoolConfig } from "../support/config-yaml.js";
 import { freeTcpPort } from "../support/ports.js";
 import { runStickylb, type StickylbProcess, tempDir, writeConfig } from "../support/stickylb-process.js";
 
 function config(port: number, member: TcpBackend): string {
-  return `apiVersion: stickylb/v1
-kind: LoadBalancer
-metadata: {name: watched}
-spec:
-  listeners:
-    - {name: tcp, protocol: TCP, address: 127.0.0.1, port: ${port}, defaultPool: p}
-  pools:
-    - name: p
-      members:
-        - {address: ${member.address}, port: ${member.port}}
-`;
+  return onePoolConfig({ name: "watched", protocol: "TCP", port, listenerName: "tcp", members: [member] });
 }
 
 describe("--watch", () => {

@@ -151,3 +151,12 @@ export async function runStickylb(
 export function membersYaml(members: readonly { address: string; port: number }[]): string {
   return members.map((m) => `        - {address: ${m.address}, port: ${m.port}}`).join("\n");
 }
+
+/** Writes one configuration document to a fresh folder and runs it (`runStickylb`). */
+export async function runStickylbYaml(
+  yaml: string,
+  extraArgs: string[] = [],
+  env: NodeJS.ProcessEnv = {},
+): Promise<StickylbProcess> {
+  return runStickylb([writeConfig(tempDir(), "lb.yaml", yaml)], extraArgs, env);
+}

@@ -79,7 +79,7 @@ export async function runCommand(options: CliOptions, err: NodeJS.WritableStream
     if (resolved === false) return 2;
     // Loaded only in controller mode: the Kubernetes client and its dependencies take seconds to
     // resolve and load, which `run -f` and every worker would otherwise pay at start.
-    const { runController } = await import("../../control/k8s/controller-main.js");
+    const { runController } = await import("../../runtime/kubernetes-main.js");
     return runController(
       {
         ...options,

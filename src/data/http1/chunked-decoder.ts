@@ -18,6 +18,7 @@
  * - CRLF after every line and every chunk, no bare LF or CR anywhere.
  * A body that breaks these rules is an error, never a guess. See docs/http.md.
  */
+import { FIELD_VALUE, TOKEN } from "./byte-classes.js";
 
 enum State {
   Size,
@@ -53,16 +54,6 @@ const MAX_SIZE_DIGITS = 15;
 const MAX_LINE_BYTES = 8_192;
 /** The whole trailer section: bounded like a head. */
 const MAX_TRAILER_BYTES = 65_536;
-
-/** tchar of RFC 9110 5.6.2. */
-const TOKEN = new Uint8Array(256);
-for (const c of "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
-  TOKEN[c.charCodeAt(0)] = 1;
-
-/** Bytes of a field value: VCHAR, obs-text, SP, HTAB (no control byte, no DEL). */
-const FIELD_VALUE = new Uint8Array(256);
-for (let c = 0x20; c < 0x100; c++) FIELD_VALUE[c] = c === 0x7f ? 0 : 1;
-FIELD_VALUE[0x09] = 1;
 
 /** qdtext of RFC 9110 5.6.4: a field-value byte other than `"` and `\`. */
 const QDTEXT = new Uint8Array(FIELD_VALUE);

@@ -9,6 +9,7 @@
  * (method, target, header names and values, in latin1 as on the wire). Header names keep their
  * spelling and order, repeated headers stay repeated: `raw` is a flat `[name, value, …]` array.
  */
+import { FIELD_VALUE, TOKEN } from "./byte-classes.js";
 
 /** SPEC 6.6: a request head over 64 KiB yields 431. */
 export const MAX_HEAD_BYTES = 65_536;
@@ -39,16 +40,6 @@ export class HeadError {
     readonly reason: string,
   ) {}
 }
-
-/** tchar of RFC 9110 5.6.2. */
-const TOKEN = new Uint8Array(256);
-for (const c of "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
-  TOKEN[c.charCodeAt(0)] = 1;
-
-/** Bytes allowed in a field value or reason phrase: VCHAR, obs-text, SP, HTAB. */
-const FIELD_VALUE = new Uint8Array(256);
-for (let c = 0x20; c < 0x100; c++) FIELD_VALUE[c] = c === 0x7f ? 0 : 1;
-FIELD_VALUE[0x09] = 1;
 
 type Latin1Buffer = Buffer & { latin1Slice(start: number, end: number): string };
 

@@ -15,7 +15,7 @@ import { HttpListenerCounters } from "../proxy/http-counters.js";
 import type { HttpEnv } from "../proxy/http-forward.js";
 import { bindKeyOf, type CompiledListener, type Snapshot } from "../snapshot.js";
 import type { MemberConnectionPools } from "../upstream/member-connections.js";
-import { setCarriedClientAddress } from "./client-address.js";
+import { CarriedAddresses } from "./client-address.js";
 import { readProxyHeader } from "./proxy-protocol.js";
 import type { RunningListener } from "./running-listener.js";
 import { listen } from "./tcp-listener.js";
@@ -39,6 +39,8 @@ export async function startHttpListener(
   /** Accepted TCP sockets (under TLS too), for closeAll and the open count. */
   const open = new Set<net.Socket>();
   const connections = new Set<HttpClientConnection>();
+  /** Client addresses read from PROXY headers (here or by the `--workers` primary). */
+  const carried = new CarriedAddresses();
 
   let port = model.port;
   let env: HttpEnv | undefined;
@@ -57,7 +59,7 @@ export async function startHttpListener(
   const serve = (socket: net.Socket): void => {
     // Closed at once when over the process's connection budget (below).
     if (socket.destroyed) return;
-    new HttpClientConnection(socket, host);
+    new HttpClientConnection(socket, host, carried.of(socket));
   };
 
   let server: net.Server;
@@ -135,7 +137,7 @@ export async function startHttpListener(
       socket.on("error", noop);
       readProxyHeader(socket, model.timeouts.clientMs).then(
         (header) => {
-          if (header.kind === "proxy") setCarriedClientAddress(socket, header.sourceAddress);
+          if (header.kind === "proxy") carried.set(socket, header.sourceAddress);
           server.emit("connection", socket);
           socket.resume();
         },
@@ -158,7 +160,7 @@ export async function startHttpListener(
       socket.destroy();
       return;
     }
-    if (carriedAddress !== undefined) setCarriedClientAddress(socket, carriedAddress);
+    if (carriedAddress !== undefined) carried.set(socket, carriedAddress);
     if (leftover !== undefined && leftover.length > 0) socket.unshift(leftover);
     server.emit("connection", socket);
   };

@@ -2,7 +2,8 @@ import * as dgram from "node:dgram";
 import { isIPv6 } from "node:net";
 import type { ListenerModel } from "../../core/model.js";
 import type { DataPathContext } from "../context.js";
-import { FlowTable, flowKey, UdpListenerCounters } from "../proxy/udp-flows.js";
+import { reportFault } from "../fault-guard.js";
+import { FlowTable, flowKey, type UdpFlow, UdpListenerCounters } from "../proxy/udp-flows.js";
 import { bindKeyOf } from "../snapshot.js";
 import type { RunningListener } from "./running-listener.js";
 
@@ -59,10 +60,11 @@ export async function startUdpListener(
   const onMessage = (msg: Buffer, rinfo: dgram.RemoteInfo): void => {
     counters.datagramsIn++;
     counters.bytesIn += msg.length;
+    let flow: UdpFlow | undefined;
     try {
       const now = ctx.clock.now();
       const key = flowKey(rinfo.address, rinfo.port);
-      let flow = table.get(key);
+      flow = table.get(key);
       if (flow !== undefined && !flow.member.healthy) {
         table.close(flow, "unhealthy");
         flow = undefined;
@@ -92,9 +94,17 @@ export async function startUdpListener(
       }
       flow.send(msg);
     } catch (err) {
-      // The data path never throws past a datagram (STYLE point 6).
+      // A bug costs this datagram and the flow it was for, never the listener (src/data/fault-guard.ts).
       counters.drops++;
-      ctx.log.error({ err, listener: model.name }, "unexpected error relaying a UDP datagram");
+      reportFault(ctx, "udp", err, { listener: model.name });
+      if (flow !== undefined && !flow.closed) {
+        counters.internalErrors++;
+        try {
+          table.close(flow, "fault");
+        } catch (again) {
+          reportFault(ctx, "udp", again, { listener: model.name });
+        }
+      }
     }
   };
 

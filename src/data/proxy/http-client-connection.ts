@@ -1,6 +1,6 @@
 /**
  * One client connection of an HTTP or HTTPS listener: reads request heads with the strict parser
- * (`data/http1`), refuses what SPEC 6.6 refuses before any member sees a byte (400, 431, 505,
+ * (`data/http1`), refuses what is malformed before any member sees a byte (400, 431, 505,
  * then close), and hands each request to an {@link Exchange} (or to the upgrade relay), one at a
  * time: pipelined requests wait in order behind the one in flight. Keep-alive follows the client
  * (HTTP/1.1 by default, HTTP/1.0 on request) and the listener's timeouts:
@@ -23,56 +23,30 @@ import {
   parseRequestHead,
   type RequestHead,
 } from "../http1/head-parser.js";
-import { PendingBytes } from "../http1/pending-bytes.js";
-import { clientAddressOf } from "../listener/client-address.js";
 import type { CompiledListener, Snapshot } from "../snapshot.js";
 import { logAccess, pathForLog } from "./access-log.js";
-import { type ClientSide, Exchange, type HttpEnv, routeAndPlace } from "./http-forward.js";
+import { type AnsweringHost, ClientConnectionAnswers, Phase } from "./http-client-answers.js";
+import { Exchange, routeAndPlace } from "./http-forward.js";
 import { connectionInfo, firstHeader, headerCount, requestHeadersForMember } from "./http-headers.js";
-import { localResponse, rawRequestHead } from "./http-local.js";
+import { rawRequestHead } from "./http-local.js";
 import { forwardUpgrade } from "./http-upgrade.js";
 
 /** Pipelined bytes kept while a request is in flight; past this the client is paused. */
 const PIPELINE_LIMIT = MAX_HEAD_BYTES;
 
 /** What the listener gives each of its connections. */
-export interface ConnectionHost {
-  readonly env: HttpEnv;
+export interface ConnectionHost extends AnsweringHost {
   /** The listener as the current snapshot compiled it; undefined once it left the configuration. */
   currentListener(): { compiled: CompiledListener | undefined; snapshot: Snapshot };
-  /** The model the listener was started with (timeouts before the first request). */
-  readonly initial: ListenerModel;
   readonly connections: Set<HttpClientConnection>;
 }
 
-/**
- * The life of a client connection, one state instead of a set of flags that could contradict each
- * other. Reading and parsing go on in `Serving`, `ClientDone` and `Closing`; the last two end the
- * connection once the response in flight is out.
- */
-enum Phase {
-  /** Requests are read and answered; kept alive as the client asks. */
-  Serving,
-  /** The client sent FIN (half-open): answer what it sent, then close. */
-  ClientDone,
-  /** A drain (stop, removed listener): close after the response in flight, saying so. */
-  Closing,
-  /** Handed to the upgrade relay: this object no longer reads it. */
-  Upgraded,
-  /** Ending or closed: further bytes are ignored. */
-  Ended,
-}
-
-export class HttpClientConnection implements ClientSide {
+/** Reads the requests of one client connection; its answering half is {@link ClientConnectionAnswers}. */
+export class HttpClientConnection extends ClientConnectionAnswers {
   readonly clientIp: string;
-  private readonly pending = new PendingBytes();
+  /** The listener's whole host (the base class types only what answering needs). */
+  declare protected readonly host: ConnectionHost;
   private readonly scanner = new HeadScanner();
-  private exchange: Exchange | undefined;
-  /** Where the connection is in its life (see {@link Phase}). */
-  private phase = Phase.Serving;
-  private readingPaused = false;
-  /** `timeouts.client` deadline of the request being read. */
-  private deadline: NodeJS.Timeout | undefined;
   private idleMs: number;
   private clientMs: number;
   private parsing = false;
@@ -101,11 +75,10 @@ export class HttpClientConnection implements ClientSide {
     }
   };
 
-  constructor(
-    readonly socket: Socket,
-    private readonly host: ConnectionHost,
-  ) {
-    this.clientIp = clientIpKey(clientAddressOf(socket));
+  /** `clientAddress`: the peer's, or the one its PROXY header carried (`listener/client-address.ts`). */
+  constructor(socket: Socket, host: ConnectionHost, clientAddress: string | undefined) {
+    super(socket, host);
+    this.clientIp = clientIpKey(clientAddress);
     const timeouts = host.initial.timeouts;
     this.idleMs = timeouts.idleMs;
     this.clientMs = timeouts.clientMs;
@@ -150,8 +123,7 @@ export class HttpClientConnection implements ClientSide {
     this.parseNext();
   }
 
-  /** Reads the pending bytes into requests while no request is in flight. */
-  private parseNext(): void {
+  protected parseNext(): void {
     if (this.parsing) return;
     this.parsing = true;
     try {
@@ -299,84 +271,6 @@ export class HttpClientConnection implements ClientSide {
       this.idleMs = idleMs;
       this.socket.setTimeout(idleMs);
     }
-  }
-
-  // ---- ClientSide ---------------------------------------------------------------------------
-
-  write(data: Buffer | string): boolean {
-    return typeof data === "string" ? this.socket.write(data, "latin1") : this.socket.write(data);
-  }
-
-  pauseReading(): void {
-    if (this.readingPaused) return;
-    this.readingPaused = true;
-    this.socket.pause();
-  }
-
-  resumeReading(): void {
-    if (!this.readingPaused) return;
-    this.readingPaused = false;
-    this.socket.resume();
-  }
-
-  requestRead(): void {
-    if (this.deadline !== undefined) {
-      clearTimeout(this.deadline);
-      this.deadline = undefined;
-    }
-  }
-
-  answer(status: number, close: boolean): void {
-    this.exchange = undefined;
-    if (close) {
-      this.phase = Phase.Ended;
-      this.requestRead();
-      // Read on, so that the client's own close is seen (a paused socket would wait for idle).
-      this.resumeReading();
-      if (this.socket.writable) this.socket.end(localResponse(status, true), "latin1");
-      else this.socket.destroy();
-      return;
-    }
-    this.socket.write(localResponse(status, this.phase === Phase.Closing), "latin1");
-    this.exchangeDone(true);
-  }
-
-  exchangeDone(keepAlive: boolean): void {
-    this.exchange = undefined;
-    this.requestRead();
-    if (!keepAlive || this.phase === Phase.Closing) {
-      this.phase = Phase.Ended;
-      this.resumeReading();
-      this.socket.end();
-      return;
-    }
-    this.resumeReading();
-    if (this.pending.length > 0) this.parseNext();
-    // A client that half-closed gets the answers to the requests it sent before its FIN, then FIN.
-    if (this.phase === Phase.ClientDone && this.exchange === undefined) {
-      this.phase = Phase.Ended;
-      this.socket.end();
-    }
-  }
-
-  abort(): void {
-    this.exchange = undefined;
-    this.phase = Phase.Ended;
-    this.socket.destroy();
-  }
-
-  // ---- failures and timeouts ------------------------------------------------------------------
-
-  /** A request refused before any member saw it: counted, answered, and the connection closed. */
-  private refuse(status: number, reason: string): void {
-    const { counters, ctx } = this.host.env;
-    if (status === 431) counters.headerTooLarge++;
-    else if (status === 408) counters.clientTimeouts++;
-    else counters.malformed++;
-    counters.countResponse("", "", status);
-    ctx.log.debug({ listener: this.host.initial.name, status, reason }, "refused client request");
-    this.pending.clear();
-    this.answer(status, true);
   }
 
   /** An unexpected error while serving this connection: logged, and only this connection ends. */

@@ -1,5 +1,6 @@
 import * as net from "node:net";
 import type { ListenerModel } from "../../core/model.js";
+import { l4Client, placeClient } from "../affinity/placement-front.js";
 import type { DataPathContext } from "../context.js";
 import { guard } from "../fault-guard.js";
 import type { ListenerReport } from "../listener/listener-report.js";
@@ -53,7 +54,7 @@ export function relayTcp(
   counters: TcpListenerCounters,
   ctx: DataPathContext,
 ): void {
-  const placement = pool.placeBySourceIp(clientIp);
+  const placement = placeClient(pool, l4Client(clientIp));
   const member = placement.member;
   let served = member;
   if (listener.accessLog) {

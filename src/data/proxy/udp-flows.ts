@@ -20,8 +20,9 @@
 import * as dgram from "node:dgram";
 import { isIPv6 } from "node:net";
 import { clientIpKey } from "../../core/member.js";
-import type { BindingStore } from "../affinity/binding-table.js";
+import { l4Client, type PlacedClient, placeClient } from "../affinity/placement-front.js";
 import type { DataPathContext } from "../context.js";
+import { guard, reportFault } from "../fault-guard.js";
 import type { ConnectionBudget } from "../limits/connection-budget.js";
 import type { Closable, MemberRuntime } from "../upstream/member-runtime.js";
 import type { PoolRuntime } from "../upstream/pool-runtime.js";
@@ -64,27 +65,6 @@ export type FlowCloseReason =
   | "fault"
   | "closed";
 
-/** The code logged with a data-path callback that threw (docs/errors.md). */
-export const DATA_INTERNAL_ERROR_CODE = "SLB_ERR_DATA_INTERNAL";
-
-/**
- * Runs a flow's socket callback so that a throw ends that flow only: logged with its code and
- * counted, never past the event loop where it would end the process. A local stand-in until the
- * data path shares one guard for every protocol; replace it by that one.
- */
-function guardFlowCallback<A extends unknown[]>(
-  flow: UdpFlow,
-  fn: (...args: A) => void,
-): (...args: A) => void {
-  return (...args: A): void => {
-    try {
-      fn(...args);
-    } catch (err) {
-      flow.fault(err);
-    }
-  };
-}
-
 /** Datagrams kept for a flow while its upstream socket connects; more are dropped, as a full buffer would. */
 const MAX_PENDING = 64;
 
@@ -117,36 +97,31 @@ export class UdpFlow implements Closable {
     readonly clientPort: number,
     readonly clientIp: string,
     readonly member: MemberRuntime,
-    /** The SOURCE_IP binding table this flow holds its client's key in, if any. */
-    readonly bindings: BindingStore | undefined,
+    /** The flow's placement: it holds the client's binding (if its pool keeps any) while it lives. */
+    readonly placement: PlacedClient,
     private readonly table: FlowTable,
     now: number,
   ) {
     this.lastSeen = now;
     this.upstream = dgram.createSocket(isIPv6(member.address) ? "udp6" : "udp4");
     this.unclaim = member.claim(this);
-    this.upstream.on("message", guardFlowCallback(this, this.onReply));
-    this.upstream.on("error", guardFlowCallback(this, this.onError));
-    this.upstream.connect(member.port, member.address, guardFlowCallback(this, this.onConnect));
+    // A throw in a callback is a bug: it ends this flow only (docs/architecture.md, fault guard).
+    // Replies are the hot path: their `try` is inline; connect and error are rare enough to wrap.
+    const end = (): void => this.ended();
+    this.upstream.on("message", this.onReply);
+    this.upstream.on("error", guard(table.ctx, "udp", end, this.onError));
+    this.upstream.connect(member.port, member.address, guard(table.ctx, "udp", end, this.onConnect));
   }
 
-  /** A callback threw: end this flow only, log the bug with its code, count it. */
-  fault(err: unknown): void {
+  /** A callback threw (reported by the fault guard): close this flow, counted for its listener. */
+  private ended(): void {
     this.table.counters.internalErrors++;
-    this.table.ctx.log.error(
-      {
-        err,
-        code: DATA_INTERNAL_ERROR_CODE,
-        listener: this.table.listenerName,
-        member: this.member.endpoint,
-      },
-      "unexpected error in a UDP flow; the flow is closed",
-    );
     try {
       this.table.close(this, "fault");
-    } catch {
+    } catch (err) {
       // Closing failed too: mark it closed so no further callback relays anything.
       this.closed = true;
+      throw err;
     }
   }
 
@@ -182,14 +157,26 @@ export class UdpFlow implements Closable {
 
   private readonly onReply = (msg: Buffer): void => {
     if (this.closed) return;
-    if (!this.replied) {
-      // A reply proves the member is there: it resets the passive failure count.
-      this.replied = true;
-      this.table.ctx.outcomes.connectSucceeded(this.member);
+    try {
+      if (!this.replied) {
+        // A reply proves the member is there: it resets the passive failure count.
+        this.replied = true;
+        this.table.ctx.outcomes.connectSucceeded(this.member);
+      }
+      this.table.touch(this, this.table.ctx.clock.now());
+      this.member.bytesOut += msg.length;
+      this.table.reply(msg, this.clientPort, this.clientAddress);
+    } catch (err) {
+      reportFault(this.table.ctx, "udp", err, {
+        listener: this.table.listenerName,
+        member: this.member.endpoint,
+      });
+      try {
+        this.ended();
+      } catch (again) {
+        reportFault(this.table.ctx, "udp", again);
+      }
     }
-    this.table.touch(this, this.table.ctx.clock.now());
-    this.member.bytesOut += msg.length;
-    this.table.reply(msg, this.clientPort, this.clientAddress);
   };
 
   private readonly onError = (err: NodeJS.ErrnoException): void => {
@@ -249,9 +236,10 @@ export class FlowTable {
   }
 
   /**
-   * Opens a flow for a client's first datagram: place it by source IP (binding table or policy,
-   * so one client IP with many source ports reaches one member), make room under both bounds,
-   * hold the client's SOURCE_IP binding while the flow lives. Undefined (and counted) when no
+   * Opens a flow for a client's first datagram: place it through the placement front (an L4
+   * client is its address, so one client IP with many source ports reaches one member under
+   * SOURCE_IP persistence), make room under both bounds, hold the client's binding while the flow
+   * lives. Undefined (and counted) when no
    * member is eligible or the process's flow budget is spent by other listeners.
    */
   open(
@@ -263,7 +251,8 @@ export class FlowTable {
     now: number,
   ): UdpFlow | undefined {
     const clientIp = clientIpKey(address);
-    const member = pool.placeBySourceIp(clientIp).member;
+    const placement = placeClient(pool, l4Client(clientIp));
+    const member = placement.member;
     if (member === undefined) {
       this.counters.noMember++;
       return undefined;
@@ -273,16 +262,15 @@ export class FlowTable {
       this.counters.flowsRefusedAtLimit++;
       return undefined;
     }
-    const bindings = pool.model.sessionPersistence?.type === "SOURCE_IP" ? pool.bindings : undefined;
     let flow: UdpFlow;
     try {
-      flow = new UdpFlow(key, address, port, clientIp, member, bindings, this, now);
+      flow = new UdpFlow(key, address, port, clientIp, member, placement, this, now);
     } catch (err) {
       this.budget?.release();
       throw err;
     }
     // An open flow counts as traffic, so its binding cannot lapse while it lives (docs/affinity.md).
-    bindings?.hold(clientIp);
+    placement.hold();
     this.flows.set(key, flow);
     this.append(flow);
     this.counters.flowsOpened++;
@@ -298,7 +286,7 @@ export class FlowTable {
       this.unlink(flow);
       this.budget?.release();
     }
-    flow.bindings?.release(flow.clientIp);
+    flow.placement.release();
     flow.unclaim();
     try {
       flow.upstream.close();

@@ -2,13 +2,7 @@ import type { MemberId } from "../../core/member.js";
 import type { PoolModel } from "../../core/model.js";
 import type { BindingStore } from "../affinity/binding-table.js";
 import type { CookieCodec } from "../affinity/cookie-codec.js";
-import {
-  type FrontPool,
-  l4Client,
-  type PlacedClient,
-  PoolCounters,
-  placeClient,
-} from "../affinity/placement-front.js";
+import { type FrontPool, PoolCounters } from "../affinity/placement-front.js";
 import { type Stickiness, stickinessFor } from "../affinity/stickiness.js";
 import type { BalancingPolicy } from "../balancer/policy.js";
 import type { MemberRuntime } from "./member-runtime.js";
@@ -76,10 +70,5 @@ export class PoolRuntime implements FrontPool {
   /** What {@link pick} would return now, without a round-robin step (the admin API's explain). */
   peek(clientIp: string): MemberRuntime | undefined {
     return this.state.policy.peek(this.members, { clientIp });
-  }
-
-  /** Places an L4 client (TCP connection, UDP flow) through the placement front. */
-  placeBySourceIp(clientIp: string): PlacedClient {
-    return placeClient(this, l4Client(clientIp));
   }
 }

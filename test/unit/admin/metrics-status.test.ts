@@ -5,6 +5,7 @@ import { RateTracker } from "../../../src/admin/rates.js";
 import { buildStatus, trafficSample } from "../../../src/admin/status.js";
 import { ManualClock } from "../../../src/core/clock.js";
 import type { Runtime } from "../../../src/runtime/runtime.js";
+import { placeL4 } from "../../support/placement.js";
 import { memoryLogger, pool, runtimeWith } from "./support.js";
 
 const MEMBERS: [string, number][] = [
@@ -30,10 +31,10 @@ describe("metrics and status from runtime state", () => {
       memoryLogger().log,
     );
     const l4 = runtime.current.pools.get("l4")!;
-    l4.placeBySourceIp("10.0.0.1");
-    l4.placeBySourceIp("10.0.0.2");
-    l4.placeBySourceIp("10.0.0.3");
-    l4.placeBySourceIp("10.0.0.1");
+    placeL4(l4, "10.0.0.1");
+    placeL4(l4, "10.0.0.2");
+    placeL4(l4, "10.0.0.3");
+    placeL4(l4, "10.0.0.1");
     runtime.reloads.ok = 2;
     runtime.reloads.error = 1;
   });

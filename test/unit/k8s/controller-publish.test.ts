@@ -10,8 +10,8 @@ import { join } from "node:path";
 import { pino } from "pino";
 import { afterEach, describe, expect, it } from "vitest";
 import { KubernetesController } from "../../../src/control/k8s/controller.js";
-import { loadKubeConfig } from "../../../src/control/k8s/controller-main.js";
 import { EventRecorder, type EventToPost } from "../../../src/control/k8s/event-recorder.js";
+import { loadKubeConfig } from "../../../src/control/k8s/kube-config.js";
 import { ManualClock } from "../../../src/core/clock.js";
 import { FakeKubeApi } from "../../support/fake-kube-api.js";
 

@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { pino } from "pino";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { KubernetesController } from "../../../src/control/k8s/controller.js";
-import { loadKubeConfig } from "../../../src/control/k8s/controller-main.js";
+import { loadKubeConfig } from "../../../src/control/k8s/kube-config.js";
 import type { ConfigModel } from "../../../src/core/model.js";
 import { FakeKubeApi } from "../../support/fake-kube-api.js";
 

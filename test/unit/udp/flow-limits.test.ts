@@ -148,4 +148,25 @@ describe("UDP flows under the process's flow budget", () => {
     // The victim's next datagram opens a fresh flow.
     expect(await victim.ask(a.port)).toBe("b1");
   });
+  it('a bug in a flow is reported through the shared fault guard: stickylb_internal_errors_total{where="udp"}', async () => {
+    const member = await backend();
+    let bug = true;
+    const { rt, a } = await twoListeners(member, budgets(10), {
+      outcomes: {
+        // The first reply reports a connect success: that report throws once, a bug on the reply path.
+        connectFailed: () => {},
+        connectSucceeded: () => {
+          if (bug) {
+            bug = false;
+            throw new Error("injected bug");
+          }
+        },
+      },
+    });
+    const victim = await client();
+    await expect(victim.ask(a.port, "127.0.0.1", "x", 300)).rejects.toThrow(/no UDP reply/);
+    await until(() => rt.ctx.faults.bySite.udp === 1, "the fault to be counted as where=udp");
+    expect(rt.ctx.faults.bySite.tcp + rt.ctx.faults.bySite.http_client).toBe(0);
+    expect(await (await client()).ask(a.port)).toBe("b1");
+  });
 });

@@ -6,17 +6,18 @@
  */
 import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
-import { KubeConfig } from "@kubernetes/client-node";
-import { runtimeAdminSource } from "../../admin/admin-source.js";
-import type { Clock } from "../../core/clock.js";
-import type { Logger } from "../../core/log.js";
-import type { ConfigModel } from "../../core/model.js";
-import { serveUntilStopped } from "../../runtime/process-wiring.js";
-import { Runtime } from "../../runtime/runtime.js";
-import { KubernetesController } from "./controller.js";
-import { ApiEventSink, EventRecorder } from "./event-recorder.js";
-import { DEFAULT_LEADER_TIMINGS, LeaderElector, type LeaderTimings } from "./leader-election.js";
-import { ApiLeaseStore, LEASE_NAME } from "./lease-store.js";
+import type { KubeConfig } from "@kubernetes/client-node";
+import { runtimeAdminSource } from "../admin/admin-source.js";
+import { KubernetesController } from "../control/k8s/controller.js";
+import { ApiEventSink, EventRecorder } from "../control/k8s/event-recorder.js";
+import { loadKubeConfig } from "../control/k8s/kube-config.js";
+import { DEFAULT_LEADER_TIMINGS, LeaderElector, type LeaderTimings } from "../control/k8s/leader-election.js";
+import { ApiLeaseStore, LEASE_NAME } from "../control/k8s/lease-store.js";
+import type { Clock } from "../core/clock.js";
+import type { Logger } from "../core/log.js";
+import type { ConfigModel } from "../core/model.js";
+import { serveUntilStopped } from "./process-wiring.js";
+import { Runtime } from "./runtime.js";
 
 export interface ControllerRunOptions {
   readonly kubeconfig?: string;
@@ -40,15 +41,7 @@ export interface ControllerRunOptions {
   readonly log: Logger;
 }
 
-/** In-cluster credentials when running in a Pod, else `--kubeconfig`, `$KUBECONFIG` or ~/.kube/config. */
-export function loadKubeConfig(path: string | undefined): KubeConfig {
-  const config = new KubeConfig();
-  if (path !== undefined) config.loadFromFile(path);
-  else config.loadFromDefault();
-  return config;
-}
-
-/** The environment variable that gives every replica the same cookie key (SPEC 6.4). */
+/** The environment variable that gives every replica the same cookie key (docs/kubernetes.md). */
 export const COOKIE_SECRET_ENV = "STICKYLB_COOKIE_SECRET";
 
 /**

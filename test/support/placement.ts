@@ -1,0 +1,7 @@
+import { l4Client, type PlacedClient, placeClient } from "../../src/data/affinity/placement-front.js";
+import type { PoolRuntime } from "../../src/data/upstream/pool-runtime.js";
+
+/** Places an L4 client (its address is all it has) through the placement front, as TCP and UDP do. */
+export function placeL4(pool: PoolRuntime, clientIp: string): PlacedClient {
+  return placeClient(pool, l4Client(clientIp));
+}
