@@ -10,16 +10,6 @@ export interface RequestCount {
   count: number;
 }
 
-/**
- * The pools and members that metrics may still name: pools configured now or with members still
- * draining, and members the registry still holds (draining ones included). A listener drops its
- * rows for anything else, so that its series (and `/metrics`) do not grow as members come and go.
- */
-export interface LiveLabels {
-  hasPool(pool: string): boolean;
-  hasMember(pool: string, member: string): boolean;
-}
-
 /** What one unit of a listener's traffic is: an HTTP response, a TCP connection, a UDP datagram. */
 export type TrafficUnit = "requests" | "connections" | "datagrams";
 

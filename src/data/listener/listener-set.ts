@@ -2,7 +2,7 @@ import type { Socket } from "node:net";
 import type { ListenerModel, Protocol } from "../../core/model.js";
 import type { DataPathContext } from "../context.js";
 import { bindKeyOf, type Snapshot } from "../snapshot.js";
-import type { LiveLabels } from "./listener-report.js";
+import type { LiveLabels } from "./live-labels.js";
 import type { RunningListener } from "./running-listener.js";
 
 export type ListenerFactory = (model: ListenerModel, ctx: DataPathContext) => Promise<RunningListener>;

@@ -3,7 +3,8 @@ import type { HttpListenerCounters } from "../proxy/http-counters.js";
 import type { TcpListenerCounters } from "../proxy/tcp-proxy.js";
 import type { UdpListenerCounters } from "../proxy/udp-flows.js";
 import type { Snapshot } from "../snapshot.js";
-import type { ListenerReport, LiveLabels } from "./listener-report.js";
+import type { ListenerReport } from "./listener-report.js";
+import type { LiveLabels } from "./live-labels.js";
 
 /** The counters a listener keeps, by protocol. */
 export type ListenerCounters = TcpListenerCounters | HttpListenerCounters | UdpListenerCounters;

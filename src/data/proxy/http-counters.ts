@@ -1,4 +1,5 @@
-import type { ListenerReport, LiveLabels, RequestCount } from "../listener/listener-report.js";
+import type { ListenerReport, RequestCount } from "../listener/listener-report.js";
+import type { LiveLabels } from "../listener/live-labels.js";
 
 export type { RequestCount };
 

@@ -5,7 +5,7 @@
  * p50/p99 of the status JSON at read time (so serving traffic never calls the metrics library).
  */
 
-import type { LiveLabels } from "../listener/listener-report.js";
+import type { LiveLabels } from "../listener/live-labels.js";
 
 /** Upper bounds in seconds: 1 ms to 60 s, the range between a cached answer and a member timeout. */
 export const DURATION_BUCKETS: readonly number[] = [
