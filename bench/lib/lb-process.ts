@@ -25,7 +25,7 @@ export interface LbProcess {
   metrics(): Promise<string>;
   rssBytes(): number;
   /** Live heap after a full GC, and its biggest constructors (bytes). */
-  liveHeap(top?: number): Promise<{ bytes: number; top: [string, number][] }>;
+  liveHeap(top?: number): Promise<HeapSummary>;
   reload(config: string): void;
   stop(): Promise<void>;
 }
@@ -147,8 +147,18 @@ interface Snapshot {
   strings: string[];
 }
 
+export interface HeapSummary {
+  readonly bytes: number;
+  /**
+   * Of `bytes`, what V8 keeps for running code (bytecode, optimised code, feedback): it grows as the
+   * JIT warms up under traffic and levels off, whatever the program keeps.
+   */
+  readonly codeBytes: number;
+  readonly top: [string, number][];
+}
+
 /** Sums a V8 heap snapshot's self sizes; groups by constructor name (objects) or node type. */
-export function summariseSnapshot(text: string, top: number): { bytes: number; top: [string, number][] } {
+export function summariseSnapshot(text: string, top: number): HeapSummary {
   const snap = JSON.parse(text) as Snapshot;
   const fields = snap.snapshot.meta.node_fields;
   const types = snap.snapshot.meta.node_types[0];
@@ -158,13 +168,15 @@ export function summariseSnapshot(text: string, top: number): { bytes: number; t
   const sizeAt = fields.indexOf("self_size");
   const groups = new Map<string, number>();
   let bytes = 0;
+  let codeBytes = 0;
   for (let i = 0; i < snap.nodes.length; i += width) {
     const size = snap.nodes[i + sizeAt]!;
     bytes += size;
     const type = types[snap.nodes[i + typeAt]!] ?? "?";
+    if (type === "code") codeBytes += size;
     const key =
       type === "object" || type === "closure" ? `${type}:${snap.strings[snap.nodes[i + nameAt]!]}` : type;
     groups.set(key, (groups.get(key) ?? 0) + size);
   }
-  return { bytes, top: [...groups].sort((a, b) => b[1] - a[1]).slice(0, top) };
+  return { bytes, codeBytes, top: [...groups].sort((a, b) => b[1] - a[1]).slice(0, top) };
 }

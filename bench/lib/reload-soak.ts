@@ -16,6 +16,8 @@ export interface SoakSample {
   readonly heapUsedBytes: number;
   /** Live heap after a full GC (heap snapshot); only where asked for. */
   readonly liveHeapBytes?: number;
+  /** Of the live heap, what is not V8's compiled code: the objects the program keeps. */
+  readonly liveObjectBytes?: number;
 }
 
 export interface SoakResult {
@@ -178,10 +180,11 @@ export async function runReloadSoak(options: SoakOptions): Promise<SoakResult> {
           rssBytes: lb.rssBytes(),
           heapUsedBytes: metric(text, "stickylb_nodejs_heap_size_used_bytes"),
           liveHeapBytes: live.bytes,
+          liveObjectBytes: live.bytes - live.codeBytes,
         };
         samples.push(sample);
         log(
-          `after ${r} reloads: RSS ${(sample.rssBytes / 2 ** 20).toFixed(1)} MiB, heap used ${(sample.heapUsedBytes / 2 ** 20).toFixed(1)} MiB, live heap ${(live.bytes / 2 ** 20).toFixed(2)} MiB; ${requests} requests, ${failed} failed, ${moved} moved`,
+          `after ${r} reloads: RSS ${(sample.rssBytes / 2 ** 20).toFixed(1)} MiB, heap used ${(sample.heapUsedBytes / 2 ** 20).toFixed(1)} MiB, live heap ${(live.bytes / 2 ** 20).toFixed(2)} MiB (objects ${((live.bytes - live.codeBytes) / 2 ** 20).toFixed(2)} MiB, code ${(live.codeBytes / 2 ** 20).toFixed(2)} MiB); ${requests} requests, ${failed} failed, ${moved} moved`,
         );
       }
     }

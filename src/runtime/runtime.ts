@@ -8,6 +8,7 @@ import { FaultCounters } from "../data/fault-guard.js";
 import { createProcessBudgets, type ProcessBudgets } from "../data/limits/connection-budget.js";
 import { LISTENER_FACTORIES } from "../data/listener/factories.js";
 import { ListenerSet } from "../data/listener/listener-set.js";
+import type { LiveLabels } from "../data/listener/live-labels.js";
 import type { Snapshot } from "../data/snapshot.js";
 import { type ConnectOutcomeSink, IGNORE_CONNECT_OUTCOMES } from "../data/upstream/failure-sink.js";
 import { DEFAULT_UPSTREAM_IDLE_MS, MemberConnectionPools } from "../data/upstream/member-connections.js";
@@ -141,12 +142,20 @@ export class Runtime {
   private startHousekeeping(): void {
     if (this.timer !== undefined) return;
     // Expiry is driven by deadlines, so one sweep a second costs only what has expired.
-    this.timer = setInterval(() => {
-      this.registry.collect();
-      this.listeners.collect();
-      for (const [, state] of this.poolStates.all()) state.bindings?.sweep();
-    }, 1000);
+    this.timer = setInterval(() => this.collect(), 1000);
     this.timer.unref();
+  }
+
+  /**
+   * Housekeeping, once a second: forgets members and listeners whose drain has ended and expired
+   * bindings, then the counter rows that named what is gone (so that `/metrics` stays the size of
+   * the configuration, whatever the churn of members and pools).
+   */
+  collect(): void {
+    this.registry.collect();
+    this.listeners.collect();
+    for (const [, state] of this.poolStates.all()) state.bindings?.sweep();
+    this.listeners.forgetSeries(liveLabelsOf(this.holder.current, this.registry));
   }
 
   async stop(): Promise<void> {
@@ -156,6 +165,25 @@ export class Runtime {
     await this.listeners.shutdown(this.options.drainTimeoutMs);
     this.memberPools.destroyAll();
   }
+}
+
+/** The pools and members metrics may name: configured now, or still held by the registry (draining). */
+function liveLabelsOf(snapshot: Snapshot, registry: MemberRegistry): LiveLabels {
+  const pools = new Set(snapshot.pools.keys());
+  const members = new Map<string, Set<string>>();
+  for (const m of registry.all()) {
+    pools.add(m.pool);
+    let endpoints = members.get(m.pool);
+    if (endpoints === undefined) {
+      endpoints = new Set();
+      members.set(m.pool, endpoints);
+    }
+    endpoints.add(m.endpoint);
+  }
+  return {
+    hasPool: (pool) => pools.has(pool),
+    hasMember: (pool, member) => members.get(pool)?.has(member) ?? false,
+  };
 }
 
 function memberIdsOf(snapshot: Snapshot): Set<MemberId> {

@@ -174,6 +174,7 @@ export async function startHttpListener(
     port,
     counters,
     report: () => counters.report(),
+    forgetSeries: (live) => counters.forget(live),
     update,
     ...(ctx.injected === true ? { accept } : {}),
     stopAccepting: async () => {

@@ -2,6 +2,7 @@ import type { Socket } from "node:net";
 import type { ListenerModel, Protocol } from "../../core/model.js";
 import type { DataPathContext } from "../context.js";
 import { bindKeyOf, type Snapshot } from "../snapshot.js";
+import type { LiveLabels } from "./live-labels.js";
 import type { RunningListener } from "./running-listener.js";
 
 export type ListenerFactory = (model: ListenerModel, ctx: DataPathContext) => Promise<RunningListener>;
@@ -88,6 +89,11 @@ export class ListenerSet {
         this.draining.splice(i, 1);
       }
     }
+  }
+
+  /** Drops the counter rows of pools and members that are gone, in every serving listener. */
+  forgetSeries(live: LiveLabels): void {
+    for (const l of this.running.values()) l.forgetSeries?.(live);
   }
 
   /** Graceful stop (SIGTERM): stop accepting everywhere, wait for open connections up to the timeout. */

@@ -4,6 +4,7 @@ import type { TcpListenerCounters } from "../proxy/tcp-proxy.js";
 import type { UdpListenerCounters } from "../proxy/udp-flows.js";
 import type { Snapshot } from "../snapshot.js";
 import type { ListenerReport } from "./listener-report.js";
+import type { LiveLabels } from "./live-labels.js";
 
 /** The counters a listener keeps, by protocol. */
 export type ListenerCounters = TcpListenerCounters | HttpListenerCounters | UdpListenerCounters;
@@ -31,6 +32,8 @@ export interface RunningListener {
   readonly counters?: ListenerCounters;
   /** The counters as declared for the admin API. */
   report(): ListenerReport;
+  /** Drops labelled counter rows of pools and members that are gone (HTTP: requests, durations). */
+  forgetSeries?(live: LiveLabels): void;
   /**
    * Injected mode only (TCP, HTTP, HTTPS in a worker): serves a connection that the primary
    * accepted. `carriedAddress` is the client address of a PROXY header the primary already read;

@@ -1,4 +1,5 @@
 import type { ListenerReport, RequestCount } from "../listener/listener-report.js";
+import type { LiveLabels } from "../listener/live-labels.js";
 
 export type { RequestCount };
 
@@ -74,6 +75,22 @@ export class HttpListenerCounters {
     const row = byCode.get(code);
     if (row !== undefined) row.count++;
     else byCode.set(code, { pool, member, code, count: 1 });
+  }
+
+  /**
+   * Forgets the rows of members and pools that are gone (after their drain): a member's series
+   * would otherwise stay in `/metrics` for the life of the process, one more for every member that
+   * ever served here. Rows with no member (stickylb's own answers) go with their pool.
+   */
+  forget(live: LiveLabels): void {
+    for (const [pool, byMember] of this.series) {
+      for (const member of byMember.keys()) {
+        const kept = member === "" ? pool === "" || live.hasPool(pool) : live.hasMember(pool, member);
+        if (!kept) byMember.delete(member);
+      }
+      if (byMember.size === 0) this.series.delete(pool);
+    }
+    this.durations.forget(live);
   }
 
   /** The labelled request counts, for the metrics endpoint. */

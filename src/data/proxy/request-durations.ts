@@ -5,6 +5,8 @@
  * p50/p99 of the status JSON at read time (so serving traffic never calls the metrics library).
  */
 
+import type { LiveLabels } from "../listener/live-labels.js";
+
 /** Upper bounds in seconds: 1 ms to 60 s, the range between a cached answer and a member timeout. */
 export const DURATION_BUCKETS: readonly number[] = [
   0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60,
@@ -19,7 +21,7 @@ export interface DurationSeries {
 }
 
 export class RequestDurations {
-  /** Pools are few and fixed per listener, so a map by name is bounded by the configuration. */
+  /** Pools are few per listener; pools that leave are forgotten (`forget`), so the map is bounded by the configuration. */
   private readonly byPool = new Map<string, DurationSeries>();
 
   /** Records one completed response of `pool` that took `ms` milliseconds. */
@@ -35,6 +37,11 @@ export class RequestDurations {
     series.counts[i]!++;
     series.sum += seconds;
     series.count++;
+  }
+
+  /** Forgets the histograms of pools that are gone, so that pool churn does not grow the series. */
+  forget(live: LiveLabels): void {
+    for (const pool of this.byPool.keys()) if (!live.hasPool(pool)) this.byPool.delete(pool);
   }
 
   series(): Iterable<DurationSeries> {
