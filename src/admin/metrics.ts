@@ -122,6 +122,14 @@ export function createMetricsRegistry(source: AdminSource, version: string): Reg
       for (const where of FAULT_SITES) emit({ where }, runtime.faults.bySite[where]);
     },
   );
+  gauge(
+    "stickylb_listener_up",
+    "1 while the listener holds its socket, 0 while it cannot bind (port in use, permission denied; retried with backoff).",
+    ["listener"],
+    (emit) => {
+      for (const v of listeners()) emit({ listener: v.model.name }, v.bound ? 1 : 0);
+    },
+  );
   counter(
     "stickylb_connections_total",
     "Client connections accepted (TCP, HTTP, HTTPS) or UDP flows opened, per listener.",
