@@ -17,7 +17,13 @@ import type { ConfigModel } from "../../core/model.js";
 import type { ConfigError } from "../config/index.js";
 import { assemble } from "./assemble.js";
 import { convertObjects } from "./converter.js";
-import { CONFIGURED, type EventRecorder, INVALID_CONFIGURATION, type ObjectRef } from "./event-recorder.js";
+import {
+  BIND_FAILED,
+  CONFIGURED,
+  type EventRecorder,
+  INVALID_CONFIGURATION,
+  type ObjectRef,
+} from "./event-recorder.js";
 import { KeptInformer, watchedKinds } from "./informers.js";
 import { asList, asObj, fromCluster, isObj, type KubeObject, metadata, objectKey } from "./objects.js";
 import type { ConverterOptions, ObjectResult } from "./result.js";
@@ -34,6 +40,12 @@ export interface ControllerOptions {
   readonly isLeader?: () => boolean;
   /** Where Events go; none are posted without it. */
   readonly events?: EventRecorder;
+  /**
+   * Listeners that cannot bind now (port in use, permission denied), by the object they came from
+   * (`KIND/NAMESPACE/NAME`): each gets a Warning Event. The caller calls `markDirty` when this
+   * changes, so that a rebuild posts the Warning, or the Normal Event once the listener binds.
+   */
+  readonly unboundListeners?: () => readonly { readonly object: string; readonly message: string }[];
   readonly log: Logger;
   /** Swaps the running configuration; may throw (then the previous one stays). */
   readonly apply: (model: ConfigModel) => Promise<void>;
@@ -186,7 +198,13 @@ export class KubernetesController {
     const byKey = new Map(objects.map((o) => [objectKey(o), o] as const));
     // Assembly warnings are parts of a served object that were refused (a rule already routed,
     // a second default backend): the object is partly applied, which deserves a Warning too.
-    this.postEvents(results, [...assembly.errors, ...assembly.warnings], assembly.served, byKey);
+    this.postEvents(
+      results,
+      [...assembly.errors, ...assembly.warnings],
+      this.options.unboundListeners?.() ?? [],
+      assembly.served,
+      byKey,
+    );
     const addresses = this.publishedAddresses(byKey);
     if (this.status !== undefined && addresses.length > 0)
       this.status.publish(
@@ -219,35 +237,35 @@ export class KubernetesController {
   }
 
   /**
-   * A Warning per problem of an object left out or partly applied (the problem's line as message),
-   * a Normal Event when an object warned about is served whole again. Repeats within a minute are
-   * dropped by the recorder.
+   * A Warning per problem of an object left out or partly applied (the problem's line as message)
+   * or per listener of it that cannot bind, a Normal Event when an object warned about is served
+   * whole again. Repeats within a minute are dropped by the recorder.
    */
   private postEvents(
     results: readonly ObjectResult[],
     clashes: readonly ConfigError[],
+    unbound: readonly { readonly object: string; readonly message: string }[],
     served: readonly ObjectResult[],
     byKey: ReadonlyMap<string, KubeObject>,
   ): void {
     const recorder = this.options.events;
     if (recorder === undefined) return;
-    const problems = new Map<string, ConfigError[]>();
-    const add = (key: string, problem: ConfigError): void => {
-      problems.set(key, [...(problems.get(key) ?? []), problem]);
+    const problems = new Map<string, { reason: string; message: string }[]>();
+    const add = (key: string, reason: string, message: string): void => {
+      problems.set(key, [...(problems.get(key) ?? []), { reason, message }]);
     };
-    for (const result of results) for (const problem of result.errors) add(result.key, problem);
-    for (const problem of clashes) if (byKey.has(problem.object)) add(problem.object, problem);
+    const line = (p: ConfigError): string => `${p.object}: ${p.path}: ${p.message}`;
+    for (const result of results)
+      for (const problem of result.errors) add(result.key, INVALID_CONFIGURATION, line(problem));
+    for (const problem of clashes)
+      if (byKey.has(problem.object)) add(problem.object, INVALID_CONFIGURATION, line(problem));
+    for (const u of unbound) if (byKey.has(u.object)) add(u.object, BIND_FAILED, `${u.object}: ${u.message}`);
     for (const [key, list] of problems) {
       const ref = refOf(byKey.get(key));
       if (ref === undefined) continue;
       this.warned.add(key);
       for (const problem of list)
-        recorder.record({
-          object: ref,
-          type: "Warning",
-          reason: INVALID_CONFIGURATION,
-          message: `${problem.object}: ${problem.path}: ${problem.message}`,
-        });
+        recorder.record({ object: ref, type: "Warning", reason: problem.reason, message: problem.message });
     }
     const servedKeys = new Set(served.map((r) => r.key));
     for (const key of [...this.warned]) {

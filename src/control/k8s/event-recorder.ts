@@ -1,7 +1,8 @@
 /**
  * Kubernetes Events where users look (`kubectl describe`, `kubectl get events`): a `Warning`
- * with reason `InvalidConfiguration` when an object is left out or partly applied, a `Normal`
- * `Configured` once it is served whole again. Core v1 Events (`/api/v1/namespaces/NS/events`),
+ * with reason `InvalidConfiguration` when an object is left out or partly applied, `BindFailed`
+ * when a listener it asks for cannot bind its port, a `Normal` `Configured` once it is served
+ * whole again. Core v1 Events (`/api/v1/namespaces/NS/events`),
  * which every kubectl shows and which need only `create` on `events`.
  *
  * The controller rebuilds on every change in the cluster, so the same problem is seen many times;
@@ -34,6 +35,8 @@ export interface EventSink {
 
 export const INVALID_CONFIGURATION = "InvalidConfiguration";
 export const CONFIGURED = "Configured";
+/** A listener that the object asks for cannot bind its port on this replica (it is retried). */
+export const BIND_FAILED = "BindFailed";
 /** Identical Events are posted at most once per this period. */
 export const EVENT_REPEAT_MS = 60_000;
 const MAX_ENTRIES = 4096;

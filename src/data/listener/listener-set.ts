@@ -107,6 +107,16 @@ export class ListenerSet {
     };
   }
 
+  /** The listeners of the configuration that cannot bind now, with the system's reason. */
+  unbound(): { model: ListenerModel; error: string }[] {
+    const out: { model: ListenerModel; error: string }[] = [];
+    for (const [key, failed] of this.failed) {
+      const model = this.wanted.get(key);
+      if (model !== undefined) out.push({ model, error: failed.error });
+    }
+    return out;
+  }
+
   /** One bind attempt; on failure the listener is reported and its next attempt scheduled. */
   private async bind(key: string, model: ListenerModel): Promise<void> {
     if (this.binding.has(key) || this.running.has(key)) return;
