@@ -129,6 +129,8 @@ export function createMetricsRegistry(source: AdminSource, version: string): Reg
     (emit) => {
       for (const v of listeners()) emit({ listener: v.model.name }, v.bound ? 1 : 0);
     },
+    // With --workers, up only while every worker serves it (a sum would read N).
+    "min",
   );
   counter(
     "stickylb_connections_total",
