@@ -5,7 +5,8 @@ import type { ConfigModel } from "../core/model.js";
 import { SnapshotHolder } from "../core/snapshot-holder.js";
 import type { DataPathContext } from "../data/context.js";
 import { FaultCounters } from "../data/fault-guard.js";
-import { createProcessBudgets, type ProcessBudgets } from "../data/limits/connection-budget.js";
+import { createProcessBudgets, fitBudgets, type ProcessBudgets } from "../data/limits/connection-budget.js";
+import { listenerKinds } from "../data/limits/process-limits.js";
 import type { RetryTimers } from "../data/listener/bind-retry.js";
 import { LISTENER_FACTORIES } from "../data/listener/factories.js";
 import { ListenerSet } from "../data/listener/listener-set.js";
@@ -137,6 +138,11 @@ export class Runtime {
     plan.commit();
     this.memberPools.retain(memberIdsOf(snapshot));
     this.health.sync(snapshot);
+    fitBudgets(
+      this.budgets,
+      listenerKinds(snapshot.model.listeners.map((l) => l.protocol)),
+      this.options.log,
+    );
     this.ready = false;
     await this.listeners.reconcile(snapshot, this.options.drainTimeoutMs);
     this.ready = true;
