@@ -190,7 +190,7 @@ export function createMetricsRegistry(source: AdminSource, version: string): Reg
   const budgets = () => [runtime.budgets.udpFlows, runtime.budgets.connections];
   gauge(
     "stickylb_limit",
-    "Process-wide bound derived from the open-file limit: table=udp_flows (all UDP listeners) or connections (TCP, HTTP, HTTPS clients).",
+    "Process-wide bound derived from the open-file limit: table=udp_flows (all UDP listeners) or connections (TCP, HTTP, HTTPS clients); 0 when the configuration has no listener of that kind.",
     ["table"],
     (emit) => {
       for (const b of budgets()) emit({ table: b.name }, b.max);
