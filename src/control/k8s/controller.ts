@@ -17,13 +17,7 @@ import type { ConfigModel } from "../../core/model.js";
 import type { ConfigError } from "../config/index.js";
 import { assemble } from "./assemble.js";
 import { convertObjects } from "./converter.js";
-import {
-  BIND_FAILED,
-  CONFIGURED,
-  type EventRecorder,
-  INVALID_CONFIGURATION,
-  type ObjectRef,
-} from "./event-recorder.js";
+import { CONFIGURED, type EventRecorder, INVALID_CONFIGURATION, type ObjectRef } from "./event-recorder.js";
 import { KeptInformer, watchedKinds } from "./informers.js";
 import { asList, asObj, fromCluster, isObj, type KubeObject, metadata, objectKey } from "./objects.js";
 import type { ConverterOptions, ObjectResult } from "./result.js";
@@ -68,6 +62,8 @@ export class KubernetesController {
   private readonly lastGood = new Map<string, ObjectResult>();
   /** Objects that got a Warning Event, so that a Normal one follows once they are fixed. */
   private readonly warned = new Set<string>();
+  /** Objects with a listener that could not bind at the last rebuild, for the same reason. */
+  private bindWarned = new Set<string>();
   /** Problems already logged, so that every rebuild does not log them again. */
   private reported = new Set<string>();
   private dirty = false;
@@ -196,15 +192,10 @@ export class KubernetesController {
     }
     if (!(this.options.isLeader?.() ?? true)) return;
     const byKey = new Map(objects.map((o) => [objectKey(o), o] as const));
+    this.postBindEvents(byKey);
     // Assembly warnings are parts of a served object that were refused (a rule already routed,
     // a second default backend): the object is partly applied, which deserves a Warning too.
-    this.postEvents(
-      results,
-      [...assembly.errors, ...assembly.warnings],
-      this.options.unboundListeners?.() ?? [],
-      assembly.served,
-      byKey,
-    );
+    this.postEvents(results, [...assembly.errors, ...assembly.warnings], assembly.served, byKey);
     const addresses = this.publishedAddresses(byKey);
     if (this.status !== undefined && addresses.length > 0)
       this.status.publish(
@@ -237,35 +228,35 @@ export class KubernetesController {
   }
 
   /**
-   * A Warning per problem of an object left out or partly applied (the problem's line as message)
-   * or per listener of it that cannot bind, a Normal Event when an object warned about is served
-   * whole again. Repeats within a minute are dropped by the recorder.
+   * A Warning per problem of an object left out or partly applied (the problem's line as message),
+   * a Normal Event when an object warned about is served whole again. Repeats within a minute are
+   * dropped by the recorder.
    */
   private postEvents(
     results: readonly ObjectResult[],
     clashes: readonly ConfigError[],
-    unbound: readonly { readonly object: string; readonly message: string }[],
     served: readonly ObjectResult[],
     byKey: ReadonlyMap<string, KubeObject>,
   ): void {
     const recorder = this.options.events;
     if (recorder === undefined) return;
-    const problems = new Map<string, { reason: string; message: string }[]>();
-    const add = (key: string, reason: string, message: string): void => {
-      problems.set(key, [...(problems.get(key) ?? []), { reason, message }]);
+    const problems = new Map<string, ConfigError[]>();
+    const add = (key: string, problem: ConfigError): void => {
+      problems.set(key, [...(problems.get(key) ?? []), problem]);
     };
-    const line = (p: ConfigError): string => `${p.object}: ${p.path}: ${p.message}`;
-    for (const result of results)
-      for (const problem of result.errors) add(result.key, INVALID_CONFIGURATION, line(problem));
-    for (const problem of clashes)
-      if (byKey.has(problem.object)) add(problem.object, INVALID_CONFIGURATION, line(problem));
-    for (const u of unbound) if (byKey.has(u.object)) add(u.object, BIND_FAILED, `${u.object}: ${u.message}`);
+    for (const result of results) for (const problem of result.errors) add(result.key, problem);
+    for (const problem of clashes) if (byKey.has(problem.object)) add(problem.object, problem);
     for (const [key, list] of problems) {
       const ref = refOf(byKey.get(key));
       if (ref === undefined) continue;
       this.warned.add(key);
       for (const problem of list)
-        recorder.record({ object: ref, type: "Warning", reason: problem.reason, message: problem.message });
+        recorder.record({
+          object: ref,
+          type: "Warning",
+          reason: INVALID_CONFIGURATION,
+          message: `${problem.object}: ${problem.path}: ${problem.message}`,
+        });
     }
     const servedKeys = new Set(served.map((r) => r.key));
     for (const key of [...this.warned]) {
@@ -275,6 +266,35 @@ export class KubernetesController {
       if (ref === undefined || !servedKeys.has(key)) continue;
       recorder.record({ object: ref, type: "Normal", reason: CONFIGURED, message: "configuration applied" });
     }
+  }
+
+  /**
+   * A Warning per listener that cannot bind, on the object it came from; a Normal Event once every
+   * listener of an object warned about is bound (or gone). Repeats within a minute are dropped by
+   * the recorder; the listener set retries the bind meanwhile.
+   */
+  private postBindEvents(byKey: ReadonlyMap<string, KubeObject>): void {
+    const recorder = this.options.events;
+    if (recorder === undefined) return;
+    const now = new Set<string>();
+    for (const u of this.options.unboundListeners?.() ?? []) {
+      const ref = refOf(byKey.get(u.object));
+      if (ref === undefined) continue;
+      now.add(u.object);
+      recorder.record({
+        object: ref,
+        type: "Warning",
+        reason: BIND_FAILED,
+        message: `${u.object}: ${u.message}`,
+      });
+    }
+    for (const key of this.bindWarned) {
+      if (now.has(key)) continue;
+      const ref = refOf(byKey.get(key));
+      if (ref !== undefined)
+        recorder.record({ object: ref, type: "Normal", reason: CONFIGURED, message: "every listener bound" });
+    }
+    this.bindWarned = now;
   }
 
   /** Asks for a rebuild when leadership changes: a new leader writes status and Events at once. */
@@ -309,6 +329,9 @@ export class KubernetesController {
     }
   }
 }
+
+/** The Event reason when a listener an object asks for cannot bind its port here (it is retried). */
+const BIND_FAILED = "BindFailed";
 
 const API_VERSIONS: Readonly<Record<string, string>> = {
   Service: "v1",

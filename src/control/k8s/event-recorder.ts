@@ -35,8 +35,6 @@ export interface EventSink {
 
 export const INVALID_CONFIGURATION = "InvalidConfiguration";
 export const CONFIGURED = "Configured";
-/** A listener that the object asks for cannot bind its port on this replica (it is retried). */
-export const BIND_FAILED = "BindFailed";
 /** Identical Events are posted at most once per this period. */
 export const EVENT_REPEAT_MS = 60_000;
 const MAX_ENTRIES = 4096;
