@@ -62,10 +62,10 @@ export class KubernetesController {
   private readonly lastGood = new Map<string, ObjectResult>();
   /** Objects that got a Warning Event, so that a Normal one follows once they are fixed. */
   private readonly warned = new Set<string>();
-  /** Objects with a listener that could not bind at the last rebuild, for the same reason. */
-  private bindWarned = new Set<string>();
   /** Problems already logged, so that every rebuild does not log them again. */
   private reported = new Set<string>();
+  /** Objects with a listener that could not bind at the last rebuild, for the same reason. */
+  private bindWarned = new Set<string>();
   private dirty = false;
   private running = false;
   private timer: NodeJS.Timeout | undefined;
