@@ -279,7 +279,10 @@ export const DASHBOARD_HTML = `<!doctype html>
       return '<tr data-listener="' + esc(l.name) + '">' +
         '<td><i style="display:inline-block;width:8px;height:8px;border-radius:2px;margin-right:7px;background:' + color + '"></i>' +
         esc(l.name) + ' <span class="proto">' + esc(l.protocol) + "</span></td>" +
-        '<td class="addr">' + esc(l.address) + ":" + l.port + "</td>" +
+        '<td class="addr">' + esc(l.address) + ":" + l.port +
+        // A listener that cannot bind says so where its address is, with the reason on hover.
+        (l.bound === false ? ' <span class="badge bad unbound" title="' + esc(l.error || "") + '">not bound</span>' : "") +
+        "</td>" +
         '<td class="num open">' + fmt(l.open) + "</td>" +
         '<td class="num rate">' + fmtRate(r) + ' <span class="muted">' + unitShort[l.unit] + "</span></td>" +
         '<td class="num traffic">' + fmt(l.traffic) + "</td>" +

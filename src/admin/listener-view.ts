@@ -17,6 +17,10 @@ export interface ListenerView extends ListenerReport {
   readonly open: number;
   /** Pools the listener sends to (default pool first, then rule pools). */
   readonly pools: readonly string[];
+  /** Whether the listener holds its socket; false while it cannot bind (and is retried). */
+  readonly bound: boolean;
+  /** Why it cannot bind (the system's message); null when bound. */
+  readonly bindError: string | null;
 }
 
 function poolsOf(model: ListenerModel): string[] {
@@ -31,8 +35,11 @@ export function listenerViews(snapshot: Snapshot, set: ListenerSet): ListenerVie
   const views: ListenerView[] = [];
   for (const model of snapshot.model.listeners) {
     const running = set.get(model);
+    const state = set.bindState(model);
     const base = {
       model,
+      bound: state?.bound === true,
+      bindError: state === undefined || state.bound ? null : state.error,
       port: running?.port ?? model.port,
       open: running?.openCount() ?? 0,
       pools: poolsOf(model),

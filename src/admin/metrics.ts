@@ -122,6 +122,16 @@ export function createMetricsRegistry(source: AdminSource, version: string): Reg
       for (const where of FAULT_SITES) emit({ where }, runtime.faults.bySite[where]);
     },
   );
+  gauge(
+    "stickylb_listener_up",
+    "1 while the listener holds its socket, 0 while it cannot bind (port in use, permission denied; retried with backoff).",
+    ["listener"],
+    (emit) => {
+      for (const v of listeners()) emit({ listener: v.model.name }, v.bound ? 1 : 0);
+    },
+    // With --workers, up only while every worker serves it (a sum would read N).
+    "min",
+  );
   counter(
     "stickylb_connections_total",
     "Client connections accepted (TCP, HTTP, HTTPS) or UDP flows opened, per listener.",
@@ -180,7 +190,7 @@ export function createMetricsRegistry(source: AdminSource, version: string): Reg
   const budgets = () => [runtime.budgets.udpFlows, runtime.budgets.connections];
   gauge(
     "stickylb_limit",
-    "Process-wide bound derived from the open-file limit: table=udp_flows (all UDP listeners) or connections (TCP, HTTP, HTTPS clients).",
+    "Process-wide bound derived from the open-file limit: table=udp_flows (all UDP listeners) or connections (TCP, HTTP, HTTPS clients); 0 when the configuration has no listener of that kind.",
     ["table"],
     (emit) => {
       for (const b of budgets()) emit({ table: b.name }, b.max);

@@ -25,6 +25,10 @@ export interface StatusListener {
   readonly address: string;
   /** The bound port. */
   readonly port: number;
+  /** False while the listener cannot bind its address and port (it is retried with backoff). */
+  readonly bound: boolean;
+  /** Why it cannot bind (e.g. `listen EADDRINUSE: address already in use 127.0.0.1:80`); null when bound. */
+  readonly error: string | null;
   readonly pools: readonly string[];
   readonly accessLog: boolean;
   /** Open connections (TCP, HTTP) or flows (UDP). */
@@ -187,6 +191,8 @@ function listenerStatus(v: ListenerView, runtime: Runtime, rates: RateTracker): 
     protocol: v.model.protocol,
     address: v.model.address,
     port: v.port,
+    bound: v.bound,
+    error: v.bindError,
     pools: v.pools,
     accessLog: v.model.accessLog,
     open: v.open,

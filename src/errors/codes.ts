@@ -43,6 +43,8 @@ export const ERROR_CODES = {
     "A connection's PROXY protocol header was missing or malformed; the connection was closed.",
   SLB_ERR_DATA_LIMIT:
     "A warning: a process-wide bound derived from the open-file limit (UDP flows, client connections) was reached; new entries evict the oldest idle one or are refused, counted in stickylb_limit_reached_total.",
+  SLB_ERR_DATA_BIND:
+    "A listener could not bind its address and port (in use, permission denied, address not available); it is retried with backoff while every other listener serves.",
   SLB_ERR_KERNEL_ENVIRONMENT:
     "--l4-dataplane nftables cannot run here: the nft command (>= 1.0), CAP_NET_ADMIN or nf_tables is missing; the message says which.",
   SLB_ERR_KERNEL_NFT:

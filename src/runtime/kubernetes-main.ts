@@ -113,6 +113,11 @@ export async function runController(
     ...(options.publishService === undefined ? {} : { publishService: options.publishService }),
     isLeader: leading,
     events: new EventRecorder(new ApiEventSink(config, identity), options.clock, log),
+    unboundListeners: () =>
+      runtime.listeners.unbound().map((u) => ({
+        object: u.model.source.object,
+        message: `listener ${u.model.name} (${u.model.protocol} ${u.model.address}:${u.model.port}) cannot bind: ${u.error}; retried with backoff`,
+      })),
     log,
     apply: async (model: ConfigModel) => {
       try {
@@ -124,6 +129,8 @@ export async function runController(
       }
     },
   });
+  // A listener that starts or stops failing to bind changes the Events to post, not the model.
+  runtime.listeners.observeBinds(() => controller.markDirty());
   if (options.leaderElect) {
     elector = new LeaderElector(
       new ApiLeaseStore(config, leaseNamespace),

@@ -5,7 +5,9 @@ import { type ConfigModel, carriesToken } from "../core/model.js";
 import { SnapshotHolder } from "../core/snapshot-holder.js";
 import type { DataPathContext } from "../data/context.js";
 import { FaultCounters } from "../data/fault-guard.js";
-import { createProcessBudgets, type ProcessBudgets } from "../data/limits/connection-budget.js";
+import { createProcessBudgets, fitBudgets, type ProcessBudgets } from "../data/limits/connection-budget.js";
+import { listenerKinds } from "../data/limits/process-limits.js";
+import type { RetryTimers } from "../data/listener/bind-retry.js";
 import { LISTENER_FACTORIES } from "../data/listener/factories.js";
 import { ListenerSet } from "../data/listener/listener-set.js";
 import type { LiveLabels } from "../data/listener/live-labels.js";
@@ -28,6 +30,8 @@ export interface RuntimeOptions {
   readonly injectConnections?: boolean;
   /** Wraps new binding tables (`--workers`: APP_COOKIE replication). */
   readonly wrapBindings?: BindingStoreWrapper;
+  /** Timers of the listeners' bind retries (unit tests inject their own). */
+  readonly bindRetryTimers?: RetryTimers;
 }
 
 /** Counts of configuration reloads by result (stickylb_config_reloads_total). */
@@ -91,7 +95,7 @@ export class Runtime {
       ...(options.injectConnections === true ? { injected: true } : {}),
       budgets: this.budgets,
     };
-    this.listeners = new ListenerSet(LISTENER_FACTORIES, ctx);
+    this.listeners = new ListenerSet(LISTENER_FACTORIES, ctx, options.bindRetryTimers);
     this.health = new HealthManager({ status: this.registry, log: options.log, clock: options.clock });
     this.outcomes = this.health;
   }
@@ -110,7 +114,9 @@ export class Runtime {
 
   /**
    * Applies a validated configuration. Throws (and changes nothing) when the cookie key cannot be
-   * resolved or a certificate is unusable; a listener that cannot bind is reported after the others are bound.
+   * resolved or a certificate is unusable. A listener that cannot bind does not refuse it: the
+   * listener set reports it and retries while the others serve, and the runtime is ready once
+   * every listener has had its first attempt.
    */
   async apply(model: ConfigModel): Promise<void> {
     const needsKey = model.pools.some((p) => carriesToken(p.sessionPersistence));
@@ -133,6 +139,11 @@ export class Runtime {
     plan.commit();
     this.memberPools.retain(memberIdsOf(snapshot));
     this.health.sync(snapshot);
+    fitBudgets(
+      this.budgets,
+      listenerKinds(snapshot.model.listeners.map((l) => l.protocol)),
+      this.options.log,
+    );
     this.ready = false;
     await this.listeners.reconcile(snapshot, this.options.drainTimeoutMs);
     this.ready = true;

@@ -45,6 +45,12 @@ export interface ControllerOptions {
   readonly isLeader?: () => boolean;
   /** Where Events go; none are posted without it. */
   readonly events?: EventRecorder;
+  /**
+   * Listeners that cannot bind now (port in use, permission denied), by the object they came from
+   * (`KIND/NAMESPACE/NAME`): each gets a Warning Event. The caller calls `markDirty` when this
+   * changes, so that a rebuild posts the Warning, or the Normal Event once the listener binds.
+   */
+  readonly unboundListeners?: () => readonly { readonly object: string; readonly message: string }[];
   readonly log: Logger;
   /** Swaps the running configuration; may throw (then the previous one stays). */
   readonly apply: (model: ConfigModel) => Promise<void>;
@@ -72,6 +78,8 @@ export class KubernetesController {
   private readonly notHonoured = new Set<string>();
   /** Problems already logged, so that every rebuild does not log them again. */
   private reported = new Set<string>();
+  /** Objects with a listener that could not bind at the last rebuild, for the same reason. */
+  private bindWarned = new Set<string>();
   private dirty = false;
   private running = false;
   private timer: NodeJS.Timeout | undefined;
@@ -204,6 +212,7 @@ export class KubernetesController {
     }
     if (!(this.options.isLeader?.() ?? true)) return;
     const byKey = new Map(objects.map((o) => [objectKey(o), o] as const));
+    this.postBindEvents(byKey);
     // Assembly warnings are parts of a served object that were refused (a rule already routed,
     // a second default backend): the object is partly applied, which deserves a Warning too.
     this.postEvents(results, [...assembly.errors, ...assembly.warnings], assembly.served, byKey);
@@ -296,6 +305,35 @@ export class KubernetesController {
     }
   }
 
+  /**
+   * A Warning per listener that cannot bind, on the object it came from; a Normal Event once every
+   * listener of an object warned about is bound (or gone). Repeats within a minute are dropped by
+   * the recorder; the listener set retries the bind meanwhile.
+   */
+  private postBindEvents(byKey: ReadonlyMap<string, KubeObject>): void {
+    const recorder = this.options.events;
+    if (recorder === undefined) return;
+    const now = new Set<string>();
+    for (const u of this.options.unboundListeners?.() ?? []) {
+      const ref = refOf(byKey.get(u.object));
+      if (ref === undefined) continue;
+      now.add(u.object);
+      recorder.record({
+        object: ref,
+        type: "Warning",
+        reason: BIND_FAILED,
+        message: `${u.object}: ${u.message}`,
+      });
+    }
+    for (const key of this.bindWarned) {
+      if (now.has(key)) continue;
+      const ref = refOf(byKey.get(key));
+      if (ref !== undefined)
+        recorder.record({ object: ref, type: "Normal", reason: CONFIGURED, message: "every listener bound" });
+    }
+    this.bindWarned = now;
+  }
+
   /** Asks for a rebuild when leadership changes: a new leader writes status and Events at once. */
   leadershipChanged(): void {
     this.markDirty();
@@ -361,6 +399,9 @@ export class KubernetesController {
     }
   }
 }
+
+/** The Event reason when a listener an object asks for cannot bind its port here (it is retried). */
+const BIND_FAILED = "BindFailed";
 
 const API_VERSIONS: Readonly<Record<string, string>> = {
   Service: "v1",

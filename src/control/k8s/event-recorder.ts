@@ -1,7 +1,8 @@
 /**
  * Kubernetes Events where users look (`kubectl describe`, `kubectl get events`): a `Warning`
- * with reason `InvalidConfiguration` when an object is left out or partly applied, a `Normal`
- * `Configured` once it is served whole again. Core v1 Events (`/api/v1/namespaces/NS/events`),
+ * with reason `InvalidConfiguration` when an object is left out or partly applied, `BindFailed`
+ * when a listener it asks for cannot bind its port, a `Normal` `Configured` once it is served
+ * whole again. Core v1 Events (`/api/v1/namespaces/NS/events`),
  * which every kubectl shows and which need only `create` on `events`.
  *
  * The controller rebuilds on every change in the cluster, so the same problem is seen many times;

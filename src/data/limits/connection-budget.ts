@@ -8,7 +8,7 @@
  */
 import type { Socket } from "node:net";
 import type { Logger } from "pino";
-import { descriptorBounds, readNofileLimit } from "./process-limits.js";
+import { descriptorBounds, type ListenerKinds, readNofileLimit } from "./process-limits.js";
 
 /** What the budget counts; the `table` label of the limit metrics. */
 export type BudgetName = "udp_flows" | "connections";
@@ -25,15 +25,32 @@ export class ConnectionBudget {
   refused = 0;
   private limited = false;
   /** Use at or below which a reached limit counts as cleared. */
-  private readonly clearAt: number;
+  private clearAt = 0;
+  private bound = 0;
 
   constructor(
     readonly name: BudgetName,
-    readonly max: number,
+    max: number,
     private readonly log: Logger | undefined,
   ) {
     if (!Number.isInteger(max) || max < 1)
       throw new RangeError(`${name} bound must be an integer >= 1, got ${max}`);
+    this.resize(max);
+  }
+
+  /** The bound now (0 while the configuration has no listener of this kind). */
+  get max(): number {
+    return this.bound;
+  }
+
+  /**
+   * A new bound, when the configuration's kinds of listeners change. Entries open beyond a smaller
+   * bound stay until they close; new ones are refused (or evict) until use is below it.
+   */
+  resize(max: number): void {
+    if (!Number.isInteger(max) || max < 0)
+      throw new RangeError(`${this.name} bound must be an integer >= 0, got ${max}`);
+    this.bound = max;
     this.clearAt = max - 1 - Math.max(1, Math.floor(max / 10));
   }
 
@@ -44,14 +61,14 @@ export class ConnectionBudget {
 
   /** Takes one entry; false at the bound (the caller then evicts and retries, or refuses). */
   tryAcquire(): boolean {
-    if (this.inUse < this.max) {
+    if (this.inUse < this.bound) {
       this.inUse++;
       return true;
     }
     if (!this.limited) {
       this.limited = true;
       this.log?.warn(
-        { code: LIMIT_CODE, table: this.name, limit: this.max },
+        { code: LIMIT_CODE, table: this.name, limit: this.bound },
         `${this.name} limit reached: new entries now evict the oldest idle one or are refused (derived from the open-file limit)`,
       );
     }
@@ -64,7 +81,7 @@ export class ConnectionBudget {
     if (this.limited && this.inUse <= this.clearAt) {
       this.limited = false;
       this.log?.warn(
-        { code: LIMIT_CODE, table: this.name, limit: this.max, inUse: this.inUse },
+        { code: LIMIT_CODE, table: this.name, limit: this.bound, inUse: this.inUse },
         `${this.name} limit cleared`,
       );
     }
@@ -80,7 +97,10 @@ export interface ProcessBudgets {
   readonly nofileSource: string;
 }
 
-/** The budgets of a process with `nofile` descriptors (by default, read from the kernel). */
+/**
+ * The budgets of a process with `nofile` descriptors (by default, read from the kernel), split as
+ * for a configuration with both kinds of listeners until the first `fitBudgets`.
+ */
 export function createProcessBudgets(
   log: Logger | undefined,
   limit: { nofile: number; source: string } = readNofileLimit(),
@@ -96,6 +116,21 @@ export function createProcessBudgets(
     nofile: limit.nofile,
     nofileSource: limit.source,
   };
+}
+
+/**
+ * Splits the process's descriptors between the kinds of listeners the configuration has (the
+ * runtime calls it at every apply, before listeners bind); logs the new bounds when they change.
+ */
+export function fitBudgets(budgets: ProcessBudgets, kinds: ListenerKinds, log: Logger | undefined): void {
+  const next = descriptorBounds(budgets.nofile, kinds);
+  if (next.udpFlows === budgets.udpFlows.max && next.connections === budgets.connections.max) return;
+  budgets.udpFlows.resize(next.udpFlows);
+  budgets.connections.resize(next.connections);
+  log?.info(
+    { nofile: budgets.nofile, udpFlows: next.udpFlows, connections: next.connections },
+    "descriptor bounds follow the configuration's listeners",
+  );
 }
 
 /**

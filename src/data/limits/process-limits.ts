@@ -52,25 +52,56 @@ export function readNofileLimit(path = "/proc/self/limits"): { nofile: number; s
 export interface DescriptorBounds {
   readonly nofile: number;
   readonly reserved: number;
-  /** UDP flows of all UDP listeners together (one descriptor each). */
+  /** UDP flows of all UDP listeners together (one descriptor each); 0 without a UDP listener. */
   readonly udpFlows: number;
-  /** Client connections of all TCP, HTTP and HTTPS listeners together (up to two descriptors each). */
+  /**
+   * Client connections of all TCP, HTTP and HTTPS listeners together (up to two descriptors
+   * each); 0 when every listener is UDP.
+   */
   readonly connections: number;
 }
 
+/** Which kinds of descriptor-holding listeners the configuration has. */
+export interface ListenerKinds {
+  /** At least one UDP listener (flows). */
+  readonly udp: boolean;
+  /** At least one TCP, HTTP or HTTPS listener (client connections). */
+  readonly connections: boolean;
+}
+
+/** Both kinds: the split before any configuration, and of a configuration with no listener. */
+export const BOTH_KINDS: ListenerKinds = { udp: true, connections: true };
+
+/** The kinds of listeners among `protocols`. */
+export function listenerKinds(protocols: Iterable<string>): ListenerKinds {
+  let udp = false;
+  let connections = false;
+  for (const p of protocols) {
+    if (p === "UDP") udp = true;
+    else connections = true;
+  }
+  return { udp, connections };
+}
+
 /**
- * Splits what the reserve leaves: half to UDP flows (one descriptor each), half to client
- * connections (two each: the client and its member connection). Each table alone can thus never
- * starve the other, the listeners or the admin API. At the common limits: 1,024 → 422 flows and
- * 211 connections; 20,000 → 8,968 and 4,484; 1,048,576 → 471,859 and 235,929.
+ * Splits what the reserve leaves between the kinds of listeners the configuration has. With both,
+ * half to UDP flows (one descriptor each) and half to client connections (two each: the client
+ * and its member connection), so that neither table can starve the other, the listeners or the
+ * admin API; at the common limits 1,024 → 429 flows and 214 connections, 20,000 → 8,968 and
+ * 4,484, 1,048,576 → 471,827 and 235,913. With one kind only, it gets all of it (20,000 → 8,968
+ * connections, or 17,936 flows) and the other bound is 0: no descriptor is set aside for a table
+ * that nothing fills. A configuration with no listener is split as with both.
  */
-export function descriptorBounds(nofile: number): DescriptorBounds {
+export function descriptorBounds(nofile: number, kinds: ListenerKinds = BOTH_KINDS): DescriptorBounds {
   const reserved = reservedDescriptors(nofile);
   const usable = Math.max(0, Math.min(nofile, 1 << 30) - reserved);
+  const { udp, connections } = kinds.udp || kinds.connections ? kinds : BOTH_KINDS;
+  const udpShare = !udp ? 0 : connections ? usable / 2 : usable;
+  const connectionShare = usable - udpShare;
   return {
     nofile,
     reserved,
-    udpFlows: Math.max(1, Math.floor(usable / 2)),
-    connections: Math.max(1, Math.floor(usable / 4)),
+    udpFlows: udp ? Math.max(1, Math.floor(udpShare)) : 0,
+    connections: connections ? Math.max(1, Math.floor(connectionShare / 2)) : 0,
   };
 }

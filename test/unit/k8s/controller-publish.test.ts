@@ -234,4 +234,55 @@ describe("Events posted by the controller", () => {
     );
     expect(posted).toHaveLength(2);
   });
+
+  it("a listener that cannot bind: a Warning on the object it came from, once, and a Normal once it binds", async () => {
+    api = await new FakeKubeApi().start();
+    const posted: EventToPost[] = [];
+    let unbound: { object: string; message: string }[] = [];
+    controller = new KubernetesController({
+      config: loadKubeConfig(api.writeKubeconfig(mkdtempSync(join(tmpdir(), "stickylb-kube-")))),
+      converter: { listenAddress: "127.0.0.1" },
+      events: new EventRecorder(
+        {
+          post: async (event) => {
+            posted.push(event);
+          },
+        },
+        new ManualClock(0),
+        pino({ level: "silent" }),
+      ),
+      unboundListeners: () => unbound,
+      log: pino({ level: "silent" }),
+      apply: async () => {},
+      throttleMs: 20,
+    });
+    api.apply(service("web", 8080));
+    controller.start();
+    await controller.synced;
+    unbound = [
+      { object: "Service/default/web", message: "listener default.web.8080 cannot bind: EADDRINUSE" },
+      // An object that is gone (deleted meanwhile) gets nothing.
+      { object: "Service/default/gone", message: "listener default.gone.80 cannot bind: EACCES" },
+    ];
+    controller.markDirty();
+    await eventually(() => expect(posted).toHaveLength(1));
+    expect(posted[0]).toMatchObject({
+      type: "Warning",
+      reason: "BindFailed",
+      object: { kind: "Service", namespace: "default", name: "web" },
+      message: "Service/default/web: listener default.web.8080 cannot bind: EADDRINUSE",
+    });
+    // Rebuilds while it still fails post nothing new.
+    controller.markDirty();
+    await sleep(150);
+    expect(posted).toHaveLength(1);
+
+    unbound = [];
+    controller.markDirty();
+    await eventually(() => expect(posted).toHaveLength(2));
+    expect(posted[1]).toMatchObject({ type: "Normal", reason: "Configured", object: { name: "web" } });
+    controller.markDirty();
+    await sleep(150);
+    expect(posted).toHaveLength(2);
+  });
 });

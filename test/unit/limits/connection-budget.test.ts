@@ -1,7 +1,11 @@
 import { Writable } from "node:stream";
 import { pino } from "pino";
 import { describe, expect, it } from "vitest";
-import { ConnectionBudget, createProcessBudgets } from "../../../src/data/limits/connection-budget.js";
+import {
+  ConnectionBudget,
+  createProcessBudgets,
+  fitBudgets,
+} from "../../../src/data/limits/connection-budget.js";
 
 function capturingLogger(): { log: pino.Logger; lines: Record<string, unknown>[] } {
   const lines: Record<string, unknown>[] = [];
@@ -64,5 +68,38 @@ describe("connection budget", () => {
     expect(budgets.connections.max).toBe(214);
     await flush();
     expect(lines[0]).toMatchObject({ nofile: 1024, from: "test", udpFlows: 429, connections: 214 });
+  });
+
+  it("follows the configuration's kinds of listeners, logging only when the split changes", async () => {
+    const { log, lines } = capturingLogger();
+    const budgets = createProcessBudgets(log, { nofile: 1024, source: "test" });
+    fitBudgets(budgets, { udp: true, connections: true }, log);
+    fitBudgets(budgets, { udp: false, connections: true }, log);
+    expect([budgets.udpFlows.max, budgets.connections.max]).toEqual([0, 429]);
+    fitBudgets(budgets, { udp: false, connections: true }, log);
+    fitBudgets(budgets, { udp: true, connections: false }, log);
+    expect([budgets.udpFlows.max, budgets.connections.max]).toEqual([858, 0]);
+    await flush();
+    expect(lines.map((l) => l.msg)).toEqual([
+      "descriptor bounds derived from the open-file limit",
+      "descriptor bounds follow the configuration's listeners",
+      "descriptor bounds follow the configuration's listeners",
+    ]);
+  });
+
+  it("a smaller bound keeps the entries open beyond it and refuses new ones until use falls below", () => {
+    const b = new ConnectionBudget("connections", 5, undefined);
+    for (let i = 0; i < 5; i++) b.tryAcquire();
+    b.resize(3);
+    expect(b.inUse).toBe(5);
+    expect(b.tryAcquire()).toBe(false);
+    b.release();
+    b.release();
+    expect(b.tryAcquire()).toBe(false);
+    b.release();
+    expect(b.tryAcquire()).toBe(true);
+    b.resize(0);
+    expect(b.tryAcquire()).toBe(false);
+    expect(() => b.resize(-1)).toThrow(RangeError);
   });
 });

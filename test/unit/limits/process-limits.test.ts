@@ -5,6 +5,7 @@ import { describe, expect, it } from "vitest";
 import {
   descriptorBounds,
   FALLBACK_NOFILE,
+  listenerKinds,
   parseNofileLimit,
   readNofileLimit,
 } from "../../../src/data/limits/process-limits.js";
@@ -55,5 +56,23 @@ describe("process limits", () => {
       connections: 4484,
     });
     expect(descriptorBounds(Number.MAX_SAFE_INTEGER).udpFlows).toBeLessThan(2 ** 30);
+  });
+
+  it("gives every descriptor to the one kind of listener the configuration has", () => {
+    const tcpOnly = descriptorBounds(20000, listenerKinds(["HTTP", "TCP", "HTTPS"]));
+    expect(tcpOnly).toEqual({ nofile: 20000, reserved: 2064, udpFlows: 0, connections: 8968 });
+    const udpOnly = descriptorBounds(20000, listenerKinds(["UDP"]));
+    expect(udpOnly).toEqual({ nofile: 20000, reserved: 2064, udpFlows: 17936, connections: 0 });
+    // Both kinds, and no listener at all (nothing is known yet): the even split.
+    const both = { nofile: 20000, reserved: 2064, udpFlows: 8968, connections: 4484 };
+    expect(descriptorBounds(20000, listenerKinds(["UDP", "HTTP"]))).toEqual(both);
+    expect(descriptorBounds(20000, listenerKinds([]))).toEqual(both);
+    for (const nofile of [128, 256, 1024, 1_048_576]) {
+      for (const kinds of [listenerKinds(["TCP"]), listenerKinds(["UDP"])]) {
+        const b = descriptorBounds(nofile, kinds);
+        expect(b.udpFlows + 2 * b.connections + b.reserved).toBeLessThanOrEqual(nofile);
+        expect(Math.max(b.udpFlows, b.connections)).toBeGreaterThanOrEqual(1);
+      }
+    }
   });
 });

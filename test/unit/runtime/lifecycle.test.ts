@@ -8,10 +8,12 @@ import { pino } from "pino";
 import { afterEach, describe, expect, it } from "vitest";
 import { systemClock } from "../../../src/core/clock.js";
 import type { ConfigModel } from "../../../src/core/model.js";
+import { descriptorBounds } from "../../../src/data/limits/process-limits.js";
 import { Runtime } from "../../../src/runtime/runtime.js";
 import { makeCertificate } from "../../support/certificates.js";
 import { httpGet } from "../../support/http-backends.js";
 import { listenerModel, poolModel } from "../http/harness.js";
+import { udpListenerModel } from "../udp/support.js";
 
 /** An HTTP/1.1 member that answers every request with 200 and keeps connections alive. */
 async function keepAliveMember(): Promise<{ port: number; open: () => number; close: () => void }> {
@@ -128,5 +130,20 @@ describe("runtime lifecycle", () => {
       `${join(dir, "lb.yaml")}: LoadBalancer/test: listener web: tls[0]: ${badCert}`,
     );
     expect(runtime.current).toBe(before);
+  });
+
+  it("splits the descriptor budget by the kinds of listeners each applied configuration has", async () => {
+    const runtime = newRuntime();
+    const { nofile } = runtime.budgets;
+    const bounds = () => [runtime.budgets.udpFlows.max, runtime.budgets.connections.max];
+    const pools = [poolModel("web", [{ address: "127.0.1.1", port: 9 }])];
+    await runtime.apply({ listeners: [listenerModel({ port: 0 })], pools });
+    expect(bounds()).toEqual([0, descriptorBounds(nofile, { udp: false, connections: true }).connections]);
+    const udp = udpListenerModel({ defaultPool: "web" });
+    await runtime.apply({ listeners: [listenerModel({ port: 0 }), udp], pools });
+    const both = descriptorBounds(nofile);
+    expect(bounds()).toEqual([both.udpFlows, both.connections]);
+    await runtime.apply({ listeners: [udp], pools });
+    expect(bounds()).toEqual([descriptorBounds(nofile, { udp: true, connections: false }).udpFlows, 0]);
   });
 });
