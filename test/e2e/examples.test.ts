@@ -80,6 +80,7 @@ describe("examples", () => {
     expect(yamlExamples).toEqual(
       expect.arrayContaining([
         "app-cookie.yaml",
+        "gateway-api.yaml",
         "http-cookie.yaml",
         "http-header.yaml",
         "https-sni.yaml",
@@ -192,6 +193,66 @@ describe("examples end to end", () => {
       ["shop-7d4b9c-x2k8f", false],
       ["shop-7d4b9c-q9z7m", false],
       ["shop-6c5a8b-old01", true],
+    ]);
+  });
+
+  it("gateway-api.yaml: the HTTPRoute's cookie keeps a client on one weighted member, within the timeouts", async () => {
+    // Both slices give one port for all their endpoints, so the backends share a port number.
+    const backendPort = await freeTcpPort("127.0.1.21");
+    const cart = [
+      await startHttpBackend("cart-v1-21", "127.0.1.21", "name", backendPort),
+      await startHttpBackend("cart-v1-22", "127.0.1.22", "name", backendPort),
+      await startHttpBackend("cart-v2-23", "127.0.1.23", "name", backendPort),
+    ];
+    backends.push(...cart);
+    const gatewayPort = await freeTcpPort();
+    const source = readFileSync(join(EXAMPLES, "gateway-api.yaml"), "utf8");
+    const text = source
+      .replace("      port: 8000\n", `      port: ${gatewayPort}\n`)
+      .replaceAll(
+        "{name: http, protocol: TCP, port: 8080}",
+        `{name: http, protocol: TCP, port: ${backendPort}}`,
+      );
+    expect(text).not.toBe(source);
+    expect(text).not.toMatch(/port: (8000|8080)\b/);
+    const proc = await runStickylb(
+      [writeConfig(tempDir(), "gateway-api.yaml", text)],
+      ["--listen-address", "127.0.0.1"],
+    );
+    processes.push(proc);
+    const host = { Host: "shop.example.com" };
+    const first = await httpGet(gatewayPort, "/cart", host);
+    expect(first.status).toBe(200);
+    expect(first.body).toMatch(/^cart-v[12]-2[123]\n$/);
+    // The cookie is named after sessionName; its Max-Age is the idle timeout (30m), never past
+    // the absolute timeout (8h).
+    const setCookie = first.setCookies.find((c) => c.startsWith("CART="))!;
+    expect(setCookie).toBeDefined();
+    const maxAge = Number(/; Max-Age=(\d+)/.exec(setCookie)?.[1]);
+    expect(maxAge).toBeGreaterThan(0);
+    expect(maxAge).toBeLessThanOrEqual(8 * 3600);
+    expect(maxAge).toBe(30 * 60);
+    const cookie = cookiePair(first.setCookies, "CART")!;
+    for (const path of ["/cart", "/cart/items", "/cart?x=1"])
+      for (let i = 0; i < 3; i++)
+        expect((await httpGet(gatewayPort, path, { ...host, Cookie: cookie })).body).toBe(first.body);
+    // New clients are spread over the members; a path or host the route does not name is not routed.
+    const seen = new Set<string>();
+    for (let i = 0; i < 10; i++) seen.add((await httpGet(gatewayPort, "/cart", host)).body.trim());
+    expect(seen.size).toBeGreaterThan(1);
+    expect((await httpGet(gatewayPort, "/cartoon", host)).status).toBe(404);
+    expect((await httpGet(gatewayPort, "/cart", { Host: "other.example.com" })).status).toBe(404);
+    // The backend weights 80/20 over two and one endpoints: members 100, 100 and 50, named after their Pods.
+    const status = (await (
+      await fetch(`http://127.0.0.1:${await proc.adminPort()}/api/v1/status`)
+    ).json()) as {
+      pools: { name: string; members: { name: string | null; weight: number }[] }[];
+    };
+    const pool = status.pools.find((p) => p.name === "default.cart.shop.0")!;
+    expect(pool.members.map((m) => [m.name, m.weight])).toEqual([
+      ["cart-v1-5f8d7c-h4m2x", 100],
+      ["cart-v1-5f8d7c-p7w9r", 100],
+      ["cart-v2-6b9e1a-z3k8n", 50],
     ]);
   });
 
