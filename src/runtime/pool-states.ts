@@ -1,8 +1,26 @@
+import { getHeapStatistics } from "node:v8";
 import type { Clock } from "../core/clock.js";
 import type { PoolModel, SessionPersistence } from "../core/model.js";
 import { type BindingStore, BindingTable } from "../data/affinity/binding-table.js";
 import { createPolicy } from "../data/balancer/registry.js";
 import { PoolCounters, type PoolState } from "../data/upstream/pool-runtime.js";
+
+/**
+ * Heap bytes one binding may cost: the table measures 125–175 B per entry at 1,000,000 entries, churn
+ * included (docs/affinity.md, "Memory"); 200 B leaves room for the key of an APP_COOKIE value.
+ */
+export const BYTES_PER_BINDING = 200;
+/** The share of V8's heap limit that one binding table may fill, so that a full table never ends the process. */
+export const BINDING_HEAP_SHARE = 0.5;
+
+/**
+ * The most entries a binding table may hold in this process: `maxBindings` is capped by memory, so
+ * that the default of 1,000,000 (about 200 MB) cannot exhaust a small heap (`--max-old-space-size`,
+ * a container's memory limit, which sets Node's heap limit).
+ */
+export function bindingMemoryCap(heapLimitBytes = getHeapStatistics().heap_size_limit): number {
+  return Math.max(1000, Math.floor((heapLimitBytes * BINDING_HEAP_SHARE) / BYTES_PER_BINDING));
+}
 
 /** Binding tables exist for the persistence types that remember keys in this process. */
 function needsTable(pool: PoolModel): boolean {
@@ -41,6 +59,8 @@ export class PoolStates {
   constructor(
     private readonly clock: Clock,
     private readonly wrap?: BindingStoreWrapper,
+    /** The bound memory puts on every table ({@link bindingMemoryCap}); injectable for tests. */
+    private readonly memoryCap: number = bindingMemoryCap(),
   ) {}
 
   /** The state of `pool`, kept or started over, registered at once (tests and single pools). */
@@ -82,7 +102,7 @@ export class PoolStates {
   private tableFor(pool: PoolModel, persistence: SessionPersistence): BindingStore {
     const table = new BindingTable({
       ttlMs: persistence.persistenceTimeoutMs,
-      maxEntries: persistence.maxBindings,
+      maxEntries: Math.min(persistence.maxBindings, this.memoryCap),
       clock: this.clock,
     });
     return this.wrap === undefined ? table : this.wrap(pool, table);
