@@ -68,6 +68,13 @@ export interface BindingStore {
   entries?(): Iterable<BindingEntry>;
   /** Stored entries bound to a member. */
   bindingsOf?(member: MemberId): number;
+  /**
+   * A store shared with other replicas (docs/shared-state.md): asks it for a key the local table
+   * does not have. Undefined when no question is sent (store down, too many lookups waiting);
+   * otherwise a promise that settles within the store's budget and never rejects (`undefined`:
+   * no binding, an error or no answer in time). A member found is cached locally.
+   */
+  lookupShared?(key: string): Promise<MemberId | undefined> | undefined;
 }
 
 export interface BindingTableOptions {

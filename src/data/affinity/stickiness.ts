@@ -51,6 +51,13 @@ export interface Stickiness {
    * places it and no affinity decision is counted. A live binding it finds is touched.
    */
   propose(client: StickyClient): Proposal | undefined;
+  /**
+   * After `propose` found no live local binding (`none` or `expired`) for `client.key`: asks the
+   * shared store, if the pool has one. Undefined when there is nothing to ask (no store, or it
+   * cannot be asked now): the local proposal stands. The promise never rejects and settles within
+   * the store's budget; it resolves to the store's binding or to `local` again.
+   */
+  proposeRemote?(client: StickyClient, local: Proposal): Promise<Proposal> | undefined;
   /** The client was placed afresh (or moved by a retry) on `member`: remember it now if kept here. */
   bind(client: StickyClient, member: MemberRuntime): void;
   /**
@@ -74,6 +81,19 @@ const NOT_STICKY: Stickiness = {
   release: () => {},
 };
 
+/** Asks a shared table for a key the local one lacked; see {@link Stickiness.proposeRemote}. */
+function proposeFromStore(
+  table: BindingStore,
+  client: StickyClient,
+  local: Proposal,
+): Promise<Proposal> | undefined {
+  const key = client.key;
+  if (key === undefined || table.lookupShared === undefined) return undefined;
+  const asked = table.lookupShared(key);
+  if (asked === undefined) return undefined;
+  return asked.then((member) => (member === undefined ? local : { kind: "bound", member }));
+}
+
 /** SOURCE_IP persistence: the client IP is the key of a binding table, for every protocol. */
 class SourceIpStickiness implements Stickiness {
   constructor(private readonly table: BindingStore) {}
@@ -84,6 +104,10 @@ class SourceIpStickiness implements Stickiness {
     const found = this.table.get(key);
     if (found === undefined) return { kind: "none" };
     return found.expired ? { kind: "expired" } : { kind: "bound", member: found.member };
+  }
+
+  proposeRemote(client: StickyClient, local: Proposal): Promise<Proposal> | undefined {
+    return proposeFromStore(this.table, client, local);
   }
 
   bind(client: StickyClient, member: MemberRuntime): void {
@@ -126,6 +150,10 @@ class AppCookieStickiness implements Stickiness {
     const found = this.table.get(value);
     if (found === undefined) return { kind: "none" };
     return found.expired ? { kind: "expired" } : { kind: "bound", member: found.member };
+  }
+
+  proposeRemote(client: StickyClient, local: Proposal): Promise<Proposal> | undefined {
+    return proposeFromStore(this.table, client, local);
   }
 
   bind(): void {}

@@ -30,6 +30,7 @@ import { logAccess, pathForLog } from "./access-log.js";
 import { type ClientSide, Exchange, type HttpEnv, routeAndPlace } from "./http-forward.js";
 import { connectionInfo, firstHeader, headerCount, requestHeadersForMember } from "./http-headers.js";
 import { localResponse, rawRequestHead } from "./http-local.js";
+import type { RouteOutcome } from "./http-route.js";
 import { forwardUpgrade } from "./http-upgrade.js";
 
 /** Pipelined bytes kept while a request is in flight; past this the client is paused. */
@@ -76,6 +77,11 @@ export class HttpClientConnection implements ClientSide {
   private idleMs: number;
   private clientMs: number;
   private parsing = false;
+  /**
+   * A request head waits for the shared store's answer on a local miss (at most its 50 ms budget):
+   * nothing else is parsed meanwhile, and bytes that arrive are kept (bounded) for after it.
+   */
+  private placing = false;
 
   // Socket events enter here; a bug below must cost one connection, never the process (the data
   // path never throws past a connection, STYLE point 6).
@@ -126,7 +132,12 @@ export class HttpClientConnection implements ClientSide {
 
   /** No request in flight and none being read: can be closed without cutting anything. */
   get idle(): boolean {
-    return this.exchange === undefined && this.pending.length === 0 && this.phase !== Phase.Upgraded;
+    return (
+      this.exchange === undefined &&
+      !this.placing &&
+      this.pending.length === 0 &&
+      this.phase !== Phase.Upgraded
+    );
   }
 
   /** Drain: close now if idle, else after the response in flight. */
@@ -147,6 +158,10 @@ export class HttpClientConnection implements ClientSide {
       return;
     }
     this.pending.append(chunk);
+    if (this.placing) {
+      if (this.pending.length > PIPELINE_LIMIT) this.pauseReading();
+      return;
+    }
     this.parseNext();
   }
 
@@ -155,7 +170,7 @@ export class HttpClientConnection implements ClientSide {
     if (this.parsing) return;
     this.parsing = true;
     try {
-      while (this.exchange === undefined && this.reading && this.pending.length > 0) {
+      while (this.exchange === undefined && !this.placing && this.reading && this.pending.length > 0) {
         let buf = this.pending.view();
         // RFC 9112 2.2: empty lines before a request line are ignored (some clients send a CRLF
         // after a body).
@@ -225,7 +240,36 @@ export class HttpClientConnection implements ClientSide {
     const connection = connectionInfo(head.raw);
     const keepAlive = head.minor === 1 ? !connection.close : connection.keepAlive;
     const started = ctx.clock.now();
-    const route = routeAndPlace(head, compiled.routes, snapshot, env, this.clientIp);
+    const routed = routeAndPlace(head, compiled.routes, snapshot, env, this.clientIp);
+    const request: RoutedRequest = { head, framing, hosts, connection, keepAlive, started, listener };
+    if (!(routed instanceof Promise)) {
+      this.forward(request, routed);
+      return;
+    }
+    // A local miss in a shared pool: the store is asked first. The client may leave meanwhile.
+    this.placing = true;
+    routed.then((route) => {
+      this.placing = false;
+      try {
+        if (this.phase === Phase.Ended || this.socket.destroyed) return;
+        this.forward(request, route);
+        // Reading may have been paused while the head waited; the exchange now takes the body.
+        if (this.exchange !== undefined) this.resumeReading();
+        else if (this.phase === Phase.ClientDone && this.pending.length === 0) {
+          this.phase = Phase.Ended;
+          this.socket.end();
+        }
+      } catch (err) {
+        this.fault(err);
+      }
+    });
+  }
+
+  /** Answers a request that has been routed and placed: locally (no route, no member) or by a member. */
+  private forward(request: RoutedRequest, route: RouteOutcome): void {
+    const { head, framing, hosts, connection, keepAlive, started, listener } = request;
+    const { env } = this.host;
+    const { counters, ctx } = env;
     if (!route.ok) {
       counters.countResponse(route.pool, "", route.status);
       counters.durations.observe(route.pool, ctx.clock.now() - started);
@@ -415,7 +459,7 @@ export class HttpClientConnection implements ClientSide {
   private clientHalfClosed(): void {
     if (this.phase === Phase.Serving) this.phase = Phase.ClientDone;
     // Nothing in flight: nothing to answer. Otherwise exchangeDone closes after the response.
-    if (this.exchange === undefined && this.phase !== Phase.Upgraded) {
+    if (this.exchange === undefined && !this.placing && this.phase !== Phase.Upgraded) {
       this.phase = Phase.Ended;
       this.socket.end();
     }
@@ -433,7 +477,8 @@ export class HttpClientConnection implements ClientSide {
       return;
     }
     // A request in flight or a head being read has its own limits (member, client timeouts).
-    if (exchange !== undefined || (this.pending.length > 0 && this.phase !== Phase.Ended)) return;
+    if (exchange !== undefined || this.placing || (this.pending.length > 0 && this.phase !== Phase.Ended))
+      return;
     this.socket.destroy();
   }
 
@@ -465,3 +510,14 @@ function requestTimedOut(connection: HttpClientConnection): void {
 }
 
 function noop(): void {}
+
+/** A request head that is parsed and checked, on its way to a member. */
+interface RoutedRequest {
+  readonly head: RequestHead;
+  readonly framing: Exclude<ReturnType<typeof requestFraming>, FramingError>;
+  readonly hosts: number;
+  readonly connection: ReturnType<typeof connectionInfo>;
+  readonly keepAlive: boolean;
+  readonly started: number;
+  readonly listener: ListenerModel;
+}

@@ -14,7 +14,9 @@ import * as dgram from "node:dgram";
 import { isIPv6 } from "node:net";
 import { clientIpKey } from "../../core/member.js";
 import type { BindingStore } from "../affinity/binding-table.js";
+import type { PlacedClient } from "../affinity/placement-front.js";
 import type { DataPathContext } from "../context.js";
+import { reportFault } from "../fault-guard.js";
 import type { Closable, MemberRuntime } from "../upstream/member-runtime.js";
 import type { PoolRuntime } from "../upstream/pool-runtime.js";
 
@@ -146,6 +148,8 @@ export class UdpFlow implements Closable {
  */
 export class FlowTable {
   private readonly flows = new Map<string, UdpFlow>();
+  /** Flows whose first datagram waits for the shared store, with their queued datagrams. */
+  private readonly placing = new Map<string, Buffer[]>();
 
   constructor(
     private readonly socket: dgram.Socket,
@@ -175,7 +179,9 @@ export class FlowTable {
    * Opens a flow for a client's first datagram: place it by source IP (binding table or policy,
    * so one client IP with many source ports reaches one member), evict the oldest idle flow at the
    * bound, hold the client's SOURCE_IP binding while the flow lives. Undefined (and counted) when
-   * no member is eligible.
+   * no member is eligible. `"placing"` when the pool's shared store is asked first (a local miss):
+   * the caller queues the datagram with {@link queueWhilePlacing}, and the flow opens, and sends
+   * what was queued, when the store has answered (within its 50 ms budget).
    */
   open(
     key: string,
@@ -184,9 +190,65 @@ export class FlowTable {
     pool: PoolRuntime,
     maxFlows: number,
     now: number,
-  ): UdpFlow | undefined {
+  ): UdpFlow | undefined | "placing" {
     const clientIp = clientIpKey(address);
-    const member = pool.placeBySourceIp(clientIp).member;
+    const placed = pool.placeBySourceIp(clientIp);
+    if (!(placed instanceof Promise))
+      return this.create(key, address, port, clientIp, pool, maxFlows, now, placed);
+    // Bounded by the store: at most its in-flight lookups wait at once, beyond which placement is
+    // synchronous; each waiting flow queues at most MAX_PENDING datagrams.
+    const queued: Buffer[] = [];
+    this.placing.set(key, queued);
+    placed.then((placement) => {
+      if (this.placing.get(key) !== queued) return; // the listener closed meanwhile
+      this.placing.delete(key);
+      try {
+        const flow = this.create(
+          key,
+          address,
+          port,
+          clientIp,
+          pool,
+          maxFlows,
+          this.ctx.clock.now(),
+          placement,
+        );
+        if (flow === undefined) {
+          this.counters.drops += queued.length;
+          return;
+        }
+        for (const msg of queued) flow.send(msg);
+      } catch (err) {
+        this.counters.drops += queued.length;
+        reportFault(this.ctx, "udp", err, { listener: this.listenerName });
+      }
+    });
+    return "placing";
+  }
+
+  /**
+   * A datagram of a flow whose placement waits for the store: queued (bounded like a connecting
+   * flow's) and true; false when no placement is waiting for this key.
+   */
+  queueWhilePlacing(key: string, msg: Buffer): boolean {
+    const queued = this.placing.get(key);
+    if (queued === undefined) return false;
+    if (queued.length < MAX_PENDING) queued.push(msg);
+    else this.counters.drops++;
+    return true;
+  }
+
+  private create(
+    key: string,
+    address: string,
+    port: number,
+    clientIp: string,
+    pool: PoolRuntime,
+    maxFlows: number,
+    now: number,
+    placement: PlacedClient,
+  ): UdpFlow | undefined {
+    const member = placement.member;
     if (member === undefined) {
       this.counters.noMember++;
       return undefined;
@@ -194,7 +256,7 @@ export class FlowTable {
     while (this.flows.size >= maxFlows && this.evictOldest()) {}
     const bindings = pool.model.sessionPersistence?.type === "SOURCE_IP" ? pool.bindings : undefined;
     const flow = new UdpFlow(key, address, port, clientIp, member, bindings, this, now);
-    // SPEC 6.2: an open flow counts as traffic, so its binding cannot lapse while it lives.
+    // An open flow counts as traffic, so its binding cannot lapse while it lives (docs/affinity.md).
     bindings?.hold(clientIp);
     member.active++;
     member.total++;
@@ -248,6 +310,9 @@ export class FlowTable {
   }
 
   closeAll(): void {
+    // Placements still waiting for the store open nothing once the listener is closed.
+    this.counters.drops += [...this.placing.values()].reduce((n, q) => n + q.length, 0);
+    this.placing.clear();
     for (const flow of this.flows.values()) this.close(flow, "closed");
   }
 

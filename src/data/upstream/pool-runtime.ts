@@ -66,8 +66,11 @@ export class PoolRuntime implements FrontPool {
     return this.state.policy.pick(candidates, { clientIp });
   }
 
-  /** Places an L4 client (TCP connection, UDP flow) through the placement front. */
-  placeBySourceIp(clientIp: string): PlacedClient {
+  /**
+   * Places an L4 client (TCP connection, UDP flow) through the placement front; a promise only on
+   * a local miss in a pool whose bindings are shared (see `placeClient`).
+   */
+  placeBySourceIp(clientIp: string): PlacedClient | Promise<PlacedClient> {
     return placeClient(this, l4Client(clientIp));
   }
 }

@@ -4,6 +4,7 @@ import { ManualClock } from "../../../src/core/clock.js";
 import { codecFor } from "../../../src/data/affinity/http-cookie-affinity.js";
 import type { PoolRuntime } from "../../../src/data/upstream/pool-runtime.js";
 import type { Runtime } from "../../../src/runtime/runtime.js";
+import { placedNow } from "../../support/placed-now.js";
 import { memoryLogger, pool, runtimeWith } from "./support.js";
 
 const MEMBERS: [string, number][] = [
@@ -34,7 +35,7 @@ describe("bindings API", () => {
   });
 
   it("finds where a source IP is bound, how long it has been idle and why", () => {
-    expect(l4.placeBySourceIp("127.0.0.1").member?.endpoint).toBe("127.0.1.1:9001");
+    expect(placedNow(l4.placeBySourceIp("127.0.0.1")).member?.endpoint).toBe("127.0.1.1:9001");
     clock.advance(7000);
     const a = lookupBinding(runtime, "l4", "127.0.0.1", clock.now());
     expect(a.status).toBe(200);
@@ -54,7 +55,7 @@ describe("bindings API", () => {
   });
 
   it("explains a redispatch, an open connection and an expiry", () => {
-    l4.placeBySourceIp("127.0.0.1");
+    placedNow(l4.placeBySourceIp("127.0.0.1"));
     runtime.registry.setHealthy("l4/127.0.1.1:9001", false, "test");
     expect(lookupBinding(runtime, "l4", "127.0.0.1", clock.now()).body.why).toMatch(
       /member is down: the next connection is placed afresh and rebound \(redispatch\)/,
@@ -72,14 +73,14 @@ describe("bindings API", () => {
   });
 
   it("deletes a binding; the client is then placed afresh by the algorithm", () => {
-    expect(l4.placeBySourceIp("127.0.0.1").member?.endpoint).toBe("127.0.1.1:9001");
-    expect(l4.placeBySourceIp("127.0.0.2").member?.endpoint).toBe("127.0.1.2:9002");
+    expect(placedNow(l4.placeBySourceIp("127.0.0.1")).member?.endpoint).toBe("127.0.1.1:9001");
+    expect(placedNow(l4.placeBySourceIp("127.0.0.2")).member?.endpoint).toBe("127.0.1.2:9002");
     const del = deleteBinding(runtime, "l4", "127.0.0.1");
     expect(del.status).toBe(200);
     expect(del.body).toMatchObject({ deleted: true, member: "127.0.1.1:9001" });
     expect(lookupBinding(runtime, "l4", "127.0.0.1", clock.now()).status).toBe(404);
     expect(deleteBinding(runtime, "l4", "127.0.0.1").status).toBe(404);
-    const again = l4.placeBySourceIp("127.0.0.1");
+    const again = placedNow(l4.placeBySourceIp("127.0.0.1"));
     expect(again.result).toBe("miss");
     expect(again.member?.endpoint).toBe("127.0.1.3:9003");
     expect(l4.counters.decisions).toMatchObject({ hit: 0, miss: 3 });

@@ -4,6 +4,7 @@ import type { ConfigModel, PoolModel } from "../../../src/core/model.js";
 import { MemberRegistry } from "../../../src/data/upstream/member-registry.js";
 import { PoolRuntime } from "../../../src/data/upstream/pool-runtime.js";
 import { PoolStates } from "../../../src/runtime/pool-states.js";
+import { placedNow } from "../../support/placed-now.js";
 
 const source = { file: "test.yaml", object: "LoadBalancer/t" };
 
@@ -43,10 +44,10 @@ describe("PoolRuntime.placeBySourceIp with SOURCE_IP persistence", () => {
   it("binds a new client (miss), then sends it to the bound member (hit) although round robin moves on", () => {
     const { pools } = setup([pool("p", { sessionPersistence: sourceIpPersistence })]);
     const p = pools.get("p")!;
-    const first = p.placeBySourceIp("10.0.0.1");
+    const first = placedNow(p.placeBySourceIp("10.0.0.1"));
     expect(first.result).toBe("miss");
     for (let i = 0; i < 5; i++) {
-      const again = p.placeBySourceIp("10.0.0.1");
+      const again = placedNow(p.placeBySourceIp("10.0.0.1"));
       expect(again.result).toBe("hit");
       expect(again.member).toBe(first.member);
     }
@@ -56,38 +57,38 @@ describe("PoolRuntime.placeBySourceIp with SOURCE_IP persistence", () => {
   it("reports expired after the idle timeout, and an open connection (hold) keeps the binding", () => {
     const { pools, clock } = setup([pool("p", { sessionPersistence: sourceIpPersistence })]);
     const p = pools.get("p")!;
-    const a = p.placeBySourceIp("10.0.0.1").member!;
+    const a = placedNow(p.placeBySourceIp("10.0.0.1")).member!;
     clock.advance(2001);
-    const after = p.placeBySourceIp("10.0.0.1");
+    const after = placedNow(p.placeBySourceIp("10.0.0.1"));
     expect(after.result).toBe("expired");
 
-    const held = p.placeBySourceIp("10.0.0.2").member!;
+    const held = placedNow(p.placeBySourceIp("10.0.0.2")).member!;
     p.bindings!.hold("10.0.0.2");
     clock.advance(10_000);
-    expect(p.placeBySourceIp("10.0.0.2")).toMatchObject({ result: "hit", member: held });
+    expect(placedNow(p.placeBySourceIp("10.0.0.2"))).toMatchObject({ result: "hit", member: held });
     p.bindings!.release("10.0.0.2");
     clock.advance(2001);
-    expect(p.placeBySourceIp("10.0.0.2").result).toBe("expired");
+    expect(placedNow(p.placeBySourceIp("10.0.0.2")).result).toBe("expired");
     expect(a).toBeDefined();
   });
 
   it("redispatches a client whose member went down, and keeps it on the new member after recovery (SPEC 6.3)", () => {
     const { pools, registry } = setup([pool("p", { sessionPersistence: sourceIpPersistence })]);
     const p = pools.get("p")!;
-    const first = p.placeBySourceIp("10.0.0.1").member!;
+    const first = placedNow(p.placeBySourceIp("10.0.0.1")).member!;
     registry.setHealthy(first.id, false, "test");
-    const moved = p.placeBySourceIp("10.0.0.1");
+    const moved = placedNow(p.placeBySourceIp("10.0.0.1"));
     expect(moved.result).toBe("redispatch");
     expect(moved.member).not.toBe(first);
     registry.setHealthy(first.id, true, "test");
-    expect(p.placeBySourceIp("10.0.0.1")).toMatchObject({ result: "hit", member: moved.member });
+    expect(placedNow(p.placeBySourceIp("10.0.0.1"))).toMatchObject({ result: "hit", member: moved.member });
   });
 
   it("keeps the bindings of a draining member but gives it no new clients", () => {
     const { build } = setup([]);
     const base = pool("p", { sessionPersistence: sourceIpPersistence }, [9001, 9002]);
     let pools = build([base]);
-    const bound = pools.get("p")!.placeBySourceIp("10.0.0.1").member!;
+    const bound = placedNow(pools.get("p")!.placeBySourceIp("10.0.0.1")).member!;
     pools = build([
       {
         ...base,
@@ -95,8 +96,8 @@ describe("PoolRuntime.placeBySourceIp with SOURCE_IP persistence", () => {
       },
     ]);
     const p = pools.get("p")!;
-    expect(p.placeBySourceIp("10.0.0.1")).toMatchObject({ result: "hit", member: bound });
-    for (let i = 2; i < 10; i++) expect(p.placeBySourceIp(`10.0.0.${i}`).member).not.toBe(bound);
+    expect(placedNow(p.placeBySourceIp("10.0.0.1"))).toMatchObject({ result: "hit", member: bound });
+    for (let i = 2; i < 10; i++) expect(placedNow(p.placeBySourceIp(`10.0.0.${i}`)).member).not.toBe(bound);
   });
 
   it("redispatches clients of a member whose weight became 0 or that was removed, and keeps state of members that stay", () => {
@@ -105,7 +106,7 @@ describe("PoolRuntime.placeBySourceIp with SOURCE_IP persistence", () => {
     let pools = build([base]);
     const placed = new Map<string, string>();
     for (let i = 1; i <= 12; i++)
-      placed.set(`10.0.0.${i}`, pools.get("p")!.placeBySourceIp(`10.0.0.${i}`).member!.endpoint);
+      placed.set(`10.0.0.${i}`, placedNow(pools.get("p")!.placeBySourceIp(`10.0.0.${i}`)).member!.endpoint);
     const stay = registry.get("p/127.0.1.1:9001")!;
     stay.total = 42;
     // Reload: 9002 weight 0, 9003 removed.
@@ -114,7 +115,7 @@ describe("PoolRuntime.placeBySourceIp with SOURCE_IP persistence", () => {
     expect(registry.get("p/127.0.1.1:9001")).toBe(stay);
     expect(stay.total).toBe(42);
     for (const [ip, endpoint] of placed) {
-      const now = p.placeBySourceIp(ip);
+      const now = placedNow(p.placeBySourceIp(ip));
       expect(now.member!.endpoint).toBe("127.0.1.1:9001");
       expect(now.result).toBe(endpoint === "127.0.1.1:9001" ? "hit" : "redispatch");
     }
@@ -124,7 +125,7 @@ describe("PoolRuntime.placeBySourceIp with SOURCE_IP persistence", () => {
     const { pools, registry } = setup([pool("p", { sessionPersistence: sourceIpPersistence })]);
     const p = pools.get("p")!;
     for (const m of p.members) registry.setHealthy(m.id, false, "test");
-    expect(p.placeBySourceIp("10.0.0.1").member).toBeUndefined();
+    expect(placedNow(p.placeBySourceIp("10.0.0.1")).member).toBeUndefined();
     expect(p.counters.noMember).toBe(1);
   });
 });
