@@ -16,6 +16,8 @@ import {
 import { FAULT_SITES } from "../data/fault-guard.js";
 import { DURATION_BUCKETS } from "../data/proxy/request-durations.js";
 import type { MemberRuntime } from "../data/upstream/member-runtime.js";
+import { registerDeclaredSeries } from "../store/prometheus-series.js";
+import { StateStoreMetrics } from "../store/store-metrics.js";
 import type { AdminSource } from "./admin-source.js";
 import { replaceEventLoopDelayGauges } from "./event-loop-metrics.js";
 import { listenerViews } from "./listener-view.js";
@@ -319,6 +321,19 @@ export function createMetricsRegistry(source: AdminSource, version: string): Reg
     (emit) => {
       for (const p of pools()) if (p.bindings !== undefined) emit({ pool: p.name }, p.bindings.size);
     },
+  );
+  // The state store's series, read from the store in effect at scrape time (a reload may replace
+  // it); no samples while no store is configured.
+  registerDeclaredSeries(
+    registry,
+    new StateStoreMetrics().series().map((declared) => ({
+      ...declared,
+      samples: () =>
+        runtime.stateStore.current?.metrics
+          .series()
+          .find((s) => s.name === declared.name)
+          ?.samples() ?? [],
+    })),
   );
   return registry;
 }

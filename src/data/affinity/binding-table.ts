@@ -75,6 +75,12 @@ export interface BindingStore {
    * no binding, an error or no answer in time). A member found is cached locally.
    */
   lookupShared?(key: string): Promise<MemberId | undefined> | undefined;
+  /**
+   * A shared store: removes the binding here, in the store and on every replica, and waits for
+   * the store's answer (true when it existed here or there). Rejects when the store cannot be
+   * asked; the binding is then removed here and the store's delete waits for the store's return.
+   */
+  deleteShared?(key: string): Promise<boolean>;
 }
 
 export interface BindingTableOptions {
