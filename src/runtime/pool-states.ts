@@ -70,10 +70,17 @@ export class PoolStates {
    * From the next plan on, sticky pools keep their bindings in `shared` (undefined: in-process
    * tables again). Their states start over, since their bindings now live elsewhere.
    */
-  share(shared: SharedBindings | undefined): void {
-    if (shared === this.shared) return;
-    this.shared = shared;
-    this.storeGeneration++;
+  share(shared: SharedBindings | undefined): () => void {
+    const before = { shared: this.shared, generation: this.storeGeneration };
+    if (shared !== this.shared) {
+      this.shared = shared;
+      this.storeGeneration++;
+    }
+    // Undo (a refused configuration): the states already registered match the old store again.
+    return () => {
+      this.shared = before.shared;
+      this.storeGeneration = before.generation;
+    };
   }
 
   /** The state of `pool`, kept or started over, registered at once (tests and single pools). */

@@ -12,7 +12,7 @@ import { type ConnectOutcomeSink, IGNORE_CONNECT_OUTCOMES } from "../data/upstre
 import { DEFAULT_UPSTREAM_IDLE_MS, MemberConnectionPools } from "../data/upstream/member-connections.js";
 import { MemberRegistry } from "../data/upstream/member-registry.js";
 import { HealthManager } from "../health/health-manager.js";
-import { planSnapshot } from "./build-snapshot.js";
+import { planSnapshot, type SnapshotPlan } from "./build-snapshot.js";
 import { resolveCookieKey } from "./cookie-key.js";
 import { type BindingStoreWrapper, PoolStates } from "./pool-states.js";
 import { StateStoreLink } from "./state-store-link.js";
@@ -123,29 +123,41 @@ export class Runtime {
 
   private async applyNow(model: ConfigModel): Promise<void> {
     const store = this.stateStore.reconcile(model);
-    if (store.changed) {
-      this.poolStates.share(this.stateStore.current?.bindings);
-      // A key taken from the previous store (or none) is asked again of the new one.
-      if (model.cookieSecret === undefined) this.cookieKey = undefined;
+    const previousKey = this.cookieKey;
+    let plan: SnapshotPlan;
+    let unshare = (): void => {};
+    try {
+      if (store.changed) {
+        unshare = this.poolStates.share(this.stateStore.current?.bindings);
+        // A key taken from the previous store (or none) is asked again of the new one.
+        if (model.cookieSecret === undefined) this.cookieKey = undefined;
+      }
+      const needsKey = model.pools.some((p) => p.sessionPersistence?.type === "HTTP_COOKIE");
+      // An explicit secret is read at every apply (it may change on reload); a generated or shared key once.
+      if (needsKey && (model.cookieSecret !== undefined || this.cookieKey === undefined)) {
+        const local = resolveCookieKey(model.cookieSecret, this.options.stateDir, this.options.env);
+        const shared =
+          model.cookieSecret === undefined
+            ? await this.stateStore.cookieKey(local, (key) => this.cookieKeyChanged(key))
+            : undefined;
+        this.cookieKey = shared ?? local;
+      }
+      plan = planSnapshot(
+        model,
+        this.version + 1,
+        this.registry,
+        this.poolStates,
+        this.cookieKey,
+        this.options.drainTimeoutMs,
+      );
+    } catch (e) {
+      if (store.changed) {
+        store.rollback();
+        unshare();
+        this.cookieKey = previousKey;
+      }
+      throw e;
     }
-    const needsKey = model.pools.some((p) => p.sessionPersistence?.type === "HTTP_COOKIE");
-    // An explicit secret is read at every apply (it may change on reload); a generated or shared key once.
-    if (needsKey && (model.cookieSecret !== undefined || this.cookieKey === undefined)) {
-      const local = resolveCookieKey(model.cookieSecret, this.options.stateDir, this.options.env);
-      const shared =
-        model.cookieSecret === undefined
-          ? await this.stateStore.cookieKey(local, (key) => this.cookieKeyChanged(key))
-          : undefined;
-      this.cookieKey = shared ?? local;
-    }
-    const plan = planSnapshot(
-      model,
-      this.version + 1,
-      this.registry,
-      this.poolStates,
-      this.cookieKey,
-      this.options.drainTimeoutMs,
-    );
     // Built and checked: from here on nothing can refuse the configuration.
     this.version++;
     const snapshot = plan.snapshot;

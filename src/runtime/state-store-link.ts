@@ -18,6 +18,14 @@ export interface StateStoreView {
   readonly up: boolean;
 }
 
+/** What {@link StateStoreLink.reconcile} changed, and how to undo it if the configuration is refused. */
+export interface StoreChange {
+  readonly changed: boolean;
+  /** The store replaced: to be closed once the new snapshot is in service. */
+  readonly retired: StateStore | undefined;
+  rollback(): void;
+}
+
 export class StateStoreLink {
   private store: StateStore | undefined;
   private config: StateStoreModel | undefined;
@@ -50,9 +58,9 @@ export class StateStoreLink {
    * the new snapshot is in service), or undefined when nothing changed. Throws, changing nothing,
    * for an unreadable password file.
    */
-  reconcile(model: ConfigModel): { changed: boolean; retired: StateStore | undefined } {
+  reconcile(model: ConfigModel): StoreChange {
     const next = this.wanted(model);
-    if (sameConfig(next, this.config)) return { changed: false, retired: undefined };
+    if (sameConfig(next, this.config)) return { changed: false, retired: undefined, rollback: () => {} };
     const opened =
       next === undefined
         ? undefined
@@ -63,6 +71,7 @@ export class StateStoreLink {
             log: this.log,
           });
     const retired = this.store;
+    const before = { config: this.config, key: this.key, keyFor: this.keyFor };
     this.store = opened;
     this.config = next;
     if (next !== undefined) {
@@ -71,7 +80,18 @@ export class StateStoreLink {
         "state store configured: bindings and the cookie key are shared",
       );
     }
-    return { changed: true, retired };
+    return {
+      changed: true,
+      retired,
+      rollback: () => {
+        // The configuration was refused after all: the previous store stays in service.
+        this.store = retired;
+        this.config = before.config;
+        this.key = before.key;
+        this.keyFor = before.keyFor;
+        void opened?.close().catch(() => {});
+      },
+    };
   }
 
   /**
