@@ -15,7 +15,7 @@ import { HealthManager } from "../health/health-manager.js";
 import { planSnapshot, type SnapshotPlan } from "./build-snapshot.js";
 import { resolveCookieKey } from "./cookie-key.js";
 import { type BindingStoreWrapper, PoolStates } from "./pool-states.js";
-import { StateStoreLink } from "./state-store-link.js";
+import { StateStoreLink, testLookupBudget } from "./state-store-link.js";
 
 export interface RuntimeOptions {
   readonly clock: Clock;
@@ -70,7 +70,11 @@ export class Runtime {
   constructor(private readonly options: RuntimeOptions) {
     this.registry = new MemberRegistry(options.clock);
     this.memberPools = new MemberConnectionPools(DEFAULT_UPSTREAM_IDLE_MS, options.clock);
-    this.stateStore = new StateStoreLink(options.log, options.stateStoreUrl);
+    this.stateStore = new StateStoreLink(
+      options.log,
+      options.stateStoreUrl,
+      testLookupBudget(options.env ?? process.env),
+    );
     this.poolStates = new PoolStates(options.clock, options.wrapBindings);
     this.holder = new SnapshotHolder<Snapshot>({
       version: 0,

@@ -36,6 +36,8 @@ export class StateStoreLink {
     private readonly log: Logger,
     /** `--state-store URL`: wins over the configuration's URL. */
     private readonly flagUrl: string | undefined,
+    /** The wait for a store answer on a local miss; the store's default (50 ms) when undefined. */
+    private readonly lookupBudgetMs?: number,
   ) {}
 
   /** The store in effect, if one is configured. */
@@ -68,6 +70,7 @@ export class StateStoreLink {
             url: next.url,
             keyPrefix: next.keyPrefix,
             ...(next.passwordFile === undefined ? {} : { passwordFile: next.passwordFile }),
+            ...(this.lookupBudgetMs === undefined ? {} : { lookupBudgetMs: this.lookupBudgetMs }),
             log: this.log,
           });
     const retired = this.store;
@@ -138,4 +141,14 @@ export function withStateStoreFlag(model: ConfigModel, flagUrl: string | undefin
       ...(fromModel?.passwordFile === undefined ? {} : { passwordFile: fromModel.passwordFile }),
     },
   };
+}
+
+/**
+ * `STICKYLB_TEST_STORE_BUDGET_MS`, for tests only: end-to-end tests on a loaded machine lengthen the
+ * 50 ms lookup budget so that they check what replicas share, not how fast the machine is.
+ */
+export function testLookupBudget(env: NodeJS.ProcessEnv): number | undefined {
+  const raw = env.STICKYLB_TEST_STORE_BUDGET_MS;
+  if (raw === undefined || !/^\d{1,5}$/.test(raw)) return undefined;
+  return Number(raw);
 }

@@ -13,7 +13,11 @@ import {
   tempDir,
   writeConfig,
 } from "../support/stickylb-process.js";
+
 import { startUdpBackend, type UdpBackend, udpClient } from "../support/udp-backends.js";
+
+/** See test/e2e/shared-state.test.ts: the lookup budget lengthened for a loaded machine. */
+const LOADED_MACHINE = { STICKYLB_TEST_STORE_BUDGET_MS: "3000" };
 
 interface Replica {
   proc: StickylbProcess;
@@ -54,7 +58,7 @@ ${membersYaml(http)}
 ${membersYaml(udp)}
 `,
     );
-    const proc = await runStickylb([file], ["--state-store", redis.url, ...extra]);
+    const proc = await runStickylb([file], ["--state-store", redis.url, ...extra], LOADED_MACHINE);
     return { proc, http: httpPort, udp: udpPort };
   };
 
