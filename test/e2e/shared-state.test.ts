@@ -2,6 +2,7 @@
  * Shared stickiness across replicas, end to end: real stickylb processes sharing one real
  * redis-server (docs/shared-state.md).
  */
+import { createHash } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTcpBackend, type TcpBackend, whoAnswers } from "../support/backends.js";
 import { cookiePair, type HttpBackend, httpGet, startHttpBackend } from "../support/http-backends.js";
@@ -235,7 +236,11 @@ ${membersYaml(tcp)}
     expect(duringOutage).toBeGreaterThan(beforeKill);
     expect(requests).toBeGreaterThan(afterRestart);
     expect(keys).toBeGreaterThanOrEqual(sessions.length + 1);
-    // The session made during the outage is honoured by the other replicas through the store.
+    // The session made during the outage is written back by its replica, then honoured by the
+    // others through the store.
+    const storedKey = `stickylb:binding:app:${createHash("sha256").update(duringPair.split("=")[1]!).digest("base64url")}`;
+    const writtenBy = Date.now() + 15_000;
+    while (Date.now() < writtenBy && (await redis.cli("EXISTS", storedKey)) !== "1") await sleep(100);
     expect((await httpGet(r(2).app, "/", { Cookie: duringPair })).body).toBe(during.body);
   }, 60_000);
 });
