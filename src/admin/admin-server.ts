@@ -5,7 +5,7 @@ import type { Logger } from "../core/log.js";
 import { StickyError } from "../errors/codes.js";
 import type { AdminSource, RemoteAdmin } from "./admin-source.js";
 import { bearerMatches, isLoopback } from "./auth.js";
-import { type ApiAnswer, deleteBinding, keyForLog, lookupBinding } from "./bindings-api.js";
+import { type ApiAnswer, deleteBindingShared, keyForLog, lookupBindingShared } from "./bindings-api.js";
 import { DASHBOARD_HTML } from "./dashboard-page.js";
 import { explainQuery } from "./explain-api.js";
 import { createMetricsRegistry } from "./metrics.js";
@@ -182,8 +182,8 @@ export async function startAdminServer(
       kernel !== undefined
         ? await (method === "DELETE" ? kernel.remove(pool, key) : kernel.lookup(pool, key))
         : method === "DELETE"
-          ? deleteBinding(runtime, pool, key)
-          : lookupBinding(runtime, pool, key, clock.now());
+          ? await deleteBindingShared(runtime, pool, key)
+          : await lookupBindingShared(runtime, pool, key, clock.now());
     audit(req, method === "DELETE" ? "binding.delete" : "binding.lookup", pool, key, answer);
     sendJson(res, answer.status, answer.body);
   };

@@ -276,3 +276,74 @@ export function deleteBinding(runtime: Runtime, poolName: string, rawKey: string
     ...(member === undefined ? {} : { member }),
   };
 }
+
+/**
+ * GET through a shared store (docs/shared-state.md): a key this replica has not cached is asked
+ * of the store (within its 50 ms budget) and cached, so the answer is what every replica would
+ * use. Without a store, or for a cached key, the same as {@link lookupBinding}.
+ */
+export async function lookupBindingShared(
+  runtime: Runtime,
+  poolName: string,
+  rawKey: string,
+  now: number,
+): Promise<ApiAnswer> {
+  const pool = runtime.current.pools.get(poolName);
+  const table = pool?.bindings;
+  if (pool !== undefined && table?.lookupShared !== undefined) {
+    const key = normalizeKey(pool, rawKey);
+    if (table.peek(key) === undefined) await table.lookupShared(key);
+  }
+  return lookupBinding(runtime, poolName, rawKey, now);
+}
+
+/**
+ * DELETE through a shared store: the binding is removed for every replica, and the answer waits
+ * for the store. When the store cannot be asked the binding is removed here, its delete waits for
+ * the store, and the answer (502) says that other replicas may still use it.
+ */
+export async function deleteBindingShared(
+  runtime: Runtime,
+  poolName: string,
+  rawKey: string,
+): Promise<ApiAnswer> {
+  const pool = runtime.current.pools.get(poolName);
+  const table = pool?.bindings;
+  if (pool === undefined || table?.deleteShared === undefined)
+    return deleteBinding(runtime, poolName, rawKey);
+  const key = normalizeKey(pool, rawKey);
+  const found = table.peek(key);
+  const local = found === undefined ? undefined : found.member.slice(found.member.indexOf("/") + 1);
+  let deleted: boolean;
+  try {
+    deleted = await table.deleteShared(key);
+  } catch (err) {
+    return {
+      status: 502,
+      body: {
+        pool: pool.name,
+        deleted: local !== undefined,
+        error: `removed on this replica, but the state store could not be asked (${(err as Error).message}): other replicas keep the binding until the store is back, when the delete is sent`,
+      },
+      outcome: "store unreachable",
+    };
+  }
+  if (!deleted) {
+    return {
+      status: 404,
+      body: { pool: pool.name, deleted: false, why: "no binding for this key, here or in the state store" },
+      outcome: "not bound",
+    };
+  }
+  return {
+    status: 200,
+    body: {
+      pool: pool.name,
+      deleted: true,
+      member: local ?? null,
+      why: "binding removed here, in the state store and on every replica: the client's next connection or request is placed afresh by the algorithm and bound again",
+    },
+    outcome: "deleted",
+    ...(local === undefined ? {} : { member: local }),
+  };
+}

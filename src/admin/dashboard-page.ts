@@ -250,7 +250,12 @@ export const DASHBOARD_HTML = `<!doctype html>
       "<span>config <b>#" + s.configVersion + "</b></span>" +
       "<span>uptime <b>" + uptime(s.uptimeSeconds) + "</b></span>" +
       "<span>members up <b>" + up + "/" + all + "</b></span>" +
-      "<span>reloads <b>" + s.reloads.ok + "</b> ok · <b>" + s.reloads.error + "</b> refused</span>";
+      "<span>reloads <b>" + s.reloads.ok + "</b> ok · <b>" + s.reloads.error + "</b> refused</span>" +
+      (s.stateStore
+        ? "<span id='state-store'>state store <b>" + esc(s.stateStore.url) + "</b> <b class='" +
+          (s.stateStore.up ? "ok" : "bad") + "'>" + (s.stateStore.up ? "up" : "down: serving from local tables") +
+          "</b></span>"
+        : "");
     const ready = $("ready");
     ready.textContent = s.ready ? "ready" : "not ready";
     ready.className = "badge " + (s.ready ? "ok" : "bad");

@@ -16,6 +16,8 @@ import {
 import { FAULT_SITES } from "../data/fault-guard.js";
 import { DURATION_BUCKETS } from "../data/proxy/request-durations.js";
 import type { MemberRuntime } from "../data/upstream/member-runtime.js";
+import { registerDeclaredSeries } from "../store/prometheus-series.js";
+import { StateStoreMetrics } from "../store/store-metrics.js";
 import type { AdminSource } from "./admin-source.js";
 import { replaceEventLoopDelayGauges } from "./event-loop-metrics.js";
 import { listenerViews } from "./listener-view.js";
@@ -361,6 +363,19 @@ export function createMetricsRegistry(source: AdminSource, version: string): Reg
         if (p.bindings !== undefined && !kernel.has(p.name)) emit({ pool: p.name }, p.bindings.size);
       for (const [pool, n] of kernel) emit({ pool }, n);
     },
+  );
+  // The state store's series, read from the store in effect at scrape time (a reload may replace
+  // it); no samples while no store is configured.
+  registerDeclaredSeries(
+    registry,
+    new StateStoreMetrics().series().map((declared) => ({
+      ...declared,
+      samples: () =>
+        runtime.stateStore.current?.metrics
+          .series()
+          .find((s) => s.name === declared.name)
+          ?.samples() ?? [],
+    })),
   );
   return registry;
 }

@@ -4,6 +4,7 @@ import { durationQuantile, mergedCounts } from "../data/proxy/request-durations.
 import type { MemberRuntime } from "../data/upstream/member-runtime.js";
 import type { PoolRuntime } from "../data/upstream/pool-runtime.js";
 import type { Runtime } from "../runtime/runtime.js";
+import type { StateStoreView } from "../runtime/state-store-link.js";
 import { type ListenerView, listenerViews, type TrafficUnit } from "./listener-view.js";
 import type { RateTracker } from "./rates.js";
 
@@ -17,6 +18,8 @@ export interface StatusDocument {
   readonly ready: boolean;
   readonly uptimeSeconds: number;
   readonly reloads: { ok: number; error: number };
+  /** The shared state store (URL with its password masked, and whether it answers); null without one. */
+  readonly stateStore: StateStoreView | null;
 }
 
 export interface StatusListener {
@@ -225,5 +228,6 @@ export function buildStatus(
     ready: runtime.isReady(),
     uptimeSeconds,
     reloads: { ok: runtime.reloads.ok, error: runtime.reloads.error },
+    stateStore: runtime.stateStore.view ?? null,
   };
 }

@@ -60,6 +60,7 @@ export function aggregateStatus(
       ready: false,
       uptimeSeconds: facts.uptimeSeconds,
       reloads: facts.reloads,
+      stateStore: null,
       workers,
     };
   }
@@ -72,6 +73,11 @@ export function aggregateStatus(
     ready: facts.ready && present.length === docs.length && present.every((d) => d.ready),
     uptimeSeconds: facts.uptimeSeconds,
     reloads: facts.reloads,
+    // Each worker has its own connection to the store: up only while every one of them is.
+    stateStore:
+      base.stateStore === null || base.stateStore === undefined
+        ? null
+        : { url: base.stateStore.url, up: present.every((d) => d.stateStore?.up === true) },
     workers,
   };
 }

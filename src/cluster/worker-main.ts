@@ -5,7 +5,7 @@
  */
 import type { Socket } from "node:net";
 import { runtimeAdminSource } from "../admin/admin-source.js";
-import { deleteBinding, lookupBinding } from "../admin/bindings-api.js";
+import { deleteBindingShared, lookupBindingShared } from "../admin/bindings-api.js";
 import { createMetricsRegistry } from "../admin/metrics.js";
 import { RateTracker } from "../admin/rates.js";
 import { buildStatus, trafficSample } from "../admin/status.js";
@@ -90,9 +90,9 @@ export function runWorker(options: WorkerOptions): Promise<number> {
           ...buildStatus(runtime, rates, options.version, (systemClock.now() - startedAt) / 1000),
         };
       case "lookup":
-        return lookupBinding(runtime, query.pool, query.key, systemClock.now());
+        return lookupBindingShared(runtime, query.pool, query.key, systemClock.now());
       case "delete":
-        return deleteBinding(runtime, query.pool, query.key);
+        return deleteBindingShared(runtime, query.pool, query.key);
     }
   };
 

@@ -31,6 +31,8 @@ export interface ControllerRunOptions {
   readonly leaderElect: boolean;
   readonly metricsAddress?: { address: string; port: number };
   readonly cookieSecretFile?: string | undefined;
+  /** `--state-store URL`: bindings and the cookie key shared through Redis/Valkey. */
+  readonly stateStore?: string | undefined;
   readonly admin: { address: string; port: number } | "off";
   /** Bearer token of the admin API (required when it is not on loopback; resolved by the caller). */
   readonly adminToken?: string;
@@ -93,6 +95,7 @@ export async function runController(
     log,
     drainTimeoutMs: options.drainTimeoutMs,
     stateDir: options.stateDir,
+    ...(options.stateStore === undefined ? {} : { stateStoreUrl: options.stateStore }),
   });
   await runtime.apply({ listeners: [], pools: [] });
   const identity = leaderIdentity(process.env);

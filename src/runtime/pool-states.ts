@@ -28,18 +28,38 @@ function needsTable(pool: PoolModel): boolean {
   return type === "SOURCE_IP" || type === "APP_COOKIE";
 }
 
-/** What, when it changes, makes a pool's state start over (a new table, a new policy). */
-function fingerprintOf(pool: PoolModel): string {
+/**
+ * What, when it changes, makes a pool's state start over (a new table, a new policy): the pool's
+ * algorithm and persistence, and for sticky pools which shared store (if any) holds their bindings.
+ */
+function fingerprintOf(pool: PoolModel, storeGeneration: number): string {
   const p = pool.sessionPersistence;
-  return [pool.algorithm, p?.type ?? "", p?.persistenceTimeoutMs ?? "", p?.maxBindings ?? ""].join("|");
+  const shared = needsTable(pool) ? storeGeneration : 0;
+  return [pool.algorithm, p?.type ?? "", p?.persistenceTimeoutMs ?? "", p?.maxBindings ?? "", shared].join(
+    "|",
+  );
+}
+
+/**
+ * A store that shares bindings with other replicas (docs/shared-state.md): one binding store per
+ * pool, a cache in front of the shared one. Implemented by the state store's `bindings`.
+ */
+export interface SharedBindings {
+  pool(
+    name: string,
+    options: { ttlMs: number; maxEntries: number; kind: "SOURCE_IP" | "APP_COOKIE"; clock?: Clock },
+  ): BindingStore;
+  /** Forgets the pools no longer configured. */
+  retainPools(names: ReadonlySet<string>): void;
 }
 
 /**
  * Long-lived pool state by pool name: a reload that keeps a pool's algorithm and persistence keeps
  * its bindings, round-robin position and counters. Counters survive even a change.
  *
- * (Later: a shared binding store replaces the in-process table here, through `wrap` or a store
- * factory; the pool sees only the {@link BindingStore} interface.)
+ * With a shared store ({@link PoolStates.share}) SOURCE_IP and APP_COOKIE pools take their
+ * bindings from it instead of an in-process table; the pool sees only the {@link BindingStore}
+ * interface either way.
  */
 /**
  * Wraps a pool's new binding table; `--workers` uses it to replicate APP_COOKIE bindings between
@@ -55,6 +75,9 @@ export interface PoolStatePlan {
 
 export class PoolStates {
   private readonly states = new Map<string, PoolState>();
+  private shared: SharedBindings | undefined;
+  /** Changes with the shared store, so that sticky pools start over on the new one. */
+  private storeGeneration = 0;
 
   constructor(
     private readonly clock: Clock,
@@ -62,6 +85,23 @@ export class PoolStates {
     /** The bound memory puts on every table ({@link bindingMemoryCap}); injectable for tests. */
     private readonly memoryCap: number = bindingMemoryCap(),
   ) {}
+
+  /**
+   * From the next plan on, sticky pools keep their bindings in `shared` (undefined: in-process
+   * tables again). Their states start over, since their bindings now live elsewhere.
+   */
+  share(shared: SharedBindings | undefined): () => void {
+    const before = { shared: this.shared, generation: this.storeGeneration };
+    if (shared !== this.shared) {
+      this.shared = shared;
+      this.storeGeneration++;
+    }
+    // Undo (a refused configuration): the states already registered match the old store again.
+    return () => {
+      this.shared = before.shared;
+      this.storeGeneration = before.generation;
+    };
+  }
 
   /** The state of `pool`, kept or started over, registered at once (tests and single pools). */
   stateFor(pool: PoolModel): PoolState {
@@ -82,12 +122,13 @@ export class PoolStates {
       commit: () => {
         this.states.clear();
         for (const [name, state] of states) this.states.set(name, state);
+        this.shared?.retainPools(new Set(states.keys()));
       },
     };
   }
 
   private wanted(pool: PoolModel): PoolState {
-    const fingerprint = fingerprintOf(pool);
+    const fingerprint = fingerprintOf(pool, this.storeGeneration);
     const existing = this.states.get(pool.name);
     if (existing?.fingerprint === fingerprint) return existing;
     const persistence = pool.sessionPersistence;
@@ -100,6 +141,19 @@ export class PoolStates {
   }
 
   private tableFor(pool: PoolModel, persistence: SessionPersistence): BindingStore {
+    if (
+      this.shared !== undefined &&
+      (persistence.type === "SOURCE_IP" || persistence.type === "APP_COOKIE")
+    ) {
+      // The `--workers` replication is for the no-store case only: with a store every worker
+      // shares through it.
+      return this.shared.pool(pool.name, {
+        ttlMs: persistence.persistenceTimeoutMs,
+        maxEntries: persistence.maxBindings,
+        kind: persistence.type,
+        clock: this.clock,
+      });
+    }
     const table = new BindingTable({
       ttlMs: persistence.persistenceTimeoutMs,
       maxEntries: Math.min(persistence.maxBindings, this.memoryCap),

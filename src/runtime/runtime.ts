@@ -16,9 +16,10 @@ import { type ConnectOutcomeSink, IGNORE_CONNECT_OUTCOMES } from "../data/upstre
 import { DEFAULT_UPSTREAM_IDLE_MS, MemberConnectionPools } from "../data/upstream/member-connections.js";
 import { MemberRegistry } from "../data/upstream/member-registry.js";
 import { HealthManager } from "../health/health-manager.js";
-import { planSnapshot } from "./build-snapshot.js";
+import { planSnapshot, type SnapshotPlan } from "./build-snapshot.js";
 import { resolveCookieKey } from "./cookie-key.js";
 import { type BindingStoreWrapper, PoolStates } from "./pool-states.js";
+import { StateStoreLink, testLookupBudget } from "./state-store-link.js";
 
 export interface RuntimeOptions {
   readonly clock: Clock;
@@ -28,10 +29,12 @@ export interface RuntimeOptions {
   readonly env?: NodeJS.ProcessEnv;
   /** A worker of `--workers N`: TCP-family listeners take connections from the primary. */
   readonly injectConnections?: boolean;
-  /** Wraps new binding tables (`--workers`: APP_COOKIE replication). */
+  /** Wraps new binding tables (`--workers`: APP_COOKIE replication, when no state store is used). */
   readonly wrapBindings?: BindingStoreWrapper;
   /** Timers of the listeners' bind retries (unit tests inject their own). */
   readonly bindRetryTimers?: RetryTimers;
+  /** `--state-store URL`: wins over the configuration's `stateStore.url`. */
+  readonly stateStoreUrl?: string;
 }
 
 /** Counts of configuration reloads by result (stickylb_config_reloads_total). */
@@ -66,10 +69,20 @@ export class Runtime {
   private outcomes: ConnectOutcomeSink = IGNORE_CONNECT_OUTCOMES;
   /** Bounds on UDP flows and client connections that fit the process's open-file limit. */
   readonly budgets: ProcessBudgets;
+  /** The shared state store, when one is configured (docs/shared-state.md). */
+  readonly stateStore: StateStoreLink;
+  /** Applies one at a time: a reload and a cookie-key change may both ask for one. */
+  private applying: Promise<void> = Promise.resolve();
+  private stopped = false;
 
   constructor(private readonly options: RuntimeOptions) {
     this.registry = new MemberRegistry(options.clock);
     this.memberPools = new MemberConnectionPools(DEFAULT_UPSTREAM_IDLE_MS, options.clock);
+    this.stateStore = new StateStoreLink(
+      options.log,
+      options.stateStoreUrl,
+      testLookupBudget(options.env ?? process.env),
+    );
     this.poolStates = new PoolStates(options.clock, options.wrapBindings);
     this.budgets = createProcessBudgets(options.log);
     this.holder = new SnapshotHolder<Snapshot>({
@@ -118,20 +131,49 @@ export class Runtime {
    * listener set reports it and retries while the others serve, and the runtime is ready once
    * every listener has had its first attempt.
    */
-  async apply(model: ConfigModel): Promise<void> {
-    const needsKey = model.pools.some((p) => carriesToken(p.sessionPersistence));
-    // An explicit secret is read at every apply (it may change on reload); a generated key once.
-    if (needsKey && (model.cookieSecret !== undefined || this.cookieKey === undefined)) {
-      this.cookieKey = resolveCookieKey(model.cookieSecret, this.options.stateDir, this.options.env);
+  apply(model: ConfigModel): Promise<void> {
+    const run = this.applying.then(() => this.applyNow(model));
+    this.applying = run.catch(() => {});
+    return run;
+  }
+
+  private async applyNow(model: ConfigModel): Promise<void> {
+    const store = this.stateStore.reconcile(model);
+    const previousKey = this.cookieKey;
+    let plan: SnapshotPlan;
+    let unshare = (): void => {};
+    try {
+      if (store.changed) {
+        unshare = this.poolStates.share(this.stateStore.current?.bindings);
+        // A key taken from the previous store (or none) is asked again of the new one.
+        if (model.cookieSecret === undefined) this.cookieKey = undefined;
+      }
+      const needsKey = model.pools.some((p) => carriesToken(p.sessionPersistence));
+      // An explicit secret is read at every apply (it may change on reload); a generated or shared key once.
+      if (needsKey && (model.cookieSecret !== undefined || this.cookieKey === undefined)) {
+        const local = resolveCookieKey(model.cookieSecret, this.options.stateDir, this.options.env);
+        const shared =
+          model.cookieSecret === undefined
+            ? await this.stateStore.cookieKey(local, (key) => this.cookieKeyChanged(key))
+            : undefined;
+        this.cookieKey = shared ?? local;
+      }
+      plan = planSnapshot(
+        model,
+        this.version + 1,
+        this.registry,
+        this.poolStates,
+        this.cookieKey,
+        this.options.drainTimeoutMs,
+      );
+    } catch (e) {
+      if (store.changed) {
+        store.rollback();
+        unshare();
+        this.cookieKey = previousKey;
+      }
+      throw e;
     }
-    const plan = planSnapshot(
-      model,
-      this.version + 1,
-      this.registry,
-      this.poolStates,
-      this.cookieKey,
-      this.options.drainTimeoutMs,
-    );
     // Built and checked: from here on nothing can refuse the configuration.
     this.version++;
     const snapshot = plan.snapshot;
@@ -145,9 +187,25 @@ export class Runtime {
       this.options.log,
     );
     this.ready = false;
+    // Closed once its pools are out of service; its writes get a moment to reach the store.
+    if (store.retired !== undefined) void store.retired.close().catch(() => {});
     await this.listeners.reconcile(snapshot, this.options.drainTimeoutMs);
     this.ready = true;
     this.startHousekeeping();
+  }
+
+  /**
+   * The shared cookie key replaced the one in use (a replica that started while the store was
+   * unreachable and now reaches it): a new snapshot with the same model carries the new codec.
+   */
+  private cookieKeyChanged(key: Buffer): void {
+    if (this.stopped || this.version === 0) return;
+    this.cookieKey = key;
+    const model = this.current.model;
+    this.apply(model).then(
+      () => this.options.log.info({ version: this.current.version }, "HTTP_COOKIE key changed: new snapshot"),
+      (err: unknown) => this.options.log.error({ err }, "could not apply the new HTTP_COOKIE key"),
+    );
   }
 
   private startHousekeeping(): void {
@@ -170,11 +228,13 @@ export class Runtime {
   }
 
   async stop(): Promise<void> {
+    this.stopped = true;
     if (this.timer !== undefined) clearInterval(this.timer);
     this.timer = undefined;
     this.health.stop();
     await this.listeners.shutdown(this.options.drainTimeoutMs);
     this.memberPools.destroyAll();
+    await this.stateStore.close();
   }
 }
 

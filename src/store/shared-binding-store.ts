@@ -258,8 +258,10 @@ export class SharedBindingStore {
   private scheduleDrain(): void {
     if (this.drainScheduled || this.closed) return;
     this.drainScheduled = true;
-    // One tick's writes become one pipeline (auto-pipelining sends what is issued in one tick).
-    setImmediate(() => {
+    // The writes of one callback become one pipeline (auto-pipelining sends what is issued in one
+    // tick). A microtask, not setImmediate: the write then leaves right after the response that
+    // taught it, before the client can reach another replica, even when this event loop is busy.
+    queueMicrotask(() => {
       this.drainScheduled = false;
       if (this.draining === undefined && this.connection.up) {
         this.draining = this.drain().finally(() => {

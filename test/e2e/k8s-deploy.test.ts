@@ -96,6 +96,33 @@ describe("deploy/kubernetes manifests", () => {
     for (const name of ["POD_NAME", "POD_NAMESPACE"]) expect(env.has(name), name).toBe(true);
   });
 
+  it("the optional state store: a Valkey Deployment and Service, and a --state-store arg stickylb run accepts", () => {
+    const dir = join(DEPLOY, "optional/state-store");
+    const component = parseAllDocuments(
+      readFileSync(join(dir, "kustomization.yaml"), "utf8"),
+    )[0]!.toJS() as Obj;
+    expect(component.kind).toBe("Component");
+    const objects: Obj[] = [];
+    for (const file of component.resources as string[])
+      for (const doc of parseAllDocuments(readFileSync(join(dir, file), "utf8"))) {
+        expect(doc.errors, file).toEqual([]);
+        objects.push(doc.toJS() as Obj);
+      }
+    const valkey = find(objects, "Deployment", "stickylb-valkey");
+    const service = find(objects, "Service", "stickylb-valkey");
+    expect(service.spec.selector).toEqual(valkey.spec.selector.matchLabels);
+    const patch = parseAllDocuments(
+      readFileSync(join(dir, "state-store-arg.yaml"), "utf8"),
+    )[0]!.toJS() as Obj[];
+    const added = patch.map((op) => op.value as string);
+    const args = [...(container.args as string[]), ...added].map((a) => expand(a, { NODE_IP: "10.0.0.5" }));
+    const options = parseCli(args);
+    expect(options).toMatchObject({
+      command: "run",
+      stateStore: `redis://${service.metadata.name}.${service.metadata.namespace}.svc.cluster.local:${service.spec.ports[0].port}`,
+    });
+  });
+
   it("two replicas, spread over nodes, a PodDisruptionBudget, rollouts one pod at a time", () => {
     const labels = pod.labels ?? deployment.spec.template.metadata.labels;
     expect(deployment.spec.replicas).toBe(2);

@@ -20,6 +20,7 @@ import { defaultStateDir, resolveCookieKey } from "../../runtime/cookie-key.js";
 import { resolveAdminToken, serveUntilStopped } from "../../runtime/process-wiring.js";
 import { Runtime } from "../../runtime/runtime.js";
 import { checkStart, DEFAULT_ADMIN } from "../../runtime/start-checks.js";
+import { withStateStoreFlag } from "../../runtime/state-store-link.js";
 import { type CliOptions, UsageError } from "../args.js";
 import { packageVersion } from "../package-info.js";
 
@@ -103,10 +104,12 @@ export async function runCommand(options: CliOptions, err: NodeJS.WritableStream
         gatewayClassController: options.gatewayClassController,
       }),
     });
-    const model =
+    const withSecret =
       options.cookieSecretFile === undefined || result.model === undefined
         ? result.model
         : { ...result.model, cookieSecret: { file: options.cookieSecretFile } };
+    // The flag wins over spec.stateStore.url; workers of `--workers N` get it with the model.
+    const model = withSecret === undefined ? undefined : withStateStoreFlag(withSecret, options.stateStore);
     for (const w of result.warnings) log.warn({ warning: w.format() }, "configuration warning");
     const problems = result.errors.map((e) => e.format());
     return result.errors.length === 0 && model !== undefined ? { model, problems } : { problems };

@@ -71,6 +71,19 @@ export interface BindingStore {
   entry?(key: string): BindingEntry | undefined;
   /** Stored entries bound to a member. */
   bindingsOf?(member: MemberId): number;
+  /**
+   * A store shared with other replicas (docs/shared-state.md): asks it for a key the local table
+   * does not have. Undefined when no question is sent (store down, too many lookups waiting);
+   * otherwise a promise that settles within the store's budget and never rejects (`undefined`:
+   * no binding, an error or no answer in time). A member found is cached locally.
+   */
+  lookupShared?(key: string): Promise<MemberId | undefined> | undefined;
+  /**
+   * A shared store: removes the binding here, in the store and on every replica, and waits for
+   * the store's answer (true when it existed here or there). Rejects when the store cannot be
+   * asked; the binding is then removed here and the store's delete waits for the store's return.
+   */
+  deleteShared?(key: string): Promise<boolean>;
 }
 
 export interface BindingTableOptions {

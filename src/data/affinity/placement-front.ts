@@ -14,7 +14,7 @@
  * request for everything affinity still has to do (moved, answered, hold/release).
  */
 import type { MemberRuntime } from "../upstream/member-runtime.js";
-import { type AffinityResult, type PlacementPool, resolvePlacement } from "./resolver.js";
+import { type AffinityResult, type PlacementPool, type Proposal, resolvePlacement } from "./resolver.js";
 import type { ClientFacts, KeyPeek, Stickiness, StickyClient } from "./stickiness.js";
 
 /** Counters of one pool that outlive snapshots (kept by pool name with the pool's state). */
@@ -95,13 +95,25 @@ export class PlacedClient implements StickyClient {
 }
 
 /**
- * Places a client (steps 1–3 above). Synchronous: a proposal comes from a local lookup. A shared
- * binding store would add an asynchronous step on a local miss only (docs/architecture.md, "the
- * placement front"), leaving this path as it is for hits.
+ * Places a client (steps 1–3 above). Synchronous whenever the proposal comes from the local table:
+ * a hit, a client that is not sticky, or a pool with no shared store. Only a local miss (`none` or
+ * `expired`) in a pool whose bindings are shared asks the store and returns a promise, settled
+ * within the store's budget (50 ms) and never rejected; the caller checks `instanceof Promise`, so
+ * a hit costs no await. A caller that awaits must check afterwards that its client is still there.
  */
-export function placeClient(pool: FrontPool, facts: ClientFacts): PlacedClient {
+export function placeClient(pool: FrontPool, facts: ClientFacts): PlacedClient | Promise<PlacedClient> {
   const client = new PlacedClient(pool, facts);
   const proposal = pool.stickiness.propose(client);
+  if (proposal !== undefined && (proposal.kind === "none" || proposal.kind === "expired")) {
+    const remote = pool.stickiness.proposeRemote?.(client, proposal);
+    if (remote !== undefined) return remote.then((p) => settle(pool, client, p));
+  }
+  return settle(pool, client, proposal);
+}
+
+/** Steps 2 and 3: resolve the proposal to a member and record the decision. */
+function settle(pool: FrontPool, client: PlacedClient, proposal: Proposal | undefined): PlacedClient {
+  const { facts } = client;
   if (proposal === undefined) {
     client.member = pool.pick(facts.clientIp);
   } else {

@@ -89,6 +89,13 @@ export interface Stickiness {
    * expired entry removed, no cache filled); undefined exactly when `propose` would be.
    */
   peek(facts: ClientFacts): KeyPeek | undefined;
+  /**
+   * After `propose` found no live local binding (`none` or `expired`) for `client.key`: asks the
+   * shared store, if the pool has one. Undefined when there is nothing to ask (no store, or it
+   * cannot be asked now): the local proposal stands. The promise never rejects and settles within
+   * the store's budget; it resolves to the store's binding or to `local` again.
+   */
+  proposeRemote?(client: StickyClient, local: Proposal): Promise<Proposal> | undefined;
   /** The client was placed afresh (or moved by a retry) on `member`: remember it now if kept here. */
   bind(client: StickyClient, member: MemberRuntime): void;
   /**
@@ -146,6 +153,19 @@ const NOT_STICKY: Stickiness = {
   release: () => {},
 };
 
+/** Asks a shared table for a key the local one lacked; see {@link Stickiness.proposeRemote}. */
+function proposeFromStore(
+  table: BindingStore,
+  client: StickyClient,
+  local: Proposal,
+): Promise<Proposal> | undefined {
+  const key = client.key;
+  if (key === undefined || table.lookupShared === undefined) return undefined;
+  const asked = table.lookupShared(key);
+  if (asked === undefined) return undefined;
+  return asked.then((member) => (member === undefined ? local : { kind: "bound", member }));
+}
+
 /** SOURCE_IP persistence: the client IP is the key of a binding table, for every protocol. */
 class SourceIpStickiness implements Stickiness {
   constructor(private readonly table: BindingStore) {}
@@ -160,6 +180,10 @@ class SourceIpStickiness implements Stickiness {
 
   peek(facts: ClientFacts): KeyPeek {
     return peekTable("SOURCE_IP", this.table, facts.clientIp);
+  }
+
+  proposeRemote(client: StickyClient, local: Proposal): Promise<Proposal> | undefined {
+    return proposeFromStore(this.table, client, local);
   }
 
   bind(client: StickyClient, member: MemberRuntime): void {
@@ -212,6 +236,10 @@ class AppCookieStickiness implements Stickiness {
     if (value.length > MAX_APP_COOKIE_VALUE_LENGTH)
       return notFound("APP_COOKIE", `longer than ${MAX_APP_COOKIE_VALUE_LENGTH} characters`);
     return peekTable("APP_COOKIE", this.table, value);
+  }
+
+  proposeRemote(client: StickyClient, local: Proposal): Promise<Proposal> | undefined {
+    return proposeFromStore(this.table, client, local);
   }
 
   bind(): void {}

@@ -70,6 +70,7 @@ export async function startUdpListener(
         flow = undefined;
       }
       if (flow === undefined) {
+        if (table.queueWhilePlacing(key, msg)) return;
         if (!accepting) {
           counters.drops++;
           return;
@@ -81,7 +82,12 @@ export async function startUdpListener(
           counters.drops++;
           return;
         }
-        flow = table.open(key, rinfo.address, rinfo.port, pool, current.maxFlows, now);
+        const opened = table.open(key, rinfo.address, rinfo.port, pool, current.maxFlows, now);
+        if (opened === "placing") {
+          table.queueWhilePlacing(key, msg);
+          return;
+        }
+        flow = opened;
         if (flow === undefined) {
           ctx.log.debug(
             { listener: model.name },

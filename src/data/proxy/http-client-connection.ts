@@ -29,6 +29,7 @@ import { type AnsweringHost, ClientConnectionAnswers, Phase } from "./http-clien
 import { Exchange, routeAndPlace } from "./http-forward.js";
 import { connectionInfo, firstHeader, headerCount, requestHeadersForMember } from "./http-headers.js";
 import { rawRequestHead } from "./http-local.js";
+import type { RouteOutcome } from "./http-route.js";
 import { forwardUpgrade } from "./http-upgrade.js";
 
 /** Pipelined bytes kept while a request is in flight; past this the client is paused. */
@@ -50,6 +51,11 @@ export class HttpClientConnection extends ClientConnectionAnswers {
   private idleMs: number;
   private clientMs: number;
   private parsing = false;
+  /**
+   * A request head waits for the shared store's answer on a local miss (at most its 50 ms budget):
+   * nothing else is parsed meanwhile, and bytes that arrive are kept (bounded) for after it.
+   */
+  private placing = false;
 
   // Socket events enter here; a bug below must cost one connection, never the process (the data
   // path never throws past a connection, STYLE point 6).
@@ -99,7 +105,12 @@ export class HttpClientConnection extends ClientConnectionAnswers {
 
   /** No request in flight and none being read: can be closed without cutting anything. */
   get idle(): boolean {
-    return this.exchange === undefined && this.pending.length === 0 && this.phase !== Phase.Upgraded;
+    return (
+      this.exchange === undefined &&
+      !this.placing &&
+      this.pending.length === 0 &&
+      this.phase !== Phase.Upgraded
+    );
   }
 
   /** Drain: close now if idle, else after the response in flight. */
@@ -120,6 +131,10 @@ export class HttpClientConnection extends ClientConnectionAnswers {
       return;
     }
     this.pending.append(chunk);
+    if (this.placing) {
+      if (this.pending.length > PIPELINE_LIMIT) this.pauseReading();
+      return;
+    }
     this.parseNext();
   }
 
@@ -127,7 +142,7 @@ export class HttpClientConnection extends ClientConnectionAnswers {
     if (this.parsing) return;
     this.parsing = true;
     try {
-      while (this.exchange === undefined && this.reading && this.pending.length > 0) {
+      while (this.exchange === undefined && !this.placing && this.reading && this.pending.length > 0) {
         let buf = this.pending.view();
         // RFC 9112 2.2: empty lines before a request line are ignored (some clients send a CRLF
         // after a body).
@@ -197,7 +212,36 @@ export class HttpClientConnection extends ClientConnectionAnswers {
     const connection = connectionInfo(head.raw);
     const keepAlive = head.minor === 1 ? !connection.close : connection.keepAlive;
     const started = ctx.clock.now();
-    const route = routeAndPlace(head, compiled.routes, snapshot, env, this.clientIp);
+    const routed = routeAndPlace(head, compiled.routes, snapshot, env, this.clientIp);
+    const request: RoutedRequest = { head, framing, hosts, connection, keepAlive, started, listener };
+    if (!(routed instanceof Promise)) {
+      this.forward(request, routed);
+      return;
+    }
+    // A local miss in a shared pool: the store is asked first. The client may leave meanwhile.
+    this.placing = true;
+    routed.then((route) => {
+      this.placing = false;
+      try {
+        if (this.phase === Phase.Ended || this.socket.destroyed) return;
+        this.forward(request, route);
+        // Reading may have been paused while the head waited; the exchange now takes the body.
+        if (this.exchange !== undefined) this.resumeReading();
+        else if (this.phase === Phase.ClientDone && this.pending.length === 0) {
+          this.phase = Phase.Ended;
+          this.socket.end();
+        }
+      } catch (err) {
+        this.fault(err);
+      }
+    });
+  }
+
+  /** Answers a request that has been routed and placed: locally (no route, no member) or by a member. */
+  private forward(request: RoutedRequest, route: RouteOutcome): void {
+    const { head, framing, hosts, connection, keepAlive, started, listener } = request;
+    const { env } = this.host;
+    const { counters, ctx } = env;
     if (!route.ok) {
       counters.countResponse(route.pool, "", route.status);
       counters.durations.observe(route.pool, ctx.clock.now() - started);
@@ -309,7 +353,7 @@ export class HttpClientConnection extends ClientConnectionAnswers {
   private clientHalfClosed(): void {
     if (this.phase === Phase.Serving) this.phase = Phase.ClientDone;
     // Nothing in flight: nothing to answer. Otherwise exchangeDone closes after the response.
-    if (this.exchange === undefined && this.phase !== Phase.Upgraded) {
+    if (this.exchange === undefined && !this.placing && this.phase !== Phase.Upgraded) {
       this.phase = Phase.Ended;
       this.socket.end();
     }
@@ -327,7 +371,8 @@ export class HttpClientConnection extends ClientConnectionAnswers {
       return;
     }
     // A request in flight or a head being read has its own limits (member, client timeouts).
-    if (exchange !== undefined || (this.pending.length > 0 && this.phase !== Phase.Ended)) return;
+    if (exchange !== undefined || this.placing || (this.pending.length > 0 && this.phase !== Phase.Ended))
+      return;
     this.socket.destroy();
   }
 
@@ -359,3 +404,14 @@ function requestTimedOut(connection: HttpClientConnection): void {
 }
 
 function noop(): void {}
+
+/** A request head that is parsed and checked, on its way to a member. */
+interface RoutedRequest {
+  readonly head: RequestHead;
+  readonly framing: Exclude<ReturnType<typeof requestFraming>, FramingError>;
+  readonly hosts: number;
+  readonly connection: ReturnType<typeof connectionInfo>;
+  readonly keepAlive: boolean;
+  readonly started: number;
+  readonly listener: ListenerModel;
+}

@@ -44,7 +44,7 @@ export function routeAndPlace(
   snapshot: Snapshot,
   env: HttpEnv,
   clientIp: string,
-): RouteOutcome {
+): RouteOutcome | Promise<RouteOutcome> {
   const poolName = routes(normalizeHost(firstHeader(head.raw, "host")), pathOf(head.target));
   if (poolName === undefined) {
     env.counters.noRoute++;
@@ -55,7 +55,7 @@ export function routeAndPlace(
     env.counters.noMember++;
     return { ok: false, status: 503, pool: poolName };
   }
-  const sticky = placeClient(pool, {
+  const placed = placeClient(pool, {
     clientIp,
     http: true,
     cookieHeader: cookieHeaderOf(head.raw),
@@ -63,6 +63,14 @@ export function routeAndPlace(
     https: env.https,
     now: env.ctx.clock.now(),
   });
+  // A promise only on a local miss in a pool whose bindings are shared: a hit stays synchronous.
+  return placed instanceof Promise
+    ? placed.then((sticky) => outcomeOf(pool, sticky, env))
+    : outcomeOf(pool, placed, env);
+}
+
+function outcomeOf(pool: PoolRuntime, sticky: PlacedClient, env: HttpEnv): RouteOutcome {
+  const poolName = pool.name;
   const member = sticky.member;
   if (member === undefined) {
     env.counters.noMember++;

@@ -1,6 +1,6 @@
 import * as net from "node:net";
 import type { ListenerModel } from "../../core/model.js";
-import { l4Client, placeClient } from "../affinity/placement-front.js";
+import { l4Client, type PlacedClient, placeClient } from "../affinity/placement-front.js";
 import type { DataPathContext } from "../context.js";
 import { guard } from "../fault-guard.js";
 import type { ListenerReport } from "../listener/listener-report.js";
@@ -54,7 +54,40 @@ export function relayTcp(
   counters: TcpListenerCounters,
   ctx: DataPathContext,
 ): void {
-  const placement = placeClient(pool, l4Client(clientIp));
+  const placed = placeClient(pool, l4Client(clientIp));
+  if (!(placed instanceof Promise)) {
+    relayPlaced(client, clientIp, listener, pool, counters, ctx, placed);
+    return;
+  }
+  // A local miss in a shared pool: the store is asked (at most its 50 ms budget) before the
+  // connect. The client may leave meanwhile: its error is absorbed, and nothing is held or
+  // connected for a socket that is already gone.
+  const absorb = (): void => {};
+  client.on("error", absorb);
+  placed.then(
+    guard(
+      ctx,
+      "tcp",
+      () => client.destroy(),
+      (placement: PlacedClient) => {
+        client.off("error", absorb);
+        if (client.destroyed) return;
+        relayPlaced(client, clientIp, listener, pool, counters, ctx, placement);
+      },
+    ),
+  );
+}
+
+/** Relays a client connection that the placement front has placed (see {@link relayTcp}). */
+function relayPlaced(
+  client: net.Socket,
+  clientIp: string,
+  listener: ListenerModel,
+  pool: PoolRuntime,
+  counters: TcpListenerCounters,
+  ctx: DataPathContext,
+  placement: PlacedClient,
+): void {
   const member = placement.member;
   let served = member;
   if (listener.accessLog) {

@@ -207,6 +207,8 @@ export class FlowTable {
   private tail: UdpFlow | null = null;
   /** The process-wide flow budget, when the runtime gives one (tests may leave it out). */
   private readonly budget: ConnectionBudget | undefined;
+  /** Flows whose first datagram waits for the shared store, with their queued datagrams. */
+  private readonly placing = new Map<string, Buffer[]>();
 
   constructor(
     private readonly socket: dgram.Socket,
@@ -239,8 +241,10 @@ export class FlowTable {
    * Opens a flow for a client's first datagram: place it through the placement front (an L4
    * client is its address, so one client IP with many source ports reaches one member under
    * SOURCE_IP persistence), make room under both bounds, hold the client's binding while the flow
-   * lives. Undefined (and counted) when no
-   * member is eligible or the process's flow budget is spent by other listeners.
+   * lives. Undefined (and counted) when no member is eligible or the process's flow budget is spent
+   * by other listeners. `"placing"` when the pool's shared store is asked first (a local miss):
+   * the caller queues the datagram with {@link queueWhilePlacing}, and the flow opens, and sends
+   * what was queued, when the store has answered (within its 50 ms budget).
    */
   open(
     key: string,
@@ -249,9 +253,53 @@ export class FlowTable {
     pool: PoolRuntime,
     maxFlows: number,
     now: number,
-  ): UdpFlow | undefined {
+  ): UdpFlow | undefined | "placing" {
     const clientIp = clientIpKey(address);
-    const placement = placeClient(pool, l4Client(clientIp));
+    const placed = placeClient(pool, l4Client(clientIp));
+    if (!(placed instanceof Promise)) return this.create(key, address, port, clientIp, maxFlows, now, placed);
+    // Bounded by the store: at most its in-flight lookups wait at once, beyond which placement is
+    // synchronous; each waiting flow queues at most MAX_PENDING datagrams.
+    const queued: Buffer[] = [];
+    this.placing.set(key, queued);
+    placed.then((placement) => {
+      if (this.placing.get(key) !== queued) return; // the listener closed meanwhile
+      this.placing.delete(key);
+      try {
+        const flow = this.create(key, address, port, clientIp, maxFlows, this.ctx.clock.now(), placement);
+        if (flow === undefined) {
+          this.counters.drops += queued.length;
+          return;
+        }
+        for (const msg of queued) flow.send(msg);
+      } catch (err) {
+        this.counters.drops += queued.length;
+        reportFault(this.ctx, "udp", err, { listener: this.listenerName });
+      }
+    });
+    return "placing";
+  }
+
+  /**
+   * A datagram of a flow whose placement waits for the store: queued (bounded like a connecting
+   * flow's) and true; false when no placement is waiting for this key.
+   */
+  queueWhilePlacing(key: string, msg: Buffer): boolean {
+    const queued = this.placing.get(key);
+    if (queued === undefined) return false;
+    if (queued.length < MAX_PENDING) queued.push(msg);
+    else this.counters.drops++;
+    return true;
+  }
+
+  private create(
+    key: string,
+    address: string,
+    port: number,
+    clientIp: string,
+    maxFlows: number,
+    now: number,
+    placement: PlacedClient,
+  ): UdpFlow | undefined {
     const member = placement.member;
     if (member === undefined) {
       this.counters.noMember++;
@@ -327,6 +375,9 @@ export class FlowTable {
   }
 
   closeAll(): void {
+    // Placements still waiting for the store open nothing once the listener is closed.
+    this.counters.drops += [...this.placing.values()].reduce((n, q) => n + q.length, 0);
+    this.placing.clear();
     while (this.head !== null) this.close(this.head, "closed");
   }
 

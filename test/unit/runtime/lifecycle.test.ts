@@ -146,4 +146,46 @@ describe("runtime lifecycle", () => {
     await runtime.apply({ listeners: [udp], pools });
     expect(bounds()).toEqual([descriptorBounds(nofile, { udp: true, connections: false }).udpFlows, 0]);
   });
+
+  it("a refused configuration that also named a new state store leaves the store as it was", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "stickylb-tls-"));
+    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+    const good = makeCertificate(dir, "good.test");
+    const badCert = join(dir, "bad.crt");
+    writeFileSync(badCert, "-----BEGIN CERTIFICATE-----\nnot a certificate\n-----END CERTIFICATE-----\n");
+    const runtime = newRuntime();
+    const https = (certFile: string) =>
+      listenerModel({ protocol: "HTTPS", port: 0, tls: [{ certFile, keyFile: good.key }] });
+    const sticky = {
+      type: "SOURCE_IP" as const,
+      persistenceTimeoutMs: 60_000,
+      cookieName: "",
+      cookie: { path: "/", domain: "", sameSite: "Lax" as const, secure: "auto" as const, httpOnly: true },
+      maxBindings: 100,
+    };
+    const pools = [poolModel("web", [{ address: "127.0.1.1", port: 1 }], { sessionPersistence: sticky })];
+    await runtime.apply({ listeners: [https(good.cert)], pools });
+    const state = runtime.poolStates.get("web");
+    state?.bindings?.bind("10.0.0.1", "web/127.0.1.1:1");
+    // Port 1 on loopback: nothing listens there; the store would only be degraded, never an error.
+    const stateStore = { url: "redis://127.0.0.1:1", keyPrefix: "t:" };
+    await expect(runtime.apply({ listeners: [https(badCert)], pools, stateStore })).rejects.toMatchObject({
+      code: "SLB_ERR_CONFIG_TLS_FILE",
+    });
+    expect(runtime.stateStore.current).toBeUndefined();
+    expect(runtime.stateStore.view).toBeUndefined();
+    // The next accepted configuration plans the same pool state as before (no store generation leaked).
+    await runtime.apply({ listeners: [https(good.cert)], pools });
+    expect(runtime.poolStates.get("web")).toBe(state);
+    expect(runtime.poolStates.get("web")?.bindings?.peek("10.0.0.1")?.member).toBe("web/127.0.1.1:1");
+    // An unreadable password file refuses the configuration before anything is opened.
+    await expect(
+      runtime.apply({
+        listeners: [https(good.cert)],
+        pools,
+        stateStore: { ...stateStore, passwordFile: join(dir, "none") },
+      }),
+    ).rejects.toThrow();
+    expect(runtime.stateStore.current).toBeUndefined();
+  });
 });
