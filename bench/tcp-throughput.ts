@@ -1,6 +1,7 @@
 /**
- * TCP bulk throughput: pushes BYTES (default 1 GiB) through the real stickylb process and directly
- * to the same sink, a few rounds interleaved, and prints Gbit/s of each and the ratio of medians.
+ * TCP bulk throughput: pushes BYTES (default 1 GiB) through the real stickylb process, through the
+ * naive Node `pipe` relay (`peers/naive-pipe.ts`) and directly to the same sink, a few rounds
+ * interleaved, and prints Gbit/s of each and the ratios of medians.
  *
  *   npm run bench:tcp            # 1 GiB per run, 3 rounds
  *   BYTES=4294967296 ROUNDS=5 npm run bench:tcp
@@ -8,7 +9,7 @@
 import { spawn } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import * as net from "node:net";
-import { tmpdir } from "node:os";
+import { loadavg, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 
 const BYTES = Number(process.env.BYTES ?? 1024 ** 3);
@@ -101,28 +102,57 @@ spec:
   const child = spawn(process.execPath, [main, "run", "-f", file, "--admin", "off", "--log-level", "warn"], {
     stdio: ["ignore", "inherit", "inherit"],
   });
+  const probe2 = net.createServer();
+  const naivePort = await listen(probe2);
+  await new Promise((r) => probe2.close(r));
+  const naive = spawn(
+    process.execPath,
+    [
+      resolve(import.meta.dirname, "peers/naive-pipe.js"),
+      "--listen",
+      `127.0.0.1:${naivePort}=127.0.0.1:${sinkPort}`,
+    ],
+    { stdio: ["ignore", "inherit", "inherit"] },
+  );
   await new Promise((r) => setTimeout(r, 1000));
   const direct: number[] = [];
   const through: number[] = [];
+  const piped: number[] = [];
   try {
     for (let round = 0; round < ROUNDS; round++) {
+      // Who goes first alternates, so that a drift in the machine's load favours neither.
+      if (round % 2 === 0) {
+        through.push(await push(port, sink));
+        piped.push(await push(naivePort, sink));
+      } else {
+        piped.push(await push(naivePort, sink));
+        through.push(await push(port, sink));
+      }
       direct.push(await push(sinkPort, sink));
-      through.push(await push(port, sink));
       console.log(
-        `round ${round + 1}: direct ${direct.at(-1)!.toFixed(2)} Gbit/s, stickylb ${through.at(-1)!.toFixed(2)} Gbit/s`,
+        `round ${round + 1}: direct ${direct.at(-1)!.toFixed(2)} Gbit/s, stickylb ${through.at(-1)!.toFixed(2)} Gbit/s, naive pipe ${piped.at(-1)!.toFixed(2)} Gbit/s`,
       );
     }
   } finally {
     child.kill("SIGTERM");
+    naive.kill("SIGTERM");
     sink.server.close();
   }
   const d = median(direct);
   const s = median(through);
+  const n = median(piped);
   console.log(`\n| path | Gbit/s (median of ${ROUNDS}, ${(BYTES / 1024 ** 3).toFixed(1)} GiB each) |`);
   console.log("| --- | --- |");
   console.log(`| direct | ${d.toFixed(2)} |`);
   console.log(`| through stickylb | ${s.toFixed(2)} |`);
+  console.log(`| through the naive pipe relay | ${n.toFixed(2)} |`);
+  console.log(`| ratio stickylb / naive pipe | ${(s / n).toFixed(2)} |`);
   console.log(`| ratio stickylb / direct | ${(s / d).toFixed(2)} |`);
+  console.log(
+    `\nload average at the end: ${loadavg()
+      .map((l) => l.toFixed(2))
+      .join(" ")}`,
+  );
 }
 
 await main();
