@@ -27,6 +27,21 @@ export interface RuntimeOptions {
   readonly injectConnections?: boolean;
   /** Wraps new binding tables (`--workers`: APP_COOKIE replication). */
   readonly wrapBindings?: BindingStoreWrapper;
+  /**
+   * `--l4-dataplane nftables`: makes the kernel plane's seam from the member registry (whose health
+   * it follows). The listeners the kernel can serve go to it, the others stay here
+   * (docs/kernel-dataplane.md); `stop` deletes its table.
+   */
+  readonly kernel?: (registry: MemberRegistry) => KernelSeam;
+}
+
+/** What the runtime needs of a kernel data plane (src/kernel/kernel-wiring.ts). */
+export interface KernelSeam {
+  /** The configuration userspace serves: every listener the kernel does not take. */
+  userspaceModel(model: ConfigModel): ConfigModel;
+  /** Programs the kernel for the whole configuration; rejects if the kernel refuses it. */
+  apply(model: ConfigModel): Promise<void>;
+  close(): Promise<void>;
 }
 
 /** Counts of configuration reloads by result (stickylb_config_reloads_total). */
@@ -61,6 +76,8 @@ export class Runtime {
   private outcomes: ConnectOutcomeSink = IGNORE_CONNECT_OUTCOMES;
   /** Bounds on UDP flows and client connections that fit the process's open-file limit. */
   readonly budgets: ProcessBudgets;
+  /** The kernel plane, when the process runs one. */
+  private readonly kernel: KernelSeam | undefined;
 
   constructor(private readonly options: RuntimeOptions) {
     this.registry = new MemberRegistry(options.clock);
@@ -93,6 +110,7 @@ export class Runtime {
     this.listeners = new ListenerSet(LISTENER_FACTORIES, ctx);
     this.health = new HealthManager({ status: this.registry, log: options.log, clock: options.clock });
     this.outcomes = this.health;
+    this.kernel = options.kernel?.(this.registry);
   }
 
   get current(): Snapshot {
@@ -110,8 +128,11 @@ export class Runtime {
   /**
    * Applies a validated configuration. Throws (and changes nothing) when the cookie key cannot be
    * resolved or a certificate is unusable; a listener that cannot bind is reported after the others are bound.
+   * With a kernel plane, userspace gets the listeners the kernel does not take, then the kernel is
+   * programmed for the whole configuration (rejects if nft refuses it; the previous rules stay).
    */
-  async apply(model: ConfigModel): Promise<void> {
+  async apply(whole: ConfigModel): Promise<void> {
+    const model = this.kernel === undefined ? whole : this.kernel.userspaceModel(whole);
     const needsKey = model.pools.some((p) => p.sessionPersistence?.type === "HTTP_COOKIE");
     // An explicit secret is read at every apply (it may change on reload); a generated key once.
     if (needsKey && (model.cookieSecret !== undefined || this.cookieKey === undefined)) {
@@ -134,6 +155,7 @@ export class Runtime {
     this.health.sync(snapshot);
     this.ready = false;
     await this.listeners.reconcile(snapshot, this.options.drainTimeoutMs);
+    await this.kernel?.apply(whole);
     this.ready = true;
     this.startHousekeeping();
   }
@@ -155,6 +177,7 @@ export class Runtime {
     this.health.stop();
     await this.listeners.shutdown(this.options.drainTimeoutMs);
     this.memberPools.destroyAll();
+    await this.kernel?.close();
   }
 }
 

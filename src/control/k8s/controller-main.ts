@@ -11,6 +11,7 @@ import { runtimeAdminSource } from "../../admin/admin-source.js";
 import type { Clock } from "../../core/clock.js";
 import type { Logger } from "../../core/log.js";
 import type { ConfigModel } from "../../core/model.js";
+import type { KernelSeamFactory } from "../../kernel/kernel-wiring.js";
 import { serveUntilStopped } from "../../runtime/process-wiring.js";
 import { Runtime } from "../../runtime/runtime.js";
 import { KubernetesController } from "./controller.js";
@@ -37,6 +38,8 @@ export interface ControllerRunOptions {
   readonly stateDir: string;
   readonly clock: Clock;
   readonly log: Logger;
+  /** `--l4-dataplane nftables`: the started kernel plane the runtime programs (docs/kernel-dataplane.md). */
+  readonly kernel?: KernelSeamFactory;
 }
 
 /** In-cluster credentials when running in a Pod, else `--kubeconfig`, `$KUBECONFIG` or ~/.kube/config. */
@@ -99,7 +102,9 @@ export async function runController(
     log,
     drainTimeoutMs: options.drainTimeoutMs,
     stateDir: options.stateDir,
+    ...(options.kernel === undefined ? {} : { kernel: options.kernel.create }),
   });
+  const kernelAdmin = options.kernel?.wiring()?.adminView();
   await runtime.apply({ listeners: [], pools: [] });
   const identity = leaderIdentity(process.env);
   const leaseNamespace = process.env.POD_NAMESPACE || "default";
@@ -162,7 +167,11 @@ export async function runController(
     metricsAddress: options.metricsAddress,
     version: options.version,
     log,
-    source: { ...runtimeAdminSource(runtime, () => controller.configErrors), leader: leading },
+    source: {
+      ...runtimeAdminSource(runtime, () => controller.configErrors),
+      leader: leading,
+      ...(kernelAdmin === undefined ? {} : { kernel: kernelAdmin }),
+    },
     openConnections: () => runtime.listeners.openCount(),
     // SIGHUP forces a rebuild from the caches.
     reload: () => controller.markDirty(),
