@@ -115,6 +115,22 @@ export class KernelPlaneWiring {
       connections: () => connections,
       bindings: () => bindings,
       handlesPool: (pool) => plane.pools().has(pool),
+      status: () => ({
+        table: this.table,
+        listeners: plane.listeners().map((l) => ({
+          name: l.name,
+          protocol: l.protocol,
+          address: l.address,
+          port: l.port,
+          pool: l.pool,
+          connections: connections.get(l.name) ?? 0,
+        })),
+        pools: [...plane.pools().values()].map((p) => ({
+          name: p.name,
+          algorithm: p.algorithm,
+          bindings: p.persistenceTimeoutMs === undefined ? null : (bindings.get(p.name) ?? 0),
+        })),
+      }),
       lookup: async (pool, key) => {
         const bad = refused(pool, key);
         if (bad !== undefined) return bad;
