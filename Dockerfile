@@ -18,8 +18,9 @@ WORKDIR /app
 # ingress-nginx gives its binaries). It takes effect when the container's capability set holds
 # NET_BIND_SERVICE (capabilities.add in deploy/kubernetes/deployment.yaml); the entry point must
 # be node itself, since a shell or init in front would drop the capability at its own exec.
+# nftables: the `nft` command of the kernel plane (deploy/kubernetes/kernel-plane).
 RUN apt-get update \
-  && apt-get install -y --no-install-recommends libcap2-bin \
+  && apt-get install -y --no-install-recommends libcap2-bin nftables \
   && setcap cap_net_bind_service=+ep /usr/local/bin/node \
   && apt-get purge -y libcap2-bin \
   && apt-get autoremove -y \

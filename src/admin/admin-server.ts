@@ -166,7 +166,13 @@ export async function startAdminServer(
       return;
     }
     if (path === "/api/v1/status") {
-      sendJson(res, 200, buildStatus(runtime, rates, version, (clock.now() - startedAt) / 1000));
+      const status = buildStatus(runtime, rates, version, (clock.now() - startedAt) / 1000);
+      if (source.kernel === undefined) {
+        sendJson(res, 200, status);
+        return;
+      }
+      await source.kernel.refresh();
+      sendJson(res, 200, { ...status, kernel: source.kernel.status() });
       return;
     }
     const pool = decodeURIComponent(bindings![1]!);

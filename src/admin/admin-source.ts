@@ -32,8 +32,31 @@ export interface KernelAdmin {
   bindings(): ReadonlyMap<string, number>;
   /** Whether a pool's bindings live in the kernel (then the bindings API asks it). */
   handlesPool(pool: string): boolean;
+  /** The `kernel` part of `/api/v1/status`, as of the last refresh. */
+  status(): KernelStatus;
   lookup(pool: string, key: string): Promise<ApiAnswer>;
   remove(pool: string, key: string): Promise<ApiAnswer>;
+}
+
+/** The kernel plane in `/api/v1/status`: its listeners with their traffic, its pools' bindings. */
+export interface KernelStatus {
+  /** The nftables table (`inet NAME`). */
+  readonly table: string;
+  readonly listeners: readonly {
+    readonly name: string;
+    readonly protocol: "TCP" | "UDP";
+    readonly address: string;
+    readonly port: number;
+    readonly pool: string;
+    /** New connections (TCP) or flows (UDP) the kernel sent to members, from its counter. */
+    readonly connections: number;
+  }[];
+  readonly pools: readonly {
+    readonly name: string;
+    readonly algorithm: string;
+    /** Entries of the pool's binding sets (SOURCE_IP persistence); null when it has none. */
+    readonly bindings: number | null;
+  }[];
 }
 
 /** The admin API of a process whose data path runs in other processes (`--workers N`). */

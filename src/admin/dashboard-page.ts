@@ -144,6 +144,17 @@ export const DASHBOARD_HTML = `<!doctype html>
     <div class="answer" id="explain-answer"></div>
   </section>
   <section class="pools" id="pools"></section>
+  <section class="panel" id="kernel" hidden>
+    <h2>Kernel plane <span class="muted" id="kernel-table"></span></h2>
+    <div class="scroll-x"><table>
+      <thead><tr><th>listener</th><th>address</th><th>pool</th><th class="num">connections / flows</th></tr></thead>
+      <tbody id="kernel-listeners"></tbody>
+    </table></div>
+    <div class="scroll-x"><table>
+      <thead><tr><th>pool</th><th>algorithm</th><th class="num">bindings</th></tr></thead>
+      <tbody id="kernel-pools"></tbody>
+    </table></div>
+  </section>
 </main>
 <footer>polls <code>/api/v1/status</code> every second · metrics at <a href="metrics" style="color:var(--accent)">/metrics</a></footer>
 <script>
@@ -302,6 +313,21 @@ export const DASHBOARD_HTML = `<!doctype html>
       '<span><i style="background:' + COLORS[i % COLORS.length] + '"></i>' + esc(l.name) + " (" + unitShort[l.unit] + ")</span>").join("");
   }
 
+  // Listeners the kernel serves (--l4-dataplane nftables): counters and binding sets read with nft.
+  function renderKernel(s) {
+    $("kernel").hidden = !s.kernel;
+    if (!s.kernel) return;
+    $("kernel-table").textContent = "nft list table inet " + s.kernel.table;
+    $("kernel-listeners").innerHTML = s.kernel.listeners.map((l) =>
+      "<tr><td>" + esc(l.name) + ' <span class="proto">' + esc(l.protocol) + "</span></td>" +
+      '<td class="addr">' + esc(l.address) + ":" + l.port + "</td><td>" + esc(l.pool) + "</td>" +
+      '<td class="num">' + fmt(l.connections) + "</td></tr>").join("") ||
+      '<tr><td colspan="4" class="muted">no kernel listeners</td></tr>';
+    $("kernel-pools").innerHTML = s.kernel.pools.map((p) =>
+      "<tr><td>" + esc(p.name) + "</td><td>" + esc(p.algorithm) + '</td><td class="num">' +
+      (p.bindings === null ? '<span class="muted">hash, no table</span>' : fmt(p.bindings)) + "</td></tr>").join("");
+  }
+
   function renderPools(s) {
     const container = $("pools");
     const scroll = new Map();
@@ -435,6 +461,7 @@ export const DASHBOARD_HTML = `<!doctype html>
       renderListeners(status, rates);
       renderPools(status);
       renderExplainListeners(status);
+      renderKernel(status);
       drawChart(status.listeners);
       $("error").style.display = "none";
       pollsOk++;

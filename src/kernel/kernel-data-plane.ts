@@ -76,6 +76,11 @@ export class KernelDataPlane {
     return result;
   }
 
+  /** The listeners the kernel serves now. */
+  listeners(): readonly KernelListener[] {
+    return this.plan?.listeners ?? [];
+  }
+
   /** The pools the kernel serves now, by name. */
   pools(): ReadonlyMap<string, KernelPool> {
     return new Map((this.plan?.pools ?? []).map((p) => [p.name, p]));

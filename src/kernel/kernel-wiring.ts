@@ -3,7 +3,7 @@ import type { ApiAnswer } from "../admin/bindings-api.js";
 import type { Logger } from "../core/log.js";
 import { type MemberId, memberIdOf } from "../core/member.js";
 import type { ConfigModel } from "../core/model.js";
-import { type KernelDataPlane, kernelPlanOf } from "./kernel-data-plane.js";
+import { KernelDataPlane, kernelPlanOf } from "./kernel-data-plane.js";
 import { isIpv4Key } from "./reader.js";
 
 /** The health the kernel plane follows: the member registry's view, and its change events. */
@@ -63,6 +63,11 @@ export class KernelPlaneWiring {
     );
   }
 
+  /** Deletes the table (stop). */
+  close(): Promise<void> {
+    return this.plane.close();
+  }
+
   /** The admin API's view of the kernel: counters and bindings read with nft (docs/kernel-dataplane.md). */
   adminView(): KernelAdmin {
     let connections: ReadonlyMap<string, number> = new Map();
@@ -110,6 +115,22 @@ export class KernelPlaneWiring {
       connections: () => connections,
       bindings: () => bindings,
       handlesPool: (pool) => plane.pools().has(pool),
+      status: () => ({
+        table: this.table,
+        listeners: plane.listeners().map((l) => ({
+          name: l.name,
+          protocol: l.protocol,
+          address: l.address,
+          port: l.port,
+          pool: l.pool,
+          connections: connections.get(l.name) ?? 0,
+        })),
+        pools: [...plane.pools().values()].map((p) => ({
+          name: p.name,
+          algorithm: p.algorithm,
+          bindings: p.persistenceTimeoutMs === undefined ? null : (bindings.get(p.name) ?? 0),
+        })),
+      }),
       lookup: async (pool, key) => {
         const bad = refused(pool, key);
         if (bad !== undefined) return bad;
@@ -166,3 +187,32 @@ export class KernelPlaneWiring {
     };
   }
 }
+
+/**
+ * Starts the kernel plane for `run -f` and `run --kubernetes` alike: checks the environment and
+ * creates the table (rejects with a KernelEnvironmentError that says what is missing), and makes
+ * sure the table does not outlive the process when a fatal error exits without the drain.
+ */
+export async function openKernelPlane(table: string): Promise<KernelDataPlane> {
+  const plane = new KernelDataPlane({ table });
+  await plane.start();
+  process.once("exit", () => plane.closeSync());
+  return plane;
+}
+
+/**
+ * The runtime's kernel seam for a started plane (`RuntimeOptions.kernel`); `wiring()` gives the
+ * wiring the runtime made, for the admin API.
+ */
+export function kernelSeamFor(plane: KernelDataPlane, table: string, log: Logger) {
+  let made: KernelPlaneWiring | undefined;
+  return {
+    create: (health: HealthSource): KernelPlaneWiring => {
+      made = new KernelPlaneWiring(plane, table, health, log);
+      return made;
+    },
+    wiring: (): KernelPlaneWiring | undefined => made,
+  };
+}
+
+export type KernelSeamFactory = ReturnType<typeof kernelSeamFor>;

@@ -12,9 +12,13 @@ export function untilStopSignal(
 ): Promise<number> {
   return new Promise<number>((resolve) => {
     let stopping = false;
+    // Signal handlers do not keep Node running: a process whose listeners all run in the kernel,
+    // with no admin server, would otherwise exit as soon as it started.
+    const keepAlive = setInterval(() => {}, 2 ** 30);
     const stop = (signal: string): void => {
       if (stopping) return;
       stopping = true;
+      clearInterval(keepAlive);
       log.info({ signal, open: openConnections() }, "stopping: draining open connections");
       void shutdown().then(
         () => resolve(0),

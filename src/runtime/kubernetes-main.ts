@@ -16,6 +16,7 @@ import { ApiLeaseStore, LEASE_NAME } from "../control/k8s/lease-store.js";
 import type { Clock } from "../core/clock.js";
 import type { Logger } from "../core/log.js";
 import type { ConfigModel } from "../core/model.js";
+import type { KernelSeamFactory } from "../kernel/kernel-wiring.js";
 import { serveUntilStopped } from "./process-wiring.js";
 import { Runtime } from "./runtime.js";
 
@@ -41,6 +42,8 @@ export interface ControllerRunOptions {
   readonly stateDir: string;
   readonly clock: Clock;
   readonly log: Logger;
+  /** `--l4-dataplane nftables`: the started kernel plane the runtime programs (docs/kernel-dataplane.md). */
+  readonly kernel?: KernelSeamFactory;
 }
 
 /** The environment variable that gives every replica the same cookie key (docs/kubernetes.md). */
@@ -96,7 +99,9 @@ export async function runController(
     drainTimeoutMs: options.drainTimeoutMs,
     stateDir: options.stateDir,
     ...(options.stateStore === undefined ? {} : { stateStoreUrl: options.stateStore }),
+    ...(options.kernel === undefined ? {} : { kernel: options.kernel.create }),
   });
+  const kernelAdmin = options.kernel?.wiring()?.adminView();
   await runtime.apply({ listeners: [], pools: [] });
   const identity = leaderIdentity(process.env);
   const leaseNamespace = process.env.POD_NAMESPACE || "default";
@@ -168,7 +173,11 @@ export async function runController(
     metricsAddress: options.metricsAddress,
     version: options.version,
     log,
-    source: { ...runtimeAdminSource(runtime, () => controller.configErrors), leader: leading },
+    source: {
+      ...runtimeAdminSource(runtime, () => controller.configErrors),
+      leader: leading,
+      ...(kernelAdmin === undefined ? {} : { kernel: kernelAdmin }),
+    },
     openConnections: () => runtime.listeners.openCount(),
     // SIGHUP forces a rebuild from the caches.
     reload: () => controller.markDirty(),

@@ -35,6 +35,21 @@ export interface RuntimeOptions {
   readonly bindRetryTimers?: RetryTimers;
   /** `--state-store URL`: wins over the configuration's `stateStore.url`. */
   readonly stateStoreUrl?: string;
+  /**
+   * `--l4-dataplane nftables`: makes the kernel plane's seam from the member registry (whose health
+   * it follows). The listeners the kernel can serve go to it, the others stay here
+   * (docs/kernel-dataplane.md); `stop` deletes its table.
+   */
+  readonly kernel?: (registry: MemberRegistry) => KernelSeam;
+}
+
+/** What the runtime needs of a kernel data plane (src/kernel/kernel-wiring.ts). */
+export interface KernelSeam {
+  /** The configuration userspace serves: every listener the kernel does not take. */
+  userspaceModel(model: ConfigModel): ConfigModel;
+  /** Programs the kernel for the whole configuration; rejects if the kernel refuses it. */
+  apply(model: ConfigModel): Promise<void>;
+  close(): Promise<void>;
 }
 
 /** Counts of configuration reloads by result (stickylb_config_reloads_total). */
@@ -74,6 +89,8 @@ export class Runtime {
   /** Applies one at a time: a reload and a cookie-key change may both ask for one. */
   private applying: Promise<void> = Promise.resolve();
   private stopped = false;
+  /** The kernel plane, when the process runs one. */
+  private readonly kernel: KernelSeam | undefined;
 
   constructor(private readonly options: RuntimeOptions) {
     this.registry = new MemberRegistry(options.clock);
@@ -111,6 +128,7 @@ export class Runtime {
     this.listeners = new ListenerSet(LISTENER_FACTORIES, ctx, options.bindRetryTimers);
     this.health = new HealthManager({ status: this.registry, log: options.log, clock: options.clock });
     this.outcomes = this.health;
+    this.kernel = options.kernel?.(this.registry);
   }
 
   get current(): Snapshot {
@@ -129,7 +147,9 @@ export class Runtime {
    * Applies a validated configuration. Throws (and changes nothing) when the cookie key cannot be
    * resolved or a certificate is unusable. A listener that cannot bind does not refuse it: the
    * listener set reports it and retries while the others serve, and the runtime is ready once
-   * every listener has had its first attempt.
+   * every listener has had its first attempt. With a kernel plane, userspace gets the listeners the
+   * kernel does not take, then the kernel is programmed for the whole configuration (rejects if nft
+   * refuses it; the previous rules stay).
    */
   apply(model: ConfigModel): Promise<void> {
     const run = this.applying.then(() => this.applyNow(model));
@@ -137,7 +157,8 @@ export class Runtime {
     return run;
   }
 
-  private async applyNow(model: ConfigModel): Promise<void> {
+  private async applyNow(whole: ConfigModel): Promise<void> {
+    const model = this.kernel === undefined ? whole : this.kernel.userspaceModel(whole);
     const store = this.stateStore.reconcile(model);
     const previousKey = this.cookieKey;
     let plan: SnapshotPlan;
@@ -190,6 +211,7 @@ export class Runtime {
     // Closed once its pools are out of service; its writes get a moment to reach the store.
     if (store.retired !== undefined) void store.retired.close().catch(() => {});
     await this.listeners.reconcile(snapshot, this.options.drainTimeoutMs);
+    await this.kernel?.apply(whole);
     this.ready = true;
     this.startHousekeeping();
   }
@@ -235,6 +257,7 @@ export class Runtime {
     await this.listeners.shutdown(this.options.drainTimeoutMs);
     this.memberPools.destroyAll();
     await this.stateStore.close();
+    await this.kernel?.close();
   }
 }
 

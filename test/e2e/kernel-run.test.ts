@@ -110,6 +110,20 @@ ${members}
         expect(metrics).toContain('stickylb_connections_total{listener="udp"} 8');
         expect(metrics).toContain('stickylb_connections_total{listener="sticky"} 4');
         expect(metrics).toContain('stickylb_bindings{pool="sticky"} 4');
+        // The status document (and so the dashboard) shows the kernel's listeners and bindings.
+        const kernel = JSON.parse(curl(`http://127.0.0.1:${admin}/api/v1/status`)[0]).kernel;
+        expect(kernel.table).toBe(table);
+        expect(kernel.listeners).toContainEqual({
+          name: "tcp",
+          protocol: "TCP",
+          address: VIP,
+          port: 80,
+          pool: "hash",
+          connections: 16,
+        });
+        expect(kernel.listeners.map((l: { name: string }) => l.name)).not.toContain("pp");
+        expect(kernel.pools).toContainEqual({ name: "sticky", algorithm: "ROUND_ROBIN", bindings: 4 });
+        expect(kernel.pools).toContainEqual({ name: "hash", algorithm: "SOURCE_IP", bindings: null });
         const url = `http://127.0.0.1:${admin}/api/v1/pools/sticky/bindings?key=${stickyClients[0]}`;
         const [found, status] = curl(url);
         expect(status).toBe("200");

@@ -14,8 +14,7 @@ import { createLogger } from "../../core/log.js";
 import type { ConfigModel } from "../../core/model.js";
 import { StickyError } from "../../errors/codes.js";
 import { KernelEnvironmentError } from "../../kernel/environment.js";
-import { KernelDataPlane } from "../../kernel/kernel-data-plane.js";
-import { KernelPlaneWiring } from "../../kernel/kernel-wiring.js";
+import { type KernelSeamFactory, kernelSeamFor, openKernelPlane } from "../../kernel/kernel-wiring.js";
 import { defaultStateDir, resolveCookieKey } from "../../runtime/cookie-key.js";
 import { resolveAdminToken, serveUntilStopped } from "../../runtime/process-wiring.js";
 import { Runtime } from "../../runtime/runtime.js";
@@ -57,9 +56,10 @@ export async function runCommand(options: CliOptions, err: NodeJS.WritableStream
       "--workers is not supported with --kubernetes yet (run one process per core instead)",
     );
   }
-  if (options.l4Dataplane === "nftables" && (workers > 1 || options.kubernetes)) {
+  if (options.l4Dataplane === "nftables" && workers > 1) {
+    // One process owns the table: workers would each program it, and the kernel needs no workers.
     throw new UsageError(
-      "--l4-dataplane nftables is not supported with --workers or --kubernetes yet (use run -f with one process)",
+      "--l4-dataplane nftables is not supported with --workers (the kernel moves the bytes; run one process)",
     );
   }
   const log = createLogger(options.logLevel);
@@ -81,9 +81,12 @@ export async function runCommand(options: CliOptions, err: NodeJS.WritableStream
     // Loaded only in controller mode: the Kubernetes client and its dependencies take seconds to
     // resolve and load, which `run -f` and every worker would otherwise pay at start.
     const { runController } = await import("../../runtime/kubernetes-main.js");
+    const kernel = await kernelPlaneOption(options, log, err);
+    if (kernel === 2) return 2;
     return runController(
       {
         ...options,
+        ...(kernel === undefined ? {} : { kernel }),
         admin,
         ...(resolved.token === undefined ? {} : { adminToken: resolved.token }),
         version: packageVersion(),
@@ -150,44 +153,28 @@ export async function runCommand(options: CliOptions, err: NodeJS.WritableStream
       err,
     );
   }
-  let plane: KernelDataPlane | undefined;
-  if (options.l4Dataplane === "nftables") {
-    plane = new KernelDataPlane({ table: options.nftTable });
-    try {
-      await plane.start();
-    } catch (e) {
-      if (!(e instanceof KernelEnvironmentError)) throw e;
-      err.write(`${e.code}: ${e.message}\n`);
-      return 2;
-    }
-    // A fatal error exits without the drain below; the table must not outlive the process.
-    process.once("exit", () => plane?.closeSync());
-  }
+  const kernel = await kernelPlaneOption(options, log, err);
+  if (kernel === 2) return 2;
   const runtime = new Runtime({
     clock: systemClock,
     log,
     drainTimeoutMs,
     stateDir: options.stateDir ?? defaultStateDir(process.env),
+    ...(kernel === undefined ? {} : { kernel: kernel.create }),
   });
-  const kernel =
-    plane === undefined ? undefined : new KernelPlaneWiring(plane, options.nftTable, runtime.registry, log);
-  const apply = async (model: ConfigModel): Promise<void> => {
-    await runtime.apply(kernel === undefined ? model : kernel.userspaceModel(model));
-    await kernel?.apply(model);
-  };
+  const kernelAdmin = kernel?.wiring()?.adminView();
+  const apply = (model: ConfigModel): Promise<void> => runtime.apply(model);
   try {
     await apply(initial.model);
   } catch (e) {
     if (e instanceof StickyError) {
       err.write(`${e.code}: ${e.message}\n`);
       await runtime.stop();
-      await plane?.close();
       return 2;
     }
     log.fatal({ err: e }, "could not start");
     err.write(`stickylb: ${(e as Error).message}\n`);
     await runtime.stop();
-    await plane?.close();
     return 1;
   }
 
@@ -223,13 +210,10 @@ export async function runCommand(options: CliOptions, err: NodeJS.WritableStream
     adminToken: token,
     version: packageVersion(),
     log,
-    source: kernel === undefined ? adminSource : { ...adminSource, kernel: kernel.adminView() },
+    source: kernelAdmin === undefined ? adminSource : { ...adminSource, kernel: kernelAdmin },
     openConnections: () => runtime.listeners.openCount(),
     reload,
-    stopData: async () => {
-      await runtime.stop();
-      await plane?.close();
-    },
+    stopData: () => runtime.stop(),
     closing: watchers,
     metricsAddress: options.metricsAddress,
   });
@@ -254,4 +238,24 @@ function watchFiles(paths: readonly string[], reload: () => void, log: Logger): 
     }
   }
   return watchers;
+}
+
+/**
+ * `--l4-dataplane nftables`: the runtime's seam to the started kernel plane, undefined for
+ * userspace, or 2 when the environment cannot run it (one line on stderr says which requirement and
+ * how to fix it).
+ */
+export async function kernelPlaneOption(
+  options: { readonly l4Dataplane: string; readonly nftTable: string },
+  log: Logger,
+  err: NodeJS.WritableStream,
+): Promise<KernelSeamFactory | undefined | 2> {
+  if (options.l4Dataplane !== "nftables") return undefined;
+  try {
+    return kernelSeamFor(await openKernelPlane(options.nftTable), options.nftTable, log);
+  } catch (e) {
+    if (!(e instanceof KernelEnvironmentError)) throw e;
+    err.write(`${e.code}: ${e.message}\n`);
+    return 2;
+  }
 }

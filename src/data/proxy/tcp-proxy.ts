@@ -2,11 +2,12 @@ import * as net from "node:net";
 import type { ListenerModel } from "../../core/model.js";
 import { l4Client, type PlacedClient, placeClient } from "../affinity/placement-front.js";
 import type { DataPathContext } from "../context.js";
-import { guard } from "../fault-guard.js";
+import { guard, reportFault } from "../fault-guard.js";
 import type { ListenerReport } from "../listener/listener-report.js";
 import type { MemberRuntime } from "../upstream/member-runtime.js";
 import type { PoolRuntime } from "../upstream/pool-runtime.js";
 import { logAccess } from "./access-log.js";
+import { relayBothWays } from "./byte-relay.js";
 import { retryElsewhere } from "./retry.js";
 
 /** Per-listener counters of the TCP data path. */
@@ -43,7 +44,7 @@ export class TcpListenerCounters {
 /**
  * Relays one accepted client connection to a member of `pool`: place by source IP (binding table
  * or consistent hash), connect with a timeout, on a connect failure report it and try one other
- * eligible member, then pipe both ways with back-pressure and half-close. Never throws: every
+ * eligible member, then relay both ways with back-pressure and half-close (`byte-relay.ts`). Never throws: every
  * failure ends in closing the client and a counter.
  */
 export function relayTcp(
@@ -155,8 +156,10 @@ function relayPlaced(
             upstream.destroy();
           }),
         );
-        client.pipe(upstream);
-        upstream.pipe(client);
+        relayBothWays(client, upstream, (err) => {
+          reportFault(ctx, "tcp", err, { listener: listener.name });
+          endBoth();
+        });
       }),
     );
 

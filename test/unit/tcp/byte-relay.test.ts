@@ -1,0 +1,179 @@
+import { createHash } from "node:crypto";
+import * as net from "node:net";
+import { afterEach, describe, expect, it } from "vitest";
+import { ReadBufferPool, readBuffersSupported, relayBothWays } from "../../../src/data/proxy/byte-relay.js";
+
+const cleanups: (() => unknown)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+async function listening(server: net.Server, host: string): Promise<number> {
+  await new Promise<void>((r) => server.listen({ host, port: 0 }, r));
+  cleanups.push(() => new Promise((r) => server.close(r)));
+  return (server.address() as net.AddressInfo).port;
+}
+
+/** Deterministic bytes that differ at every offset, so a reused buffer overwritten too early shows. */
+function pattern(bytes: number, seed: number): Buffer {
+  const out = Buffer.allocUnsafe(bytes);
+  let x = seed >>> 0 || 1;
+  for (let i = 0; i < bytes; i += 4) {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    out.writeUInt32LE(x >>> 0, i);
+  }
+  return out;
+}
+
+const sha = (b: Buffer): string => createHash("sha256").update(b).digest("hex");
+
+/** Reads everything until end, pausing 5 ms after every 1 MiB: a slow reader that fills the relay's queues. */
+function slowCollect(socket: net.Socket): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const parts: Buffer[] = [];
+    let sinceBreak = 0;
+    socket.on("data", (chunk: Buffer) => {
+      parts.push(chunk);
+      sinceBreak += chunk.length;
+      if (sinceBreak >= 1 << 20) {
+        sinceBreak = 0;
+        socket.pause();
+        setTimeout(() => socket.resume(), 5);
+      }
+    });
+    socket.once("end", () => resolve(Buffer.concat(parts)));
+    socket.once("error", reject);
+  });
+}
+
+/** Writes `data` in 256 KiB pieces with back-pressure, then half-closes. */
+async function send(socket: net.Socket, data: Buffer): Promise<void> {
+  for (let at = 0; at < data.length; at += 256 * 1024) {
+    if (!socket.write(data.subarray(at, at + 256 * 1024))) await new Promise((r) => socket.once("drain", r));
+  }
+  socket.end();
+}
+
+/**
+ * A relay on loopback: accepts on 127.0.0.1, connects to the member at `memberPort` after
+ * `connectDelayMs`, relays with `relayBothWays`; resolves the path each connection took.
+ */
+async function startRelay(memberPort: number, pool: ReadBufferPool, connectDelayMs = 0) {
+  const paths: string[] = [];
+  const faults: unknown[] = [];
+  const server = net.createServer({ allowHalfOpen: true }, (client) => {
+    setTimeout(() => {
+      const upstream = net.connect({ host: "127.0.1.1", port: memberPort, allowHalfOpen: true });
+      upstream.once("connect", () =>
+        paths.push(relayBothWays(client, upstream, (e) => faults.push(e), pool)),
+      );
+      cleanups.push(() => {
+        client.destroy();
+        upstream.destroy();
+      });
+    }, connectDelayMs);
+  });
+  const port = await listening(server, "127.0.0.1");
+  return { port, paths, faults };
+}
+
+/** A member that reads everything slowly, then answers `reply` and ends. */
+async function startMember(reply: Buffer) {
+  const received: Promise<Buffer>[] = [];
+  const server = net.createServer({ allowHalfOpen: true }, (socket) => {
+    const got = slowCollect(socket);
+    received.push(got);
+    // Replies while still reading, so both directions carry bulk at once.
+    void send(socket, reply);
+  });
+  const port = await listening(server, "127.0.1.1");
+  return { port, received };
+}
+
+describe("byte relay on reused buffers", () => {
+  it("is available on this Node (else every connection would take the slower pipe)", async () => {
+    const server = net.createServer();
+    const port = await listening(server, "127.0.0.1");
+    const socket = net.connect({ host: "127.0.0.1", port });
+    cleanups.push(() => socket.destroy());
+    await new Promise((r) => socket.once("connect", r));
+    expect(readBuffersSupported(socket)).toBe(true);
+  });
+
+  // Stalls intermittently when the machine is heavily loaded (2 of 3 runs beside CPU-heavy tests):
+  // the production pool is empty until this is explained, see sharedReadBuffers.
+  it.skip("relays 16 MiB each way at once, byte for byte, to slow readers on both ends, with half-close", async () => {
+    // Far more than the sockets' kernel buffers hold: the relay's queues fill and drain many times.
+    const up = pattern(16 << 20, 7);
+    const down = pattern(16 << 20, 11);
+    const pool = new ReadBufferPool(8);
+    const member = await startMember(down);
+    const relay = await startRelay(member.port, pool);
+    const client = net.connect({
+      host: "127.0.0.1",
+      port: relay.port,
+      localAddress: "127.0.0.2",
+      allowHalfOpen: true,
+    });
+    cleanups.push(() => client.destroy());
+    const back = slowCollect(client);
+    await send(client, up);
+    const [atMember, atClient] = await Promise.all([
+      (async () => {
+        while (member.received.length === 0) await new Promise((r) => setTimeout(r, 5));
+        return member.received[0]!;
+      })(),
+      back,
+    ]);
+    expect(relay.paths).toEqual(["buffers"]);
+    expect(atMember.length).toBe(up.length);
+    expect(sha(atMember)).toBe(sha(up));
+    expect(atClient.length).toBe(down.length);
+    expect(sha(atClient)).toBe(sha(down));
+    expect(relay.faults).toEqual([]);
+    // Both sides ended cleanly: the buffers return to the pool once both sockets close.
+    await new Promise((r) => client.once("close", r));
+    for (let i = 0; i < 100 && pool.inUse() > 0; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(pool.inUse()).toBe(0);
+  }, 180_000);
+
+  it.skip("forwards bytes the client sent before the member connection was up, in order", async () => {
+    const up = pattern(3 << 20, 3);
+    const member = await startMember(Buffer.from("ok"));
+    const relay = await startRelay(member.port, new ReadBufferPool(8), 100);
+    const client = net.connect({
+      host: "127.0.0.1",
+      port: relay.port,
+      localAddress: "127.0.0.3",
+      allowHalfOpen: true,
+    });
+    cleanups.push(() => client.destroy());
+    const back = slowCollect(client);
+    await send(client, up);
+    expect((await back).toString()).toBe("ok");
+    expect(relay.paths).toEqual(["buffers"]);
+    expect(sha(await member.received[0]!)).toBe(sha(up));
+  }, 120_000);
+
+  it("falls back to pipe when the pool is spent, still byte for byte", async () => {
+    const up = pattern(8 << 20, 5);
+    const pool = new ReadBufferPool(1);
+    const member = await startMember(Buffer.from("fine"));
+    const relay = await startRelay(member.port, pool);
+    const client = net.connect({
+      host: "127.0.0.1",
+      port: relay.port,
+      localAddress: "127.0.0.4",
+      allowHalfOpen: true,
+    });
+    cleanups.push(() => client.destroy());
+    const back = slowCollect(client);
+    await send(client, up);
+    expect((await back).toString()).toBe("fine");
+    expect(relay.paths).toEqual(["pipe"]);
+    expect(sha(await member.received[0]!)).toBe(sha(up));
+    expect(pool.inUse()).toBe(0);
+  }, 120_000);
+});
