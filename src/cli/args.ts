@@ -5,29 +5,30 @@ import {
   DEFAULT_LOAD_BALANCER_CLASS,
 } from "../control/k8s/classes.js";
 import { LOG_LEVELS, type LogLevel } from "../core/log.js";
+import type { ControllerRunOptions } from "../runtime/kubernetes-main.js";
 import { parseStateStoreUrl } from "../store/state-store-url.js";
 
 export type Command = "run" | "validate" | "demo" | "help" | "version";
 
-export interface CliOptions {
+/** The flags that set up the Kubernetes controller, as `runController` reads them. */
+type ControllerFlags = Pick<
+  ControllerRunOptions,
+  | "kubeconfig"
+  | "namespace"
+  | "ingressClasses"
+  | "loadBalancerClass"
+  | "gatewayClassController"
+  | "listenAddress"
+  | "publishAddress"
+  | "publishService"
+  | "leaderElect"
+  | "metricsAddress"
+>;
+
+export interface CliOptions extends ControllerFlags {
   readonly command: Command;
   readonly files: string[];
   readonly kubernetes: boolean;
-  readonly kubeconfig?: string;
-  readonly namespace?: string;
-  /** `--ingress-class`, repeatable; default `stickylb` and `cce`. */
-  readonly ingressClasses: readonly string[];
-  readonly loadBalancerClass: string;
-  /** `--gateway-class-controller`: the GatewayClass controllerName served. */
-  readonly gatewayClassController: string;
-  readonly listenAddress: string;
-  readonly publishAddress?: string;
-  /** `NAMESPACE/NAME` of the Service whose status gives the published address. */
-  readonly publishService?: { namespace: string; name: string };
-  /** Controller mode: elect one leader to write status (default on). */
-  readonly leaderElect: boolean;
-  /** A second, read-only listener for `/metrics`, `/healthz`, `/readyz`. */
-  readonly metricsAddress?: { address: string; port: number };
   readonly cookieSecretFile?: string;
   /** undefined: from the configuration or the default; "off": no admin listener. */
   readonly admin?: { address: string; port: number } | "off";

@@ -30,42 +30,61 @@ export interface DemoListener {
   readonly monitor?: "HTTP" | "TCP";
 }
 
+type DemoPersistence = NonNullable<DemoListener["persistence"]>;
+
+/** An HTTP demo listener: round robin over the members' `backendPort`, HTTP health checks. */
+function httpDemo(
+  name: string,
+  title: string,
+  backendPort: DemoListener["backendPort"],
+  persistence: DemoPersistence,
+): DemoListener {
+  return {
+    name,
+    protocol: "HTTP",
+    title,
+    backendPort,
+    algorithm: "ROUND_ROBIN",
+    persistence,
+    monitor: "HTTP",
+  };
+}
+
+/** A TCP demo listener: the members' TCP echo port, TCP health checks. */
+function tcpDemo(
+  name: string,
+  title: string,
+  algorithm: Algorithm,
+  persistence?: DemoPersistence,
+): DemoListener {
+  return {
+    name,
+    protocol: "TCP",
+    title,
+    backendPort: (b) => b.tcpPort,
+    algorithm,
+    ...(persistence === undefined ? {} : { persistence }),
+    monitor: "TCP",
+  };
+}
+
 export const DEMO_LISTENERS: readonly DemoListener[] = [
-  {
-    name: "http-cookie",
-    protocol: "HTTP",
-    title: "HTTP, HTTP_COOKIE: stickylb inserts the STICKYLB cookie",
-    backendPort: (b) => b.httpPort,
-    algorithm: "ROUND_ROBIN",
-    persistence: { type: "HTTP_COOKIE" },
-    monitor: "HTTP",
-  },
-  {
-    name: "http-app-cookie",
-    protocol: "HTTP",
-    title: "HTTP, APP_COOKIE: stickylb learns the backend's JSESSIONID",
-    backendPort: (b) => b.sessionPort,
-    algorithm: "ROUND_ROBIN",
-    persistence: { type: "APP_COOKIE", cookieName: "JSESSIONID" },
-    monitor: "HTTP",
-  },
-  {
-    name: "tcp-hash",
-    protocol: "TCP",
-    title: "TCP, SOURCE_IP algorithm: a consistent hash of your IP",
-    backendPort: (b) => b.tcpPort,
-    algorithm: "SOURCE_IP",
-    monitor: "TCP",
-  },
-  {
-    name: "tcp-persistence",
-    protocol: "TCP",
-    title: "TCP, ROUND_ROBIN + SOURCE_IP persistence: a binding table",
-    backendPort: (b) => b.tcpPort,
-    algorithm: "ROUND_ROBIN",
-    persistence: { type: "SOURCE_IP" },
-    monitor: "TCP",
-  },
+  httpDemo("http-cookie", "HTTP, HTTP_COOKIE: stickylb inserts the STICKYLB cookie", (b) => b.httpPort, {
+    type: "HTTP_COOKIE",
+  }),
+  httpDemo(
+    "http-app-cookie",
+    "HTTP, APP_COOKIE: stickylb learns the backend's JSESSIONID",
+    (b) => b.sessionPort,
+    {
+      type: "APP_COOKIE",
+      cookieName: "JSESSIONID",
+    },
+  ),
+  tcpDemo("tcp-hash", "TCP, SOURCE_IP algorithm: a consistent hash of your IP", "SOURCE_IP"),
+  tcpDemo("tcp-persistence", "TCP, ROUND_ROBIN + SOURCE_IP persistence: a binding table", "ROUND_ROBIN", {
+    type: "SOURCE_IP",
+  }),
   {
     name: "udp",
     protocol: "UDP",

@@ -23,13 +23,18 @@ import { Runtime } from "./runtime.js";
 export interface ControllerRunOptions {
   readonly kubeconfig?: string;
   readonly namespace?: string;
+  /** `--ingress-class`, repeatable; default `stickylb` and `cce`. */
   readonly ingressClasses: readonly string[];
   readonly loadBalancerClass: string;
+  /** `--gateway-class-controller`: the GatewayClass controllerName served. */
   readonly gatewayClassController: string;
   readonly listenAddress: string;
   readonly publishAddress?: string;
+  /** `NAMESPACE/NAME` of the Service whose status gives the published address. */
   readonly publishService?: { readonly namespace: string; readonly name: string };
+  /** Elect one leader to write status (default on). */
   readonly leaderElect: boolean;
+  /** A second, read-only listener for `/metrics`, `/healthz`, `/readyz`. */
   readonly metricsAddress?: { address: string; port: number };
   readonly cookieSecretFile?: string | undefined;
   /** `--state-store URL`: bindings and the cookie key shared through Redis/Valkey. */

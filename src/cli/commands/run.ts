@@ -6,8 +6,6 @@ import { runPrimary } from "../../cluster/primary-main.js";
 import { parseWorkerCount } from "../../cluster/worker-count.js";
 import { runWorker } from "../../cluster/worker-main.js";
 import { parseDuration } from "../../control/config/duration.js";
-import { loadConfigFiles } from "../../control/config/load.js";
-import { createKubernetesConverter } from "../../control/k8s/index.js";
 import { systemClock } from "../../core/clock.js";
 import type { Logger } from "../../core/log.js";
 import { createLogger } from "../../core/log.js";
@@ -18,10 +16,11 @@ import { type KernelSeamFactory, kernelSeamFor, openKernelPlane } from "../../ke
 import { defaultStateDir, resolveCookieKey } from "../../runtime/cookie-key.js";
 import { resolveAdminToken, serveUntilStopped } from "../../runtime/process-wiring.js";
 import { Runtime } from "../../runtime/runtime.js";
-import { checkStart, DEFAULT_ADMIN } from "../../runtime/start-checks.js";
+import { DEFAULT_ADMIN } from "../../runtime/start-checks.js";
 import { withStateStoreFlag } from "../../runtime/state-store-link.js";
 import { type CliOptions, UsageError } from "../args.js";
 import { packageVersion } from "../package-info.js";
+import { checkCliStart, loadCliConfig, printProblems } from "./config-files.js";
 
 /**
  * `stickylb run -f PATH…`: load, bind, serve; SIGHUP reloads, SIGTERM/SIGINT drain and exit 0.
@@ -99,14 +98,7 @@ export async function runCommand(options: CliOptions, err: NodeJS.WritableStream
     );
   }
   const load = (): { model?: ConfigModel; problems: string[] } => {
-    const result = loadConfigFiles(options.files, {
-      convertKubernetes: createKubernetesConverter({
-        listenAddress: options.listenAddress,
-        ingressClasses: options.ingressClasses,
-        loadBalancerClass: options.loadBalancerClass,
-        gatewayClassController: options.gatewayClassController,
-      }),
-    });
+    const result = loadCliConfig(options);
     const withSecret =
       options.cookieSecretFile === undefined || result.model === undefined
         ? result.model
@@ -120,16 +112,11 @@ export async function runCommand(options: CliOptions, err: NodeJS.WritableStream
 
   const initial = load();
   if (initial.model === undefined) {
-    for (const p of initial.problems) err.write(`${p}\n`);
-    err.write(`${initial.problems.length} problem(s) found; the configuration is invalid\n`);
+    printProblems(initial.problems, err);
     return 2;
   }
   // The same checks as `validate`: what is refused here is refused there.
-  const started = checkStart(initial.model, {
-    ...(options.admin === undefined ? {} : { admin: options.admin }),
-    ...(options.adminTokenFile === undefined ? {} : { adminTokenFile: options.adminTokenFile }),
-    stateDir: options.stateDir ?? defaultStateDir(process.env),
-  });
+  const started = checkCliStart(initial.model, options);
   if (started.problems.length > 0) {
     for (const p of started.problems) err.write(`${p}\n`);
     return 2;

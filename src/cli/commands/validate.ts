@@ -1,9 +1,6 @@
-import { loadConfigFiles } from "../../control/config/load.js";
 import { printNative } from "../../control/config/print-native.js";
-import { createKubernetesConverter } from "../../control/k8s/index.js";
-import { defaultStateDir } from "../../runtime/cookie-key.js";
-import { checkStart } from "../../runtime/start-checks.js";
 import type { CliOptions } from "../args.js";
+import { checkCliStart, loadCliConfig, printProblems } from "./config-files.js";
 
 /**
  * `stickylb validate [--print] -f PATH…`: prints every problem, one per line; exit 0 valid, 2
@@ -15,33 +12,20 @@ export function validateCommand(
   out: NodeJS.WritableStream,
   err: NodeJS.WritableStream,
 ): number {
-  const result = loadConfigFiles(options.files, {
-    convertKubernetes: createKubernetesConverter({
-      listenAddress: options.listenAddress,
-      ingressClasses: options.ingressClasses,
-      loadBalancerClass: options.loadBalancerClass,
-      gatewayClassController: options.gatewayClassController,
-    }),
-  });
+  const result = loadCliConfig(options);
   for (const w of result.warnings) err.write(`warning: ${w.format()}\n`);
-  for (const e of result.errors) err.write(`${e.format()}\n`);
   if (result.errors.length > 0 || result.model === undefined) {
-    err.write(`${result.errors.length} problem(s) found; the configuration is invalid\n`);
+    printProblems(
+      result.errors.map((e) => e.format()),
+      err,
+    );
     return 2;
   }
   const model = result.model;
   // What `run` refuses at start beyond the files themselves (admin token, cookie key).
-  const started = checkStart(model, {
-    ...(options.admin === undefined ? {} : { admin: options.admin }),
-    ...(options.adminTokenFile === undefined ? {} : { adminTokenFile: options.adminTokenFile }),
-    stateDir: options.stateDir ?? defaultStateDir(process.env),
-  });
+  const started = checkCliStart(model, options);
   if (started.problems.length > 0) {
-    for (const p of started.problems)
-      err.write(`${p}
-`);
-    err.write(`${started.problems.length} problem(s) found; the configuration is invalid
-`);
+    printProblems(started.problems, err);
     return 2;
   }
   const summary = `configuration is valid: ${model.listeners.length} listener(s), ${model.pools.length} pool(s)

@@ -13,7 +13,10 @@ export interface Position {
   readonly column: number;
 }
 
-export interface ConfigErrorInit {
+/** What a `ConfigError` is made from: its fields, without the methods. */
+export type ConfigErrorInit = Omit<ConfigError, "format">;
+
+export class ConfigError {
   readonly code: ErrorCode;
   /** As given on the command line, or the folder joined with the file name. */
   readonly file: string;
@@ -24,16 +27,6 @@ export interface ConfigErrorInit {
   /** `spec.pools[0].members[1].weight`; empty when the problem is the whole document or file. */
   readonly path: string;
   /** Names the bad value and what is accepted. */
-  readonly message: string;
-}
-
-export class ConfigError implements ConfigErrorInit {
-  readonly code: ErrorCode;
-  readonly file: string;
-  readonly line: number;
-  readonly column: number;
-  readonly object: string;
-  readonly path: string;
   readonly message: string;
 
   constructor(init: ConfigErrorInit) {

@@ -134,21 +134,6 @@ export function optional<T>(
   path: FieldPath,
   key: string,
   kind: FieldKind<T>,
-  fallback: T,
-): T | undefined;
-export function optional<T>(
-  r: Reporter,
-  obj: Obj,
-  path: FieldPath,
-  key: string,
-  kind: FieldKind<T>,
-): T | undefined;
-export function optional<T>(
-  r: Reporter,
-  obj: Obj,
-  path: FieldPath,
-  key: string,
-  kind: FieldKind<T>,
   fallback?: T,
 ): T | undefined {
   if (!isPresent(obj, key)) return fallback;

@@ -5,9 +5,10 @@
  * Modelled on HAProxy stick tables (STYLE point 8): a maximum size with oldest-first eviction, and
  * expiry through a deadline-ordered index instead of a scan. The index is nearly free: every entry
  * of one table has the same idle timeout, so ordering entries by their last touch *is* ordering
- * them by deadline. A touch moves the entry to the tail of a list; the head is then both the least
- * recently used entry (the one to evict) and the earliest deadline (the one to expire), and
- * `sweep()` pops from the head while the head has expired: O(expired), not O(size).
+ * them by deadline. A touch moves the entry to the tail of a list (`DeadlineList`,
+ * data/deadline-list.ts); the head is then both the least recently used entry (the one to evict)
+ * and the earliest deadline (the one to expire), and `sweep()` pops from the head while the head
+ * has expired: O(expired), not O(size).
  *
  * Why an intrusive doubly linked list and not the `Map`'s own insertion order (touch = delete +
  * set): V8's ordered hash table leaves a hole for every delete until it next rehashes, and a new
@@ -22,6 +23,7 @@
  */
 import { type Clock, systemClock } from "../../core/clock.js";
 import type { MemberId } from "../../core/member.js";
+import { DeadlineList } from "../deadline-list.js";
 
 /**
  * What a lookup found. An entry past its idle timeout is reported once as `expired: true` (so the
@@ -138,35 +140,6 @@ class Entry {
   ) {}
 }
 
-/** An intrusive doubly linked list of entries: O(1) append, unlink and move to the tail. */
-class EntryList {
-  head: Entry | null = null;
-  tail: Entry | null = null;
-
-  append(e: Entry): void {
-    e.prev = this.tail;
-    e.next = null;
-    if (this.tail === null) this.head = e;
-    else this.tail.next = e;
-    this.tail = e;
-  }
-
-  unlink(e: Entry): void {
-    if (e.prev === null) this.head = e.next;
-    else e.prev.next = e.next;
-    if (e.next === null) this.tail = e.prev;
-    else e.next.prev = e.prev;
-    e.prev = null;
-    e.next = null;
-  }
-
-  moveToTail(e: Entry): void {
-    if (this.tail === e) return;
-    this.unlink(e);
-    this.append(e);
-  }
-}
-
 export class BindingTable implements BindingStore {
   readonly ttlMs: number;
   readonly maxEntries: number;
@@ -179,9 +152,9 @@ export class BindingTable implements BindingStore {
   private readonly onEvict: ((key: string, member: MemberId) => void) | undefined;
   private readonly entriesByKey = new Map<string, Entry>();
   /** Deadline order of idle entries: head = least recently touched = first to expire. */
-  private readonly idle = new EntryList();
+  private readonly idle = new DeadlineList<Entry>();
   /** Held entries in the order they became held: head = held longest. */
-  private readonly held = new EntryList();
+  private readonly held = new DeadlineList<Entry>();
   private readonly members = new Map<MemberId, MemberRef>();
   /**
    * Times are kept relative to the table's creation so that they stay small integers (V8 stores

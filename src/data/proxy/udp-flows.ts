@@ -5,8 +5,8 @@
  *
  * Expiry and the bounds use one deadline-ordered index, as the binding tables do (HAProxy stick
  * tables): every flow of a listener has the same idle timeout, so ordering flows by their last
- * datagram *is* ordering them by deadline. A touch moves the flow to the tail of an intrusive
- * doubly linked list; the head is both the oldest idle flow (the one to evict at a bound) and the
+ * datagram *is* ordering them by deadline. A touch moves the flow to the tail of the same
+ * intrusive doubly linked list (`DeadlineList`, data/deadline-list.ts); the head is both the oldest idle flow (the one to evict at a bound) and the
  * earliest deadline (the one to expire). One sweep per listener pops expired flows from the head:
  * O(expired), no timer per flow. The list and not the `Map`'s own insertion order (touch = delete
  * + set), for the reason binding-table.ts gives: after k deletes, finding the oldest entry through
@@ -22,6 +22,7 @@ import { isIPv6 } from "node:net";
 import { clientIpKey } from "../../core/member.js";
 import { l4Client, type PlacedClient, placeClient } from "../affinity/placement-front.js";
 import type { DataPathContext } from "../context.js";
+import { DeadlineList } from "../deadline-list.js";
 import { guard, reportFault } from "../fault-guard.js";
 import type { ConnectionBudget } from "../limits/connection-budget.js";
 import type { Closable, MemberRuntime } from "../upstream/member-runtime.js";
@@ -203,8 +204,7 @@ export class UdpFlow implements Closable {
 export class FlowTable {
   private readonly flows = new Map<string, UdpFlow>();
   /** Deadline order: head = least recently active = first to expire or be evicted. */
-  private head: UdpFlow | null = null;
-  private tail: UdpFlow | null = null;
+  private readonly order = new DeadlineList<UdpFlow>();
   /** The process-wide flow budget, when the runtime gives one (tests may leave it out). */
   private readonly budget: ConnectionBudget | undefined;
   /** Flows whose first datagram waits for the shared store, with their queued datagrams. */
@@ -232,9 +232,7 @@ export class FlowTable {
     // A clock that steps back must not break the order: a touch never moves a flow's time back.
     if (now <= flow.lastSeen || flow.closed) return;
     flow.lastSeen = now;
-    if (this.tail === flow) return;
-    this.unlink(flow);
-    this.append(flow);
+    this.order.moveToTail(flow);
   }
 
   /**
@@ -320,7 +318,7 @@ export class FlowTable {
     // An open flow counts as traffic, so its binding cannot lapse while it lives (docs/affinity.md).
     placement.hold();
     this.flows.set(key, flow);
-    this.append(flow);
+    this.order.append(flow);
     this.counters.flowsOpened++;
     return flow;
   }
@@ -331,7 +329,7 @@ export class FlowTable {
     flow.closed = true;
     if (this.flows.get(flow.key) === flow) {
       this.flows.delete(flow.key);
-      this.unlink(flow);
+      this.order.unlink(flow);
       this.budget?.release();
     }
     flow.placement.release();
@@ -367,8 +365,8 @@ export class FlowTable {
   sweep(now: number, idleMs: number): number {
     let removed = 0;
     // The head has the oldest `lastSeen`, so stop at the first flow still within its idle time.
-    while (this.head !== null && now - this.head.lastSeen >= idleMs) {
-      this.close(this.head, "expired");
+    while (this.order.head !== null && now - this.order.head.lastSeen >= idleMs) {
+      this.close(this.order.head, "expired");
       removed++;
     }
     return removed;
@@ -378,7 +376,7 @@ export class FlowTable {
     // Placements still waiting for the store open nothing once the listener is closed.
     this.counters.drops += [...this.placing.values()].reduce((n, q) => n + q.length, 0);
     this.placing.clear();
-    while (this.head !== null) this.close(this.head, "closed");
+    while (this.order.head !== null) this.close(this.order.head, "closed");
   }
 
   /** Sends a member's reply to the client from the listener's socket. */
@@ -408,25 +406,8 @@ export class FlowTable {
   }
 
   private evictOldest(reason: "evicted" | "evicted-at-limit"): boolean {
-    if (this.head === null) return false;
-    this.close(this.head, reason);
+    if (this.order.head === null) return false;
+    this.close(this.order.head, reason);
     return true;
-  }
-
-  private append(flow: UdpFlow): void {
-    flow.prev = this.tail;
-    flow.next = null;
-    if (this.tail === null) this.head = flow;
-    else this.tail.next = flow;
-    this.tail = flow;
-  }
-
-  private unlink(flow: UdpFlow): void {
-    if (flow.prev === null) this.head = flow.next;
-    else flow.prev.next = flow.next;
-    if (flow.next === null) this.tail = flow.prev;
-    else flow.next.prev = flow.prev;
-    flow.prev = null;
-    flow.next = null;
   }
 }
