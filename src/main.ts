@@ -5,7 +5,7 @@ import { runCommand } from "./cli/commands/run.js";
 import { validateCommand } from "./cli/commands/validate.js";
 import { packageVersion } from "./cli/package-info.js";
 
-/** Entry point: parses the command line and sets the process's exit code (SPEC 3). */
+/** Entry point: parses the command line and sets the process's exit code (docs/reference/cli.md). */
 async function main(argv: string[]): Promise<number> {
   try {
     const options = parseCli(argv);

@@ -48,7 +48,7 @@ function sendJson(res: http.ServerResponse, status: number, body: unknown): void
 }
 
 /**
- * The admin listener (SPEC 7): `/healthz`, `/readyz`, `/metrics`, `/api/v1/status`, the bindings
+ * The admin listener (docs/reference/admin-api.md): `/healthz`, `/readyz`, `/metrics`, `/api/v1/status`, the bindings
  * API and the dashboard at `/`. It is a separate listener so that data-path load never hides it.
  * Health and readiness (and the static dashboard page, which holds no data) answer without a
  * token; everything else requires the bearer token when one is configured.

@@ -1,5 +1,5 @@
 /**
- * The live dashboard at `/` (SPEC 7): one static page with inline CSS and JavaScript, no build
+ * The live dashboard at `/` (docs/reference/admin-api.md): one static page with inline CSS and JavaScript, no build
  * step and no external resource. It polls `/api/v1/status` every second and computes rates
  * client-side from counter deltas, so the server keeps no per-viewer state. A token for a
  * non-loopback admin listener is passed in the URL fragment (`/#token=…`), which browsers never send

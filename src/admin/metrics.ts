@@ -1,5 +1,5 @@
 /**
- * GET /metrics (SPEC 7) through prom-client. Every series is read at scrape time from the
+ * GET /metrics (docs/reference/admin-api.md) through prom-client. Every series is read at scrape time from the
  * counters the data path keeps anyway (collect callbacks), so serving traffic never calls
  * prom-client. Labels are bounded: listener, pool and member names (`ADDRESS:PORT`), status codes
  * and fixed words; never a client address or a cookie value.

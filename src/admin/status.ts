@@ -8,7 +8,7 @@ import type { StateStoreView } from "../runtime/state-store-link.js";
 import { type ListenerView, listenerViews, type TrafficUnit } from "./listener-view.js";
 import type { RateTracker } from "./rates.js";
 
-/** GET /api/v1/status (SPEC 7): the fields SPEC 7 fixes, then extras for the dashboard. */
+/** GET /api/v1/status (docs/reference/admin-api.md): the fields docs/reference/admin-api.md fixes, then extras for the dashboard. */
 export interface StatusDocument {
   readonly listeners: StatusListener[];
   readonly pools: StatusPool[];
@@ -106,7 +106,7 @@ export interface StatusPool {
   readonly cookieName: string | null;
   /** Whether the pool keeps a binding table (SOURCE_IP and APP_COOKIE persistence). */
   readonly bindingTable: boolean;
-  /** Entries in the binding table (SPEC 7 `stickylb_bindings`). */
+  /** Entries in the binding table (docs/reference/admin-api.md `stickylb_bindings`). */
   readonly bindings: number;
   readonly decisions: Readonly<Record<AffinityResult, number>>;
   readonly stickyHitRatio: number | null;

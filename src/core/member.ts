@@ -2,7 +2,7 @@
  * Member identity and the view of a member that balancing and affinity see.
  *
  * Runtime state (health, counters, bindings) is keyed by {@link MemberId} — pool, address and
- * port — never by position in a configuration, so it survives a reload (STYLE point 3).
+ * port — never by position in a configuration, so it survives a reload (docs/architecture.md).
  */
 
 /** `POOL/ENDPOINT`, e.g. `web/127.0.1.1:9000` or `web/[::1]:9000`. */

@@ -1,6 +1,6 @@
 /**
  * Holds the current configuration snapshot. The control path builds a whole new snapshot and
- * swaps this one reference (STYLE point 4); the data path reads `current` once per connection or
+ * swaps this one reference (docs/architecture.md); the data path reads `current` once per connection or
  * request, so work in progress keeps the snapshot it started with.
  */
 export class SnapshotHolder<T> {

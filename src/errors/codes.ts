@@ -1,5 +1,5 @@
 /**
- * The one table of stable error codes (STYLE point 7). Every code is listed in docs/errors.md;
+ * The one table of stable error codes (docs/architecture.md). Every code is listed in docs/errors.md;
  * test/unit/errors-table.test.ts keeps the two in step. Codes are never renamed or reused.
  */
 export const ERROR_CODES = {

@@ -1,5 +1,5 @@
 /**
- * Active and passive health checks (SPEC 6.7). Health is kept per member identity, so it survives a
+ * Active and passive health checks (docs/reference/behaviour.md#health). Health is kept per member identity, so it survives a
  * reload, and is written only through the registry's narrow {@link HealthStatusPort}; balancers and
  * affinity read nothing but `eligible` / `keepsBindings`.
  *

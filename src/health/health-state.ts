@@ -1,5 +1,5 @@
 /**
- * The health state machine of one member (SPEC 6.7), free of sockets and timers so that it can be
+ * The health state machine of one member (docs/reference/behaviour.md#health), free of sockets and timers so that it can be
  * tested as exact sequences: a healthy member goes down after `maxRetriesDown` consecutive failures
  * (active probes and passive connect failures alike), a down member comes back after `maxRetries`
  * consecutive successful probes. Members start healthy.

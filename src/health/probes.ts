@@ -1,5 +1,5 @@
 /**
- * The active probes of SPEC 6.7, one per monitor type. A probe is a plain async function so that
+ * The active probes of docs/reference/behaviour.md#health, one per monitor type. A probe is a plain async function so that
  * the health manager's state machine and schedule can be tested with fake probes, and each probe
  * with a real socket on loopback.
  *

@@ -1,5 +1,5 @@
 /**
- * The key that authenticates HTTP_COOKIE values (SPEC 6.4): from `cookieSecret` (a value, or an
+ * The key that authenticates HTTP_COOKIE values (docs/reference/behaviour.md#http_cookie): from `cookieSecret` (a value, or an
  * environment variable), else generated once and kept in the state folder so that a restart keeps
  * clients' cookies valid. Runs at start and at reload, on the control path: errors are refused
  * precisely (SLB_ERR_COOKIE_SECRET) instead of silently issuing a new key, which would move every
@@ -22,7 +22,7 @@ import { isAbsolute, join } from "node:path";
 import type { CookieSecretModel } from "../core/model.js";
 import { StickyError } from "../errors/codes.js";
 
-/** HMAC-SHA256 keys shorter than the hash output weaken it (RFC 2104 §3); SPEC 4 asks for 32. */
+/** HMAC-SHA256 keys shorter than the hash output weaken it (RFC 2104 §3); docs/configuration.md asks for 32. */
 export const MIN_COOKIE_SECRET_BYTES = 32;
 export const GENERATED_KEY_BYTES = 32;
 export const COOKIE_KEY_FILE = "cookie-key";

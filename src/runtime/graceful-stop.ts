@@ -3,7 +3,7 @@ import type { Logger } from "../core/log.js";
 /**
  * Waits for the first SIGTERM or SIGINT, then runs `shutdown` (stop accepting, drain open
  * connections up to the drain timeout, close the admin listener) and resolves with exit code 0
- * (SPEC 3). A second signal while draining is ignored: the drain timeout bounds the wait.
+ * (docs/reference/cli.md). A second signal while draining is ignored: the drain timeout bounds the wait.
  */
 export function untilStopSignal(
   log: Logger,

@@ -1,5 +1,5 @@
 /**
- * One suite that every BindingStore implementation passes (STYLE point 10, after Hono's shared
+ * One suite that every BindingStore implementation passes (docs/architecture.md, after Hono's shared
  * adapter tests). Add a store by adding a factory to `stores`; a case it cannot honour must be
  * skipped with the reason written next to it.
  */

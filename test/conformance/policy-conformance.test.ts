@@ -5,8 +5,8 @@ import type { Algorithm } from "../../src/core/model.js";
 import { createPolicy, registeredAlgorithms } from "../../src/data/balancer/registry.js";
 
 /**
- * One suite for every registered balancing policy (STYLE point 10). The contract comes from
- * policy.ts and SPEC 6.1; what only some algorithms promise is listed per algorithm below, and the
+ * One suite for every registered balancing policy (docs/architecture.md). The contract comes from
+ * policy.ts and docs/reference/behaviour.md#algorithms; what only some algorithms promise is listed per algorithm below, and the
  * `Record` makes a new registration say which promises it makes.
  */
 interface Promises {

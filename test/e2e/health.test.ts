@@ -149,7 +149,7 @@ describe("health checks end to end", () => {
     expect(target.probes.ok - okBefore).toBeGreaterThanOrEqual(2);
     expect(target.probes.ok - okBefore).toBeLessThanOrEqual(3);
 
-    // SPEC 6.3: the moved client stays on its new member; new clients reach the recovered one again.
+    // docs/reference/behaviour.md#failure-of-a-bound-member: the moved client stays on its new member; new clients reach the recovered one again.
     expect(await httpWho(port, sticky)).toBe(moved);
     expect((await newClientsReach((ip) => httpWho(port, ip), home, 20)).at(-1)).toBe(home);
   });

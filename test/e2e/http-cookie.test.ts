@@ -42,7 +42,7 @@ describe("HTTP_COOKIE end to end", () => {
     await Promise.all(backends.map((b) => b.close()));
   });
 
-  it("inserts STICKYLB with the SPEC attributes and an opaque value, then sticks to it", async () => {
+  it("inserts STICKYLB with the documented attributes and an opaque value, then sticks to it", async () => {
     const first = await httpGet(port);
     expect(first.status).toBe(200);
     expect(first.setCookies).toHaveLength(1);

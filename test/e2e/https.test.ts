@@ -62,7 +62,7 @@ describe("HTTPS end to end", () => {
     two = makeCertificate(dir, "two.test");
     for (let i = 1; i <= 2; i++) backends.push(await startHttpBackend(`b${i}`, `127.0.1.${i}`));
     port = await freeTcpPort();
-    // Relative certificate paths: relative to the YAML file's folder (SPEC 4).
+    // Relative certificate paths: relative to the YAML file's folder (docs/configuration.md).
     const file = writeConfig(
       dir,
       "lb.yaml",

@@ -202,7 +202,7 @@ describe("stickylb run --kubernetes against a Kubernetes API double", () => {
     expect(logged.problem).toBe('"FASTEST" is not valid (one of ROUND_ROBIN, LEAST_CONNECTIONS, SOURCE_IP)');
     expect(logged.path).toBe('metadata.annotations["kubernetes.io/elb.lb-algorithm"]');
     await expect(whoAnswers(bad, "127.0.0.96")).rejects.toThrow();
-    // SPEC 5.2: the error is counted by kind on the admin API.
+    // docs/reference/annotations.md: the error is counted by kind on the admin API.
     const metrics = await (await fetch(`http://127.0.0.1:${await proc.adminPort()}/metrics`)).text();
     expect(metrics).toMatch(/^stickylb_config_errors_total\{kind="Service"\} [1-9]\d*$/m);
   });

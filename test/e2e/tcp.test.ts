@@ -74,7 +74,7 @@ describe("TCP load balancing end to end", () => {
     await sleep(3500);
     expect(await whoAnswers(port, "127.0.0.21")).toBe(c);
 
-    // A client holding a connection open for 4 s keeps its binding (SPEC 6.2).
+    // A client holding a connection open for 4 s keeps its binding (docs/reference/behaviour.md#source_ip-session-persistence).
     const held = await connectAndReadName(port, "127.0.0.24");
     const heldOn = held.name;
     await whoAnswers(port, "127.0.0.25"); // moves the rotation so that a fresh placement would differ

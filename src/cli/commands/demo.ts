@@ -1,5 +1,5 @@
 /**
- * `stickylb demo` (SPEC 3): three demo backends, one listener of every kind in front of them on
+ * `stickylb demo` (docs/reference/cli.md): three demo backends, one listener of every kind in front of them on
  * 127.0.0.1, the admin API and dashboard, and a printed list of what to try. It runs on the same
  * Runtime as `stickylb run`; only the configuration comes from code instead of files.
  */

@@ -1,5 +1,5 @@
 /**
- * A configuration problem with its place: SPEC 3's one-line form
+ * A configuration problem with its place: docs/reference/cli.md's one-line form
  * `FILE:LINE:COLUMN: KIND/NAME: FIELD.PATH: message`.
  */
 import type { ErrorCode } from "../../errors/codes.js";

@@ -1,5 +1,5 @@
 /**
- * Checks that span documents and sources (SPEC 4): unique names, pool references, cookie
+ * Checks that span documents and sources (docs/configuration.md): unique names, pool references, cookie
  * persistence only behind HTTP listeners, and listeners that would fight over one socket.
  */
 import type { Protocol } from "../../core/model.js";

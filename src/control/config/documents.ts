@@ -58,7 +58,7 @@ export interface Classified {
   readonly kubernetes: KubeObjectDoc[];
 }
 
-/** `KIND/NAME` or `KIND/NAMESPACE/NAME` as SPEC 3 writes objects; `?` for what is missing. */
+/** `KIND/NAME` or `KIND/NAMESPACE/NAME` as docs/reference/cli.md writes objects; `?` for what is missing. */
 export function objectName(value: Record<string, unknown>): string {
   const kind = typeof value.kind === "string" ? value.kind : "?";
   const metadata = isObj(value.metadata) ? value.metadata : {};

@@ -1,6 +1,6 @@
 /**
  * Loads configuration files and folders into one validated {@link ConfigModel}, collecting
- * every problem with its file, line and column (SPEC 3 and 4).
+ * every problem with its file, line and column (docs/reference/cli.md, docs/configuration.md).
  *
  * Native documents are validated here. Kubernetes objects are handed to an optional converter
  * hook; its listeners and pools join the native ones before the cross-document checks, so both

@@ -1,4 +1,4 @@
-/** Validation of one `apiVersion: stickylb/v1`, `kind: LoadBalancer` document (SPEC 4). */
+/** Validation of one `apiVersion: stickylb/v1`, `kind: LoadBalancer` document (docs/configuration.md). */
 import { isAbsolute, resolve } from "node:path";
 import type { AdminModel, CookieSecretModel, StateStoreModel } from "../../core/model.js";
 import { DEFAULT_KEY_PREFIX, parseStateStoreUrl } from "../../store/state-store-url.js";
@@ -24,7 +24,8 @@ import { readPool } from "./native-pool.js";
 
 const DOCUMENT_FIELDS = ["apiVersion", "kind", "metadata", "spec"];
 const METADATA_FIELDS = ["name", "namespace", "labels", "annotations"];
-const SPEC_FIELDS = ["admin", "cookieSecret", "stateStore", "listeners", "pools"];
+/** The fields under `spec:` of a LoadBalancer document. */
+const BODY_FIELDS = ["admin", "cookieSecret", "stateStore", "listeners", "pools"];
 const STATE_STORE_FIELDS = ["url", "keyPrefix", "passwordFile"];
 const ADMIN_FIELDS = ["address", "port"];
 const SECRET_FIELDS = ["env", "value"];
@@ -181,7 +182,7 @@ export function readNativeDocument(
     r.error(["spec"], "a required field is missing (a mapping with listeners and pools)");
     return result;
   }
-  const spec = readMap(r, ["spec"], root.spec, SPEC_FIELDS);
+  const spec = readMap(r, ["spec"], root.spec, BODY_FIELDS);
   if (spec === undefined) return result;
 
   const pools = isPresent(spec, "pools") ? (readList(r, ["spec", "pools"], spec.pools, "pools") ?? []) : [];

@@ -1,4 +1,4 @@
-/** Validation of one `spec.listeners[]` entry of a native document (SPEC 4). */
+/** Validation of one `spec.listeners[]` entry of a native document (docs/configuration.md). */
 import { isAbsolute, resolve } from "node:path";
 import type { ListenerModel, PathType, Protocol, Rule, Timeouts, TlsCertificate } from "../../core/model.js";
 import { DEFAULT_MAX_FLOWS } from "../../core/model.js";
@@ -46,7 +46,7 @@ const anyTimeout = duration(1, 7 * DAY);
 const udpIdle = duration(1_000, 7 * DAY);
 
 export const DEFAULT_LISTEN_ADDRESS = "0.0.0.0";
-/** HAProxy/ELB-like defaults: HTTP keep-alive idle 60 s, TCP/UDP idle 300 s (SPEC 5.2). */
+/** HAProxy/ELB-like defaults: HTTP keep-alive idle 60 s, TCP/UDP idle 300 s (docs/reference/annotations.md). */
 export function defaultTimeouts(protocol: Protocol): Timeouts {
   const l4 = protocol === "TCP" || protocol === "UDP";
   return { idleMs: l4 ? 300_000 : 60_000, clientMs: 60_000, memberMs: 60_000, connectMs: 5_000 };
@@ -113,7 +113,7 @@ function readTls(
     const files = TLS_FIELDS.map((key) => {
       const given = required(r, obj, at, key, fileName);
       if (given === undefined) return "";
-      // SPEC 4: relative to the folder of the YAML file that names them.
+      // docs/configuration.md: relative to the folder of the YAML file that names them.
       const full = isAbsolute(given) ? given : resolve(baseDir, given);
       const problem = checkReadable(full);
       if (problem !== undefined)

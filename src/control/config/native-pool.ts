@@ -1,4 +1,4 @@
-/** Validation of one `spec.pools[]` entry of a native document (SPEC 4). */
+/** Validation of one `spec.pools[]` entry of a native document (docs/configuration.md). */
 
 import { endpointOf } from "../../core/member.js";
 import type {
@@ -61,7 +61,7 @@ const MONITOR_FIELDS = [
 
 const MINUTE = 60_000;
 const DAY = 1_440 * MINUTE;
-/** Defaults match the Kubernetes annotation defaults of SPEC 5.2: 60 min and 1440 min. */
+/** Defaults match the Kubernetes annotation defaults of docs/reference/annotations.md: 60 min and 1440 min. */
 export const DEFAULT_PERSISTENCE_TIMEOUT_MS: Readonly<Record<PersistenceType, number>> = {
   SOURCE_IP: 60 * MINUTE,
   HTTP_COOKIE: 1_440 * MINUTE,
@@ -341,7 +341,7 @@ function readMembers(r: Reporter, path: FieldPath, value: unknown): MemberModel[
       } else names.set(label, i);
     }
     if (address === undefined || memberPort === undefined) return;
-    // Runtime state is keyed by pool + address + port (STYLE 3), so a member may appear once.
+    // Runtime state is keyed by pool + address + port (docs/architecture.md), so a member may appear once.
     const endpoint = endpointOf(address, memberPort);
     if (seen.has(endpoint)) {
       r.error(

@@ -14,8 +14,8 @@ export interface ParsedDocument {
   readonly value: unknown;
   /**
    * Where the key at `path` starts (for a list item: where the item starts). A path that is not
-   * in the document resolves to its nearest present ancestor, which is where SPEC wants a
-   * missing field reported.
+   * in the document resolves to its nearest present ancestor, which is where a missing field is
+   * reported (docs/configuration.md, error lines).
    */
   lineOf(path: FieldPath): Position;
 }
@@ -92,7 +92,7 @@ export function parseYamlText(file: string, original: string): ParsedText {
       ...at(pos[0]),
       object: "",
       path: "",
-      // The yaml package may add a code frame after the first line; SPEC wants one line.
+      // The yaml package may add a code frame after the first line; an error is one line (docs/configuration.md).
       message: message.split("\n")[0] ?? message,
     });
 

@@ -1,5 +1,5 @@
 /**
- * Session affinity annotations (SPEC 5.2) → the model's SessionPersistence.
+ * Session affinity annotations (docs/reference/annotations.md) → the model's SessionPersistence.
  *
  * Reading is split from resolving because an Ingress backend takes the Ingress's affinity
  * annotations overridden field by field by the Service's: the mode, and each key of the option
@@ -26,7 +26,7 @@ export type CceMode = (typeof MODES)[number];
 const OPTION_EXAMPLE = 'an object like {"persistence_timeout": "30"} or {"app_cookie_name": "name"}';
 const KNOWN_KEYS = ["persistence_timeout", "app_cookie_name"];
 
-/** Minutes (SPEC 5.2): SOURCE_IP 1–60, default 60; cookies 1–1440, default 1440. */
+/** Minutes (docs/reference/annotations.md): SOURCE_IP 1–60, default 60; cookies 1–1440, default 1440. */
 const TIMEOUT_RANGE: Readonly<Record<CceMode, { max: number; fallback: number }>> = {
   SOURCE_IP: { max: 60, fallback: 60 },
   HTTP_COOKIE: { max: 1440, fallback: 1440 },
@@ -71,7 +71,7 @@ export function readAffinity(report: ObjectReport): AffinitySource {
   };
 }
 
-/** The Ingress's affinity with the Service's written over it, field by field (SPEC 5.2). */
+/** The Ingress's affinity with the Service's written over it, field by field (docs/reference/annotations.md). */
 export function overlay(ingress: AffinitySource, service: AffinitySource): AffinitySource {
   const mode = service.mode ?? (service.modeAt === undefined ? ingress.mode : undefined);
   const modeAt = service.modeAt ?? ingress.modeAt;

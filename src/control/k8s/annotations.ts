@@ -1,5 +1,5 @@
 /**
- * The `kubernetes.io/elb.*` annotations of SPEC 5.2: which objects read each one, the cloud-only
+ * The `kubernetes.io/elb.*` annotations of docs/reference/annotations.md: which objects read each one, the cloud-only
  * ones that are accepted with a warning, and the readers of annotation values. Every reader
  * reports its own problem (object, annotation, bad value, what is accepted) and returns
  * undefined, so one conversion reports every problem.
@@ -24,7 +24,7 @@ export const ANNOTATION = {
 
 type ReadOn = "Service" | "Ingress";
 
-/** The annotations stickylb reads, with the kinds that read each (SPEC 5.2). */
+/** The annotations stickylb reads, with the kinds that read each (docs/reference/annotations.md). */
 export const ANNOTATION_TABLE: readonly { readonly name: string; readonly on: readonly ReadOn[] }[] = [
   { name: ANNOTATION.lbAlgorithm, on: ["Service"] },
   { name: ANNOTATION.affinityMode, on: ["Service", "Ingress"] },

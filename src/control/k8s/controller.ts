@@ -1,5 +1,5 @@
 /**
- * The live controller (STYLE 5, level-triggered as Traefik's Kubernetes provider): informers
+ * The live controller (docs/architecture.md, level-triggered as Traefik's Kubernetes provider): informers
  * keep caches of Services, EndpointSlices, Endpoints, Ingresses, IngressClasses, TLS Secrets and
  * the Gateway API kinds (GatewayClass, Gateway, HTTPRoute, BackendLBPolicy); any event marks
  * the model dirty; a throttled loop converts the whole cache with the same pure converter as

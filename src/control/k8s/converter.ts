@@ -1,5 +1,5 @@
 /**
- * The pure converter (STYLE 5): Kubernetes objects in, listeners and pools out, no I/O. It is
+ * The pure converter (docs/architecture.md): Kubernetes objects in, listeners and pools out, no I/O. It is
  * the same for files (`run -f`, `validate -f`) and for the live controller; only what happens to
  * an object in error differs (files: the whole configuration is refused; controller: that object
  * is left out or keeps its previous result).

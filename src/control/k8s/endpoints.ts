@@ -1,6 +1,6 @@
 /**
  * Members of a Service port from its EndpointSlices, or from a legacy Endpoints object when the
- * Service has no slice (SPEC 5.1).
+ * Service has no slice (docs/reference/annotations.md).
  *
  * EndpointSlice conditions (KEP-1672): `ready` unset counts as ready; `ready: false` is not a
  * member, except `serving: true` with `terminating: true`, which is a draining member: it keeps

@@ -1,5 +1,5 @@
 /**
- * Health check annotations of a Service (SPEC 5.2) → one HealthMonitor per Service port.
+ * Health check annotations of a Service (docs/reference/annotations.md) → one HealthMonitor per Service port.
  *
  * `health-check-flag` switches checks on or off (off unless an option annotation is present);
  * `health-check-options` gives per-port settings by `target_service_port` ("TCP:80"), and
@@ -37,7 +37,7 @@ const OPTION_EXAMPLE =
 const OPTIONS_EXAMPLE =
   'a list like [{"target_service_port": "TCP:80", "protocol": "HTTP", "path": "/healthz"}]';
 
-/** Defaults of SPEC 5.2: delay 5 s, timeout 10 s, 3 retries, path `/`. */
+/** Defaults of docs/reference/annotations.md: delay 5 s, timeout 10 s, 3 retries, path `/`. */
 const DEFAULTS = { delay: 5, timeout: 10, maxRetries: 3, path: "/" };
 
 function monitorType(protocol: "TCP" | "UDP" | "HTTP"): MonitorType {

@@ -1,10 +1,10 @@
 /**
  * An Ingress of our class → its share of an HTTP listener on `kubernetes.io/elb.port` (default
  * 80), or of an HTTPS listener (default 443) when `spec.tls` is set, and one pool per backend
- * Service port, named `NAMESPACE.INGRESS.SERVICE.PORT` (SPEC 5.1).
+ * Service port, named `NAMESPACE.INGRESS.SERVICE.PORT` (docs/reference/annotations.md).
  *
  * A backend pool takes the Service's algorithm and health checks, and the Ingress's affinity
- * annotations overridden field by field by the Service's (SPEC 5.2); without CCE affinity on
+ * annotations overridden field by field by the Service's (docs/reference/annotations.md); without CCE affinity on
  * either, ingress-nginx's cookie affinity annotations of the Ingress (nginx-affinity.ts).
  */
 import type { PathType, PoolModel, Rule, SessionPersistence, TlsCertificate } from "../../core/model.js";

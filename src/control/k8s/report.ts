@@ -1,4 +1,4 @@
-/** Problems of one Kubernetes object, each placed at the field that caused it (SPEC 3). */
+/** Problems of one Kubernetes object, each placed at the field that caused it (docs/reference/cli.md). */
 import type { ErrorCode } from "../../errors/codes.js";
 import { ConfigError, type FieldPath, formatPath } from "../config/index.js";
 import { type KubeObject, objectKey } from "./objects.js";

@@ -1,6 +1,6 @@
 /**
  * A Service of `type: LoadBalancer` → one listener and one pool per `spec.ports` entry
- * (SPEC 5.1), named `NAMESPACE.SERVICE.PORT`. The port's protocol is TCP or UDP, or HTTP/HTTPS
+ * (docs/reference/annotations.md), named `NAMESPACE.SERVICE.PORT`. The port's protocol is TCP or UDP, or HTTP/HTTPS
  * through `kubernetes.io/elb.protocol-port`.
  */
 import type {

@@ -1,5 +1,5 @@
 /**
- * Timeout annotations (SPEC 5.2), in seconds: `keepalive_timeout` is the idle timeout (HTTP
+ * Timeout annotations (docs/reference/annotations.md), in seconds: `keepalive_timeout` is the idle timeout (HTTP
  * keep-alive, or a TCP connection / UDP flow), `client_timeout` and `member_timeout` the HTTP
  * request and response timeouts. Ranges follow CCE's ELB: idle 1–4000 s, the others 1–300 s.
  */

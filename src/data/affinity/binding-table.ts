@@ -2,7 +2,7 @@
  * Binding tables: the bounded, expiring memory of "this client key goes to that member" used by
  * SOURCE_IP persistence (key = client IP) and APP_COOKIE (key = the application's cookie value).
  *
- * Modelled on HAProxy stick tables (STYLE point 8): a maximum size with oldest-first eviction, and
+ * Modelled on HAProxy stick tables (docs/architecture.md): a maximum size with oldest-first eviction, and
  * expiry through a deadline-ordered index instead of a scan. The index is nearly free: every entry
  * of one table has the same idle timeout, so ordering entries by their last touch *is* ordering
  * them by deadline. A touch moves the entry to the tail of a list (`DeadlineList`,

@@ -213,7 +213,7 @@ export function isSessionOver(
  * uncacheable by shared caches); re-issuing once a quarter of the ttl has passed costs at most
  * one `Set-Cookie` per ttl/4 per client, while any client that comes back within 3/4 of the ttl
  * of its last re-issue keeps its binding. The idle time tolerated is therefore between 3/4 ttl and
- * ttl, never more than ttl (SPEC 6.4).
+ * ttl, never more than ttl (docs/reference/behaviour.md#http_cookie).
  */
 export function needsReissue(issuedAtMs: number, nowMs: number, ttlMs: number): boolean {
   return nowMs - issuedAtMs >= ttlMs / 4;

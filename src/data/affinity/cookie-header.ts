@@ -7,7 +7,7 @@
  */
 import type { SameSite } from "../../core/model.js";
 
-/** `Cookie` input scanned per request; the request head itself is capped at 64 KiB (SPEC 6.6). */
+/** `Cookie` input scanned per request; the request head itself is capped at 64 KiB (docs/reference/behaviour.md#http-forwarding). */
 export const MAX_COOKIE_HEADER_LENGTH = 64 * 1024;
 /** A longer `Set-Cookie` is ignored (browsers cap a cookie at 4096 bytes of name and value). */
 export const MAX_SET_COOKIE_LENGTH = 8 * 1024;
@@ -179,7 +179,7 @@ export interface SetCookieAttributes {
 }
 
 /**
- * The load balancer's `Set-Cookie` value, attributes in a fixed order (SPEC 6.4):
+ * The load balancer's `Set-Cookie` value, attributes in a fixed order (docs/reference/behaviour.md#http_cookie):
  * `NAME=VALUE; Path=/; Max-Age=1800; HttpOnly; SameSite=Lax[; Secure][; Domain=x]`.
  * Throws a TypeError on a name, value, path or domain that would break the header: those come from
  * validated configuration and the codec, so a throw here is a programming error.

@@ -1,7 +1,7 @@
 import type { MemberId } from "../../core/member.js";
 import type { MemberRuntime } from "../upstream/member-runtime.js";
 
-/** How an affinity decision went; the `result` label of stickylb_affinity_decisions_total (SPEC 7). */
+/** How an affinity decision went; the `result` label of stickylb_affinity_decisions_total (docs/reference/admin-api.md). */
 export type AffinityResult = "hit" | "miss" | "expired" | "invalid" | "redispatch";
 
 /**
@@ -34,8 +34,8 @@ export interface PlacementPool {
 }
 
 /**
- * The affinity resolver, written once in front of every balancer (STYLE point 2): a bound member
- * is an override, honoured only while that member may keep its clients (SPEC 6.3: healthy,
+ * The affinity resolver, written once in front of every balancer (docs/architecture.md): a bound member
+ * is an override, honoured only while that member may keep its clients (docs/reference/behaviour.md#failure-of-a-bound-member: healthy,
  * weight > 0, still configured; draining is fine). Otherwise the policy picks and the caller
  * records the new binding.
  */

@@ -14,7 +14,7 @@ export interface PickContext {
 }
 
 /**
- * A balancing policy: pure and synchronous — no I/O, no timers, no `await` (STYLE point 1).
+ * A balancing policy: pure and synchronous — no I/O, no timers, no `await` (docs/architecture.md).
  *
  * `pick` never returns an ineligible candidate and returns undefined when none is eligible.
  * A policy instance belongs to one pool and may keep state between picks (round-robin position).

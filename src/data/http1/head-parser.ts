@@ -1,8 +1,8 @@
 /**
  * A strict HTTP/1.x head parser (RFC 9112) for the forwarding path. It is the one place where a
  * request or response head is read from the wire, and it refuses everything a lenient parser
- * would guess at, because two parsers guessing differently is how requests are smuggled (SPEC
- * 6.6): bare LF or CR, obs-fold continuation lines, whitespace or any non-token byte in a header
+ * would guess at, because two parsers guessing differently is how requests are smuggled
+ * (docs/http.md): bare LF or CR, obs-fold continuation lines, whitespace or any non-token byte in a header
  * name, control bytes in values, an unknown HTTP version, a head over the size bound.
  *
  * Bytes are read straight from the socket's Buffers; strings are made only for what is kept
@@ -11,7 +11,7 @@
  */
 import { FIELD_VALUE, TOKEN } from "./byte-classes.js";
 
-/** SPEC 6.6: a request head over 64 KiB yields 431. */
+/** docs/reference/behaviour.md#http-forwarding: a request head over 64 KiB yields 431. */
 export const MAX_HEAD_BYTES = 65_536;
 /** Header lines per head: past this the head is "too large" whatever its byte count. */
 export const MAX_HEADER_LINES = 1_000;

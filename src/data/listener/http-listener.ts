@@ -1,5 +1,5 @@
 /**
- * HTTP and HTTPS listeners (SPEC 6.6). A plain TCP server (or a TLS server, with SNI choosing the
+ * HTTP and HTTPS listeners (docs/reference/behaviour.md#http-forwarding). A plain TCP server (or a TLS server, with SNI choosing the
  * certificate) accepts connections; each is served by an {@link HttpClientConnection}, which parses
  * requests with the strict HTTP/1.1 parser of `data/http1` and forwards them. Each request reads
  * the snapshot current when it arrives, so a reload applies to the next request of a kept-alive

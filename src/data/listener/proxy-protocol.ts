@@ -26,7 +26,7 @@ const V2_SIGNATURE = Buffer.from([0x0d, 0x0a, 0x0d, 0x0a, 0x00, 0x0d, 0x0a, 0x51
 const V1_PREFIX = Buffer.from("PROXY ");
 const V1_MAX = 107;
 const V2_MAX_ADDRESS_BYTES = 536;
-/** UNSPEC, TCP and UDP over IPv4, over IPv6, over UNIX sockets: the only valid family bytes. */
+/** The unspecified family, TCP and UDP over IPv4, over IPv6, over UNIX sockets: the only valid family bytes. */
 const V2_FAMILIES = new Set([0x00, 0x11, 0x12, 0x21, 0x22, 0x31, 0x32]);
 
 /** Parses a header at the start of `buf`; `incomplete` means more bytes are needed. */
@@ -104,7 +104,7 @@ function parseV2(buf: Buffer): ParseOutcome {
   }
   if (addressFamily === 0x3 && addressLength < 216)
     return { kind: "invalid", reason: "v2 UNIX address block too short" };
-  // AF_UNSPEC or AF_UNIX: nothing usable as a client IP; treat like LOCAL.
+  // The unspecified family or AF_UNIX: nothing usable as a client IP; treat like LOCAL.
   return { kind: "local", length };
 }
 

@@ -35,7 +35,7 @@ export interface RunningUdpListener extends RunningListener {
 }
 
 /**
- * Binds a UDP listener (SPEC 6.6a): one socket, udp4 or udp6 by address. A datagram from a new
+ * Binds a UDP listener (docs/reference/behaviour.md#udp): one socket, udp4 or udp6 by address. A datagram from a new
  * client address and port opens a flow with the snapshot current at that moment; later datagrams of
  * the flow go to the same member until the flow lapses, or until that member turns unhealthy — then
  * the flow is placed afresh, as Envoy's UDP proxy does, since a client that keeps sending would

@@ -58,7 +58,7 @@ export class HttpClientConnection extends ClientConnectionAnswers {
   private placing = false;
 
   // Socket events enter here; a bug below must cost one connection, never the process (the data
-  // path never throws past a connection, STYLE point 6).
+  // path never throws past a connection, docs/architecture.md).
   private readonly onData = (chunk: Buffer): void => {
     try {
       this.received(chunk);

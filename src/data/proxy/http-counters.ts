@@ -18,7 +18,7 @@ function classOf(status: number): StatusClass {
 
 /**
  * Per-listener counters of the HTTP data path (the HTTP counterpart of TcpListenerCounters). Each
- * error case of SPEC 6.6 has its own counter; `requests` keeps the labelled series of SPEC 7.
+ * error case of docs/reference/behaviour.md#http-forwarding has its own counter; `requests` keeps the labelled series of docs/reference/admin-api.md.
  */
 export class HttpListenerCounters {
   /** Client connections accepted. */

@@ -1,5 +1,5 @@
 /**
- * Header rewriting between client and member (SPEC 6.6, RFC 9110 section 7.6.1): hop-by-hop
+ * Header rewriting between client and member (docs/reference/behaviour.md#http-forwarding, RFC 9110 section 7.6.1): hop-by-hop
  * headers stay on their hop, the `X-Forwarded-*` headers describe the client's hop, everything
  * else (Host included) passes in its original order and spelling. Works on `rawHeaders`-style
  * flat arrays so that nothing is parsed twice and repeated headers stay repeated.

@@ -1,7 +1,7 @@
 import type { ListenerModel, Rule } from "../../core/model.js";
 
 /**
- * Host and path routing of an HTTP/HTTPS listener (SPEC 4): rules in order, first match wins,
+ * Host and path routing of an HTTP/HTTPS listener (docs/configuration.md): rules in order, first match wins,
  * then `defaultPool`; undefined means 404.
  */
 export type RouteMatcher = (host: string, path: string) => string | undefined;

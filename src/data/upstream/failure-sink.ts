@@ -1,7 +1,7 @@
 import type { MemberRuntime } from "./member-runtime.js";
 
 /**
- * Where the data path reports the outcome of connects to members (passive health, SPEC 6.7).
+ * Where the data path reports the outcome of connects to members (passive health, docs/reference/behaviour.md#health).
  * The health module implements it; the data path never changes health itself.
  */
 export interface ConnectOutcomeSink {

@@ -1,7 +1,7 @@
 /**
  * Keep-alive connections towards members for the HTTP forwarding path: one {@link MemberPool} of
  * plain TCP sockets per member, keyed by {@link MemberId} so that a reload keeps the warm
- * connections of members that stay (STYLE point 3). The forwarder speaks HTTP/1.1 on these sockets
+ * connections of members that stay (docs/architecture.md). The forwarder speaks HTTP/1.1 on these sockets
  * itself (`data/http1`); a pool only hands out connected sockets, takes them back between
  * requests and closes the ones that idle too long or that the member closes.
  *
@@ -299,7 +299,7 @@ export class MemberConnectionPools {
 
   /**
    * Forgets the pools of members not in `keep` (called after a reload). Requests in flight finish
-   * on their connections (a removed member drains, SPEC 6.8); no connection returns to idle.
+   * on their connections (a removed member drains, docs/reference/behaviour.md#reload-and-drain); no connection returns to idle.
    */
   retain(keep: ReadonlySet<MemberId>): void {
     for (const [id, pool] of this.pools) {

@@ -9,7 +9,7 @@ export interface Closable {
 /**
  * The runtime state of one member: health, weight, drain state and counters. It is keyed by
  * {@link MemberId} in the {@link MemberRegistry} and outlives configuration snapshots, so a reload
- * keeps health, counters and open connections of members that stay (SPEC 6.8).
+ * keeps health, counters and open connections of members that stay (docs/reference/behaviour.md#reload-and-drain).
  */
 export class MemberRuntime implements Candidate {
   readonly id: MemberId;
@@ -68,13 +68,13 @@ export class MemberRuntime implements Candidate {
     };
   }
 
-  /** May take new clients: healthy, weight > 0, not draining, not removed (SPEC 2). */
+  /** May take new clients: healthy, weight > 0, not draining, not removed (docs/glossary.md). */
   get eligible(): boolean {
     return this.healthy && this.weight > 0 && !this.draining && !this.removed;
   }
 
   /**
-   * May keep a client already bound to it (SPEC 6.3): a draining member keeps its bindings; an
+   * May keep a client already bound to it (docs/reference/behaviour.md#failure-of-a-bound-member): a draining member keeps its bindings; an
    * unhealthy, removed or weight-0 member does not.
    */
   get keepsBindings(): boolean {

@@ -50,7 +50,7 @@ describe("bindings API", () => {
       openConnections: 0,
     });
     expect(a.body.why).toMatch(/idle 7s of 60s; the member is up: the next connection goes there/);
-    // IPv4-mapped IPv6 is the same client (SPEC 6.2).
+    // IPv4-mapped IPv6 is the same client (docs/reference/behaviour.md#source_ip-session-persistence).
     expect(lookupBinding(runtime, "l4", "::ffff:127.0.0.1", clock.now()).body.member).toBe("127.0.1.1:9001");
   });
 

@@ -39,10 +39,10 @@ describe("metrics and status from runtime state", () => {
     runtime.reloads.error = 1;
   });
 
-  it("exposes the SPEC 7 series with exact values, prefixed stickylb_, with bounded labels", async () => {
+  it("exposes the docs/reference/admin-api.md series with exact values, prefixed stickylb_, with bounded labels", async () => {
     const text = await createMetricsRegistry(runtimeAdminSource(runtime), "9.9.9").metrics();
     expect(series(text, "stickylb_bindings", 'pool="l4"')).toBe(3);
-    // HTTP_COOKIE keeps no table: no stickylb_bindings series for it (SPEC 7).
+    // HTTP_COOKIE keeps no table: no stickylb_bindings series for it (docs/reference/admin-api.md).
     expect(series(text, "stickylb_bindings", 'pool="web"')).toBeUndefined();
     expect(series(text, "stickylb_affinity_decisions_total", 'pool="l4",result="miss"')).toBe(3);
     expect(series(text, "stickylb_affinity_decisions_total", 'pool="l4",result="hit"')).toBe(1);
@@ -84,7 +84,7 @@ describe("metrics and status from runtime state", () => {
     expect(series(text, "stickylb_config_errors_total", 'kind="file"')).toBeUndefined();
   });
 
-  it("builds the SPEC 7 status document", () => {
+  it("builds the docs/reference/admin-api.md status document", () => {
     const rates = new RateTracker(clock);
     rates.sample(trafficSample(runtime));
     const l4 = runtime.current.pools.get("l4")!;

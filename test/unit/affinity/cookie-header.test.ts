@@ -203,7 +203,7 @@ describe("parseCookieDate (RFC 6265 5.1.1)", () => {
 describe("serializeSetCookie", () => {
   const base = { path: "/", maxAgeSeconds: 1800, httpOnly: true, sameSite: "Lax" as const, secure: false };
 
-  it("writes exactly the SPEC 6.4 form", () => {
+  it("writes exactly the docs/reference/behaviour.md#http_cookie form", () => {
     expect(serializeSetCookie("STICKYLB", "1.a.b.c", base)).toBe(
       "STICKYLB=1.a.b.c; Path=/; Max-Age=1800; HttpOnly; SameSite=Lax",
     );

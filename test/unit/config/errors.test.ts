@@ -1,5 +1,5 @@
 /**
- * One case per validation rule and per error: the exact one-line form of SPEC 3, with line and
+ * One case per validation rule and per error: the exact one-line form of docs/reference/cli.md, with line and
  * column. Each case's YAML follows a 4-line header, so its first line is line 5.
  */
 import { describe, expect, test } from "vitest";
@@ -223,7 +223,7 @@ const POOL_CASES: Case[] = [
     ],
   },
   {
-    rule: "weight is an integer 0–100 (SPEC's own example)",
+    rule: "weight is an integer 0–100 (the documented example)",
     body: `  pools:
     - name: shop
       members:

@@ -36,7 +36,7 @@ describe("token persistence options", () => {
   });
 });
 
-describe("the full example of SPEC 4", () => {
+describe("the full example of docs/configuration.md", () => {
   const file = join(FIXTURES, "full", "lb.yaml");
   const result = loadConfigFiles([file]);
   const source = { file, object: "LoadBalancer/shop" };

@@ -72,7 +72,7 @@ describe("L4 placement through the placement front with SOURCE_IP persistence", 
     expect(a).toBeDefined();
   });
 
-  it("redispatches a client whose member went down, and keeps it on the new member after recovery (SPEC 6.3)", () => {
+  it("redispatches a client whose member went down, and keeps it on the new member after recovery (docs/reference/behaviour.md#failure-of-a-bound-member)", () => {
     const { pools, registry } = setup([pool("p", { sessionPersistence: sourceIpPersistence })]);
     const p = pools.get("p")!;
     const first = placeL4(p, "10.0.0.1").member!;
