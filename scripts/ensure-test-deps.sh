@@ -18,7 +18,7 @@ ip                iproute2      network namespaces for kernel data-plane tests
 ss                iproute2      the non-root ports test checks what is bound
 capsh             libcap2-bin   kernel plane: start without CAP_NET_ADMIN
 setcap            libcap2-bin   the non-root ports test (file capability on node)
-setpriv           util-linux    the non-root ports test (run as the manifests' user)
+setpriv           util-linux    the non-root ports test (run as the user of the manifests)
 prlimit           util-linux    the descriptor-bound tests (a small open-file limit)
 '
 
