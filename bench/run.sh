@@ -22,6 +22,10 @@
 #   BENCH_INSTALL [1]     install missing tools (apt-get when root; npm for http-proxy)
 #   SKIP_BUILD [0]        1: use dist/ as it is
 #   KEEP_RUN_DIR [0]      1: keep the temporary folder with configs and logs
+#   BASELINE []           another built checkout of stickylb (a folder with dist/src/main.js, e.g. a
+#                         `git worktree` of an older commit after `npm ci && npm run build`): adds
+#                         the peer stickylb-baseline to every stickylb scenario, interleaved with
+#                         this build in the same rounds, and a "this build ÷ baseline" table
 #
 # Everything listens on loopback only; every process started here is stopped on exit.
 set -uo pipefail
@@ -42,7 +46,12 @@ BACKEND_WORKERS=${BACKEND_WORKERS:-2}
 PORT_BASE=${PORT_BASE:-18000}
 ALL_SCENARIOS="http-rr http-cookie-new http-cookie-returning http-app-cookie tcp-keepalive tcp-newconn tcp-bulk udp"
 SCENARIOS=${SCENARIOS:-$ALL_SCENARIOS}
-PEERS=${PEERS:-stickylb haproxy nginx node-http-proxy naive-node direct}
+BASELINE=${BASELINE:-}
+if [[ -n $BASELINE ]]; then
+  BASELINE=$(cd "$BASELINE" 2>/dev/null && pwd) || { echo "bench: BASELINE folder not found" >&2; exit 2; }
+  [[ -f $BASELINE/dist/src/main.js ]] || { echo "bench: $BASELINE/dist/src/main.js missing (build it first)" >&2; exit 2; }
+fi
+PEERS=${PEERS:-stickylb ${BASELINE:+stickylb-baseline }haproxy nginx node-http-proxy naive-node direct}
 RESULTS=${RESULTS:-$ROOT/bench/results/$(date -u +%F).md}
 BENCH_INSTALL=${BENCH_INSTALL:-1}
 SKIP_BUILD=${SKIP_BUILD:-0}
@@ -58,6 +67,9 @@ BACKEND_HTTP=$((PORT_BASE + 10)) BACKEND_APP=$((PORT_BASE + 11))
 BACKEND_UDP=$((PORT_BASE + 12)) BACKEND_IPERF=$((PORT_BASE + 13))
 SLB_HTTP_RR=$((PORT_BASE + 80)) SLB_HTTP_COOKIE=$((PORT_BASE + 81)) SLB_HTTP_APP=$((PORT_BASE + 82))
 SLB_TCP=$((PORT_BASE + 83)) SLB_UDP=$((PORT_BASE + 84)) SLB_BULK=$((PORT_BASE + 85))
+# The baseline build listens on the same layout, 40 ports lower.
+BASE_HTTP_RR=$((PORT_BASE + 40)) BASE_HTTP_COOKIE=$((PORT_BASE + 41)) BASE_HTTP_APP=$((PORT_BASE + 42))
+BASE_TCP=$((PORT_BASE + 43)) BASE_UDP=$((PORT_BASE + 44)) BASE_BULK=$((PORT_BASE + 45))
 HAP_HTTP_RR=$((PORT_BASE + 180)) HAP_HTTP_COOKIE=$((PORT_BASE + 181)) HAP_HTTP_APP=$((PORT_BASE + 182))
 HAP_TCP=$((PORT_BASE + 183)) HAP_BULK=$((PORT_BASE + 185))
 NGX_HTTP_RR=$((PORT_BASE + 280)) NGX_TCP=$((PORT_BASE + 283)) NGX_UDP=$((PORT_BASE + 284))
@@ -205,7 +217,8 @@ ports_free() {
   local p
   for p in $BACKEND_HTTP $BACKEND_APP $BACKEND_IPERF $SLB_HTTP_RR $SLB_HTTP_COOKIE $SLB_HTTP_APP $SLB_TCP \
     $SLB_BULK $HAP_HTTP_RR $HAP_HTTP_COOKIE $HAP_HTTP_APP $HAP_TCP $HAP_BULK $NGX_HTTP_RR $NGX_TCP \
-    $NGX_BULK $NHP_HTTP_RR $NAIVE_TCP $NAIVE_BULK; do
+    $NGX_BULK $NHP_HTTP_RR $NAIVE_TCP $NAIVE_BULK ${BASELINE:+$BASE_HTTP_RR $BASE_HTTP_COOKIE $BASE_HTTP_APP \
+    $BASE_TCP $BASE_BULK}; do
     tcp_open 127.0.0.1 "$p" && die "port $p is in use on 127.0.0.1 (set PORT_BASE)"
     tcp_open "$B1" "$p" && die "port $p is in use on $B1 (set PORT_BASE)"
   done
@@ -262,6 +275,15 @@ start_all() {
       skip "stickylb refused the configuration: $(tr '\n' ' ' <"$RUN_DIR/stickylb-validate.log")"
     fi
   fi
+  if [[ -n $BASELINE ]] && wanted stickylb-baseline "$PEERS"; then
+    # The same configuration on the baseline's ports (the template's SLB_* names, shadowed here).
+    local SLB_HTTP_RR=$BASE_HTTP_RR SLB_HTTP_COOKIE=$BASE_HTTP_COOKIE SLB_HTTP_APP=$BASE_HTTP_APP
+    local SLB_TCP=$BASE_TCP SLB_UDP=$BASE_UDP SLB_BULK=$BASE_BULK
+    render bench/peers/stickylb.yaml "$RUN_DIR/stickylb-baseline.yaml"
+    start stickylb-baseline node "$BASELINE/dist/src/main.js" run -f "$RUN_DIR/stickylb-baseline.yaml" --admin off \
+      --log-level warn --drain-timeout 1s --state-dir "$RUN_DIR/state-baseline"
+    wait_tcp 127.0.0.1 "$SLB_HTTP_RR" stickylb-baseline && STARTED[stickylb-baseline]=1
+  fi
   if wanted haproxy "$PEERS" && have haproxy; then
     render bench/peers/haproxy.cfg "$RUN_DIR/haproxy.cfg"
     if haproxy -c -q -f "$RUN_DIR/haproxy.cfg" >"$RUN_DIR/haproxy.log" 2>&1; then
@@ -303,6 +325,16 @@ declare -A ENDPOINTS=(
   [tcp-bulk]="stickylb=$SLB_BULK haproxy=$HAP_BULK nginx=$NGX_BULK naive-node=$NAIVE_BULK"
   [udp]="stickylb=$SLB_UDP nginx=$NGX_UDP naive-node=$NAIVE_UDP direct=$B1:$BACKEND_UDP"
 )
+if [[ -n $BASELINE ]]; then
+  ENDPOINTS[http-rr]+=" stickylb-baseline=$BASE_HTTP_RR"
+  ENDPOINTS[http-cookie-new]+=" stickylb-baseline=$BASE_HTTP_COOKIE"
+  ENDPOINTS[http-cookie-returning]+=" stickylb-baseline=$BASE_HTTP_COOKIE"
+  ENDPOINTS[http-app-cookie]+=" stickylb-baseline=$BASE_HTTP_APP"
+  ENDPOINTS[tcp-keepalive]+=" stickylb-baseline=$BASE_TCP"
+  ENDPOINTS[tcp-newconn]+=" stickylb-baseline=$BASE_TCP"
+  ENDPOINTS[tcp-bulk]+=" stickylb-baseline=$BASE_BULK"
+  ENDPOINTS[udp]+=" stickylb-baseline=$BASE_UDP"
+fi
 declare -A STARTED=() # peer -> 1 once it listens
 declare -A TARGET=()  # scenario/peer -> HOST:PORT, only for pairs that passed their check
 declare -A HEADER=()  # scenario/peer -> extra request header for wrk
@@ -427,7 +459,7 @@ run_rounds() {
   local round sc peer pairs n i offset key value unit p50 p99 errors
   if ((WARMUP > 0)); then
     for key in "${ACTIVE[@]}"; do
-      case ${key#*/} in stickylb | node-http-proxy | naive-node) ;; *) continue ;; esac
+      case ${key#*/} in stickylb | stickylb-baseline | node-http-proxy | naive-node) ;; *) continue ;; esac
       measure "${key%%/*}" "${key#*/}" "$WARMUP" >/dev/null || true
     done
     log "warm-up done (${WARMUP}s per Node-based peer and scenario)"
@@ -479,6 +511,8 @@ write_facts() {
     printf 'load average at start\t%s\n' "$(cut -d' ' -f1-3 /proc/loadavg)"
     printf 'node\t%s\n' "$(node --version)"
     printf 'stickylb\t%s, commit %s%s\n' "$(node -p 'require("./package.json").version')" "$commit" "$dirty"
+    [[ -n $BASELINE ]] && printf 'stickylb baseline\t%s, commit %s\n' "$BASELINE" \
+      "$(git -C "$BASELINE" rev-parse --short HEAD 2>/dev/null || echo unknown)"
     have haproxy && printf 'HAProxy\t%s\n' "$(version_of haproxy -v | sed 's/ - https.*//')"
     have nginx && printf 'NGINX\t%s\n' "$(version_of nginx -v)"
     printf 'node-http-proxy\t%s\n' "$(node -p 'require("http-proxy/package.json").version' 2>/dev/null || echo missing)"

@@ -1,7 +1,8 @@
 /**
  * Turns the samples of bench/run.sh into the markdown results file: medians over the rounds, ratios
  * to the reference peer measured in the same run (HAProxy; NGINX for UDP) and to the Node
- * reference, p50/p99 latency, and the issue 7 targets as ratios, met or not.
+ * reference, p50/p99 latency, the performance targets as ratios, met or not, and (with
+ * `BASELINE=` in bench/run.sh) this build against a baseline build measured in the same rounds.
  *
  *   node dist/bench/lib/report.js --samples S.tsv --facts F.tsv --skips K.txt --out results.md
  *
@@ -196,6 +197,38 @@ function fmtMs(ms: number): string {
   return Number.isFinite(ms) ? `${ms < 10 ? ms.toFixed(2) : ms.toFixed(1)} ms` : "—";
 }
 
+const BASELINE = "stickylb-baseline";
+
+/** The scenario's peers, plus the baseline build right after stickylb when one was measured. */
+function peersOf(sc: Scenario): [string, string][] {
+  const out: [string, string][] = [];
+  for (const [peer, label] of Object.entries(sc.peers)) {
+    out.push([peer, label]);
+    if (peer === "stickylb") out.push([BASELINE, `${label}, baseline build`]);
+  }
+  return out;
+}
+
+/** This build ÷ the baseline build, per scenario: throughput and p99 (rounds interleaved). */
+function baselineTable(stats: Map<string, Summary>): string[] {
+  const lines = [
+    "| scenario | this build | baseline | this ÷ baseline | p99 this / baseline |",
+    "| --- | ---: | ---: | ---: | ---: |",
+  ];
+  for (const sc of SCENARIOS) {
+    const a = stats.get(`${sc.id}/stickylb`);
+    const b = stats.get(`${sc.id}/${BASELINE}`);
+    if (a === undefined || b === undefined) continue;
+    lines.push(
+      `| ${sc.title} | ${fmtValue(a.value, a.unit)} ${a.unit} | ${fmtValue(b.value, b.unit)} ${b.unit} | **${fmtRatio(
+        a.value,
+        b.value,
+      )}** | ${fmtMs(a.p99)} / ${fmtMs(b.p99)} |`,
+    );
+  }
+  return lines.length > 2 ? lines : [];
+}
+
 function resultsTable(stats: Map<string, Summary>): string[] {
   const lines = [
     "| scenario | peer | median | unit | each round | × HAProxy (NGINX for UDP) | × Node ref. | p50 | p99 | errors |",
@@ -204,7 +237,7 @@ function resultsTable(stats: Map<string, Summary>): string[] {
   for (const sc of SCENARIOS) {
     const ref = stats.get(`${sc.id}/${sc.ref}`);
     const nodeRef = stats.get(`${sc.nodeRef.scenario}/${sc.nodeRef.peer}`);
-    for (const [peer, label] of Object.entries(sc.peers)) {
+    for (const [peer, label] of peersOf(sc)) {
       const s = stats.get(`${sc.id}/${peer}`);
       if (s === undefined) continue;
       const reference = peer === "direct" ? undefined : ref?.value;
@@ -298,7 +331,7 @@ const TARGETS: readonly Target[] = [
 ];
 
 function targetsTable(stats: Map<string, Summary>): string[] {
-  const lines = ["| target (issue 7) | measured ratio | met |", "| --- | ---: | :---: |"];
+  const lines = ["| target | measured ratio | met |", "| --- | ---: | :---: |"];
   for (const t of TARGETS) {
     const a = stats.get(t.a);
     const b = stats.get(t.b);
@@ -356,6 +389,8 @@ function main(): void {
     ...targetsTable(stats),
     "",
   ];
+  const baseline = baselineTable(stats);
+  if (baseline.length > 0) out.push("## This build against the baseline build", "", ...baseline, "");
   if (skips.length > 0) out.push("## Skipped", "", ...skips.map((s) => `- ${s}`), "");
   writeFileSync(option(argv, "out"), out.join("\n"));
   process.stdout.write(out.join("\n"));
