@@ -55,6 +55,8 @@ export abstract class ClientConnectionAnswers implements ClientSide {
   /** Reads the pending bytes into requests while no request is in flight. */
   protected abstract parseNext(): void;
 
+  abstract upgraded(): Buffer | undefined;
+
   write(data: Buffer | string): boolean {
     return typeof data === "string" ? this.socket.write(data, "latin1") : this.socket.write(data);
   }

@@ -26,11 +26,11 @@ import {
 import type { CompiledListener, Snapshot } from "../snapshot.js";
 import { logAccess, pathForLog } from "./access-log.js";
 import { type AnsweringHost, ClientConnectionAnswers, Phase } from "./http-client-answers.js";
-import { Exchange, routeAndPlace } from "./http-forward.js";
+import { Exchange, type ParsedRequest, routeAndPlace } from "./http-forward.js";
 import { connectionInfo, firstHeader, headerCount, requestHeadersForMember } from "./http-headers.js";
 import { rawRequestHead } from "./http-local.js";
 import type { RouteOutcome } from "./http-route.js";
-import { forwardUpgrade } from "./http-upgrade.js";
+import { UpgradeExchange } from "./http-upgrade.js";
 
 /** Pipelined bytes kept while a request is in flight; past this the client is paused. */
 const PIPELINE_LIMIT = MAX_HEAD_BYTES;
@@ -213,7 +213,7 @@ export class HttpClientConnection extends ClientConnectionAnswers {
     const keepAlive = head.minor === 1 ? !connection.close : connection.keepAlive;
     const started = ctx.clock.now();
     const routed = routeAndPlace(head, compiled.routes, snapshot, env, this.clientIp);
-    const request: RoutedRequest = { head, framing, hosts, connection, keepAlive, started, listener };
+    const request: ParsedRequest = { head, framing, hosts, connection, keepAlive, started, listener };
     if (!(routed instanceof Promise)) {
       this.forward(request, routed);
       return;
@@ -238,7 +238,7 @@ export class HttpClientConnection extends ClientConnectionAnswers {
   }
 
   /** Answers a request that has been routed and placed: locally (no route, no member) or by a member. */
-  private forward(request: RoutedRequest, route: RouteOutcome): void {
+  private forward(request: ParsedRequest, route: RouteOutcome): void {
     const { head, framing, hosts, connection, keepAlive, started, listener } = request;
     const { env } = this.host;
     const { counters, ctx } = env;
@@ -263,21 +263,15 @@ export class HttpClientConnection extends ClientConnectionAnswers {
       this.answer(route.status, !keepAlive || framing.kind !== "none");
       return;
     }
-    const upgrade = firstHeader(head.raw, "upgrade");
-    if (upgrade !== undefined && connection.upgrade) {
-      this.detach();
-      const rest = this.pending.length > 0 ? Buffer.from(this.pending.view()) : undefined;
-      this.pending.clear();
-      forwardUpgrade(this.socket, head, upgrade, rest, framing, route, listener, env);
-      return;
-    }
+    // An upgrade is an exchange too; only what follows a 101 differs (`http-upgrade.ts`).
+    const upgrade = connection.upgrade ? firstHeader(head.raw, "upgrade") : undefined;
     const headers = requestHeadersForMember(
       head.raw,
       {
         clientIp: this.clientIp,
         proto: env.https ? "https" : "http",
         port: env.port,
-        upgrade: undefined,
+        upgrade,
         chunked: framing.kind === "chunked",
       },
       connection,
@@ -285,18 +279,10 @@ export class HttpClientConnection extends ClientConnectionAnswers {
     // HTTP/1.1 needs a Host on the member hop; an HTTP/1.0 client may have sent none.
     if (hosts === 0) headers.push("Host", route.member.endpoint);
     const text = rawRequestHead(head.method, head.target, headers);
-    const exchange = new Exchange(
-      this,
-      head,
-      framing,
-      text,
-      keepAlive,
-      listener,
-      env,
-      route.pool,
-      route.sticky,
-      started,
-    );
+    const exchange =
+      upgrade === undefined
+        ? new Exchange(this, request, route, text, env)
+        : new UpgradeExchange(this, request, route, text, env);
     this.exchange = exchange;
     if (this.pending.length > 0) {
       const buf = this.pending.view();
@@ -376,13 +362,18 @@ export class HttpClientConnection extends ClientConnectionAnswers {
     this.socket.destroy();
   }
 
-  private detach(): void {
+  /** The member switched protocols: this object stops reading; the bytes after the request go to the relay. */
+  upgraded(): Buffer | undefined {
+    this.exchange = undefined;
     this.phase = Phase.Upgraded;
     this.requestRead();
     this.socket.off("data", this.onData);
     this.socket.off("drain", this.onDrain);
     this.socket.off("timeout", this.onTimeout);
     this.socket.setTimeout(0);
+    const rest = this.pending.length > 0 ? Buffer.from(this.pending.view()) : undefined;
+    this.pending.clear();
+    return rest;
   }
 
   private closed(): void {
@@ -404,14 +395,3 @@ function requestTimedOut(connection: HttpClientConnection): void {
 }
 
 function noop(): void {}
-
-/** A request head that is parsed and checked, on its way to a member. */
-interface RoutedRequest {
-  readonly head: RequestHead;
-  readonly framing: Exclude<ReturnType<typeof requestFraming>, FramingError>;
-  readonly hosts: number;
-  readonly connection: ReturnType<typeof connectionInfo>;
-  readonly keepAlive: boolean;
-  readonly started: number;
-  readonly listener: ListenerModel;
-}

@@ -43,6 +43,8 @@ enum ConnState {
   Lent,
   Idle,
   Closed,
+  /** Handed over as a bare socket (`detach`): nothing here touches it any more. */
+  Detached,
 }
 
 export class UpstreamConnection {
@@ -52,55 +54,65 @@ export class UpstreamConnection {
   user: UpstreamUser | undefined;
   private timeoutMs = 0;
 
+  // One listener per event for the connection's life; each body is a method, in a try so that a
+  // throw (a bug in the user) closes this connection and fails one request, not the process. Kept
+  // as fields so that `detach` can take exactly these off the socket.
+  private readonly onConnect = (): void => {
+    try {
+      this.connected_();
+    } catch (err) {
+      this.fault(err);
+    }
+  };
+  private readonly onData = (chunk: Buffer): void => {
+    try {
+      if (this.user !== undefined) this.user.onUpstreamData(chunk);
+      else this.close(); // bytes nobody asked for: the connection can no longer be trusted
+    } catch (err) {
+      this.fault(err);
+    }
+  };
+  private readonly onEnd = (): void => {
+    try {
+      if (this.user !== undefined) this.user.onUpstreamEnd();
+      else this.close();
+    } catch (err) {
+      this.fault(err);
+    }
+  };
+  private readonly onDrain = (): void => {
+    try {
+      this.user?.onUpstreamDrain();
+    } catch (err) {
+      this.fault(err);
+    }
+  };
+  private readonly onTimeout = (): void => {
+    try {
+      this.timedOut();
+    } catch (err) {
+      this.fault(err);
+    }
+  };
+  private readonly onError = (err: NodeJS.ErrnoException): void => this.failed(err.code ?? err.message);
+  private readonly onClose = (): void => this.failed("ECONNRESET");
+
+  /** `pool`: where a released connection is kept; undefined for a connection of its own (closed when released). */
   constructor(
     readonly socket: net.Socket,
-    private readonly pool: MemberPool,
+    private readonly pool: MemberPool | undefined,
     user: UpstreamUser,
     connectMs: number,
   ) {
     this.user = user;
     socket.setTimeout(connectMs);
-    // One listener per event for the connection's life; each body is a method, in a try so that
-    // a throw (a bug in the user) closes this connection and fails one request, not the process.
-    socket.on("connect", () => {
-      try {
-        this.connected_();
-      } catch (err) {
-        this.fault(err);
-      }
-    });
-    socket.on("data", (chunk: Buffer) => {
-      try {
-        if (this.user !== undefined) this.user.onUpstreamData(chunk);
-        else this.close(); // bytes nobody asked for: the connection can no longer be trusted
-      } catch (err) {
-        this.fault(err);
-      }
-    });
-    socket.on("end", () => {
-      try {
-        if (this.user !== undefined) this.user.onUpstreamEnd();
-        else this.close();
-      } catch (err) {
-        this.fault(err);
-      }
-    });
-    socket.on("drain", () => {
-      try {
-        this.user?.onUpstreamDrain();
-      } catch (err) {
-        this.fault(err);
-      }
-    });
-    socket.on("timeout", () => {
-      try {
-        this.timedOut();
-      } catch (err) {
-        this.fault(err);
-      }
-    });
-    socket.on("error", (err: NodeJS.ErrnoException) => this.failed(err.code ?? err.message));
-    socket.on("close", () => this.failed("ECONNRESET"));
+    socket.on("connect", this.onConnect);
+    socket.on("data", this.onData);
+    socket.on("end", this.onEnd);
+    socket.on("drain", this.onDrain);
+    socket.on("timeout", this.onTimeout);
+    socket.on("error", this.onError);
+    socket.on("close", this.onClose);
   }
 
   private connected_(): void {
@@ -147,9 +159,16 @@ export class UpstreamConnection {
     return typeof data === "string" ? this.socket.write(data, "latin1") : this.socket.write(data);
   }
 
-  /** Gives the connection back between requests: kept idle for the next one when allowed. */
+  /**
+   * Gives the connection back between requests: kept idle for the next one when allowed. A
+   * connection of its own (no pool) is closed instead: it is never lent to anyone else.
+   */
   release(): void {
     if (this.state !== ConnState.Lent) return;
+    if (this.pool === undefined) {
+      this.close();
+      return;
+    }
     this.user = undefined;
     this.served++;
     if (this.socket.isPaused()) this.socket.resume();
@@ -158,12 +177,35 @@ export class UpstreamConnection {
 
   /** Closes the connection (after an error, an aborted response, or when it cannot be reused). */
   close(): void {
-    if (this.state === ConnState.Closed) return;
+    if (this.state === ConnState.Closed || this.state === ConnState.Detached) return;
     const wasIdle = this.state === ConnState.Idle;
     this.state = ConnState.Closed;
     this.user = undefined;
-    if (wasIdle) this.pool.forget(this);
+    if (wasIdle) this.pool?.forget(this);
     this.socket.destroy();
+  }
+
+  /**
+   * Hands the connected socket over as a bare byte stream (a TCP relay, an upgraded connection):
+   * this object's listeners and timeout come off and it forgets the socket, which therefore never
+   * returns to a pool. The caller must listen for `error` at once. Only a lent connection of its
+   * own (no pool) can be detached.
+   */
+  detach(): net.Socket {
+    if (this.state !== ConnState.Lent || this.pool !== undefined)
+      throw new Error("only a lent connection of its own can be detached");
+    this.state = ConnState.Detached;
+    this.user = undefined;
+    const socket = this.socket;
+    socket.setTimeout(0);
+    socket.off("connect", this.onConnect);
+    socket.off("data", this.onData);
+    socket.off("end", this.onEnd);
+    socket.off("drain", this.onDrain);
+    socket.off("timeout", this.onTimeout);
+    socket.off("error", this.onError);
+    socket.off("close", this.onClose);
+    return socket;
   }
 
   /** When the connection was parked (ms, the pool's clock): the pool's sweep closes it after idleMs. */
@@ -183,6 +225,23 @@ export class UpstreamConnection {
     this.state = ConnState.Lent;
     this.user = user;
   }
+}
+
+/**
+ * A connection to `member` of its own, outside any pool: for a TCP relay or an upgrade, whose socket
+ * is handed over (`detach`) once connected and must never serve another request. `allowHalfOpen`,
+ * because a byte relay carries half-closes. `onUpstreamConnect` is called once it is established.
+ */
+export function connectMember(
+  member: { readonly address: string; readonly port: number },
+  user: UpstreamUser,
+  connectMs: number,
+  activityMs: number,
+): UpstreamConnection {
+  const socket = net.connect({ host: member.address, port: member.port, noDelay: true, allowHalfOpen: true });
+  const conn = new UpstreamConnection(socket, undefined, user, connectMs);
+  conn.setActivityTimeout(activityMs);
+  return conn;
 }
 
 /** The connections towards one member. */
