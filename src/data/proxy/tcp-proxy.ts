@@ -56,9 +56,20 @@ export function relayTcp(
   counters: TcpListenerCounters,
   ctx: DataPathContext,
 ): void {
+  const started = ctx.clock.now();
+  const relayPlaced = (placement: PlacedClient): void => {
+    if (placement.member === undefined) {
+      counters.noMember++;
+      if (listener.accessLog)
+        logTcpAccess(client, clientIp, listener, pool, ctx, placement, undefined, started);
+      client.destroy();
+      return;
+    }
+    new TcpConnection(client, clientIp, listener, pool, counters, ctx, placement, started).start();
+  };
   const placed = placeClient(pool, l4Client(clientIp));
   if (!(placed instanceof Promise)) {
-    relayPlaced(client, clientIp, listener, pool, counters, ctx, placed);
+    relayPlaced(placed);
     return;
   }
   // A local miss in a shared pool: the store is asked (at most its 50 ms budget) before the
@@ -74,32 +85,10 @@ export function relayTcp(
       (placement: PlacedClient) => {
         client.off("error", absorb);
         if (client.destroyed) return;
-        relayPlaced(client, clientIp, listener, pool, counters, ctx, placement);
+        relayPlaced(placement);
       },
     ),
   );
-}
-
-/** Relays a client connection that the placement front has placed (see {@link relayTcp}). */
-function relayPlaced(
-  client: net.Socket,
-  clientIp: string,
-  listener: ListenerModel,
-  pool: PoolRuntime,
-  counters: TcpListenerCounters,
-  ctx: DataPathContext,
-  placement: PlacedClient,
-): void {
-  const started = ctx.clock.now();
-  const member = placement.member;
-  if (member === undefined) {
-    counters.noMember++;
-    if (listener.accessLog)
-      logTcpAccess(client, clientIp, listener, pool, ctx, placement, undefined, started);
-    client.destroy();
-    return;
-  }
-  new TcpConnection(client, clientIp, listener, pool, counters, ctx, placement, started).start();
 }
 
 /**

@@ -38,6 +38,9 @@ export interface UpstreamUser {
   onUpstreamFault(err: unknown): void;
 }
 
+/** A socket event listener, as `net.Socket.on` takes it. */
+type SocketListener = Parameters<net.Socket["off"]>[1];
+
 enum ConnState {
   Connecting,
   Lent,
@@ -106,13 +109,25 @@ export class UpstreamConnection {
   ) {
     this.user = user;
     socket.setTimeout(connectMs);
-    socket.on("connect", this.onConnect);
-    socket.on("data", this.onData);
-    socket.on("end", this.onEnd);
-    socket.on("drain", this.onDrain);
-    socket.on("timeout", this.onTimeout);
-    socket.on("error", this.onError);
-    socket.on("close", this.onClose);
+    this.listen(true);
+  }
+
+  /** Adds this object's listeners to its socket, or (`detach`) takes exactly these off again. */
+  private listen(add: boolean): void {
+    const socket = this.socket;
+    const listeners: [string, SocketListener][] = [
+      ["connect", this.onConnect],
+      ["data", this.onData],
+      ["end", this.onEnd],
+      ["drain", this.onDrain],
+      ["timeout", this.onTimeout],
+      ["error", this.onError],
+      ["close", this.onClose],
+    ];
+    for (const [event, listener] of listeners) {
+      if (add) socket.on(event, listener);
+      else socket.off(event, listener);
+    }
   }
 
   private connected_(): void {
@@ -198,13 +213,7 @@ export class UpstreamConnection {
     this.user = undefined;
     const socket = this.socket;
     socket.setTimeout(0);
-    socket.off("connect", this.onConnect);
-    socket.off("data", this.onData);
-    socket.off("end", this.onEnd);
-    socket.off("drain", this.onDrain);
-    socket.off("timeout", this.onTimeout);
-    socket.off("error", this.onError);
-    socket.off("close", this.onClose);
+    this.listen(false);
     return socket;
   }
 
