@@ -159,7 +159,10 @@ export class UpstreamConnection {
 
   private fault(err: unknown): void {
     const user = this.user;
-    this.close();
+    this.user = undefined;
+    // Detached in the very callback that threw: the hand-over failed, so the socket goes too.
+    if (this.state === ConnState.Detached) this.socket.destroy();
+    else this.close();
     user?.onUpstreamFault(err);
   }
 
@@ -202,15 +205,16 @@ export class UpstreamConnection {
 
   /**
    * Hands the connected socket over as a bare byte stream (a TCP relay, an upgraded connection):
-   * this object's listeners and timeout come off and it forgets the socket, which therefore never
+   * this object's listeners and timeout come off and it touches the socket no more, so it never
    * returns to a pool. The caller must listen for `error` at once. Only a lent connection of its
    * own (no pool) can be detached.
    */
   detach(): net.Socket {
     if (this.state !== ConnState.Lent || this.pool !== undefined)
       throw new Error("only a lent connection of its own can be detached");
+    // The user stays known until the callback that detached returns: a throw later in it is
+    // still reported to the user (`fault`). No other event reaches this object any more.
     this.state = ConnState.Detached;
-    this.user = undefined;
     const socket = this.socket;
     socket.setTimeout(0);
     this.listen(false);

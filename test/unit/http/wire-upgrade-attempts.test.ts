@@ -3,7 +3,8 @@
  * connections of their own: the retry moves the binding, no upgrade socket ever serves a plain
  * request afterwards, and each upgrade writes one access-log line.
  */
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { HttpClientConnection } from "../../../src/data/proxy/http-client-connection.js";
 import { persistence } from "./harness.js";
 import {
   cleanupWire,
@@ -14,7 +15,10 @@ import {
   startWireProxy,
 } from "./wire-support.js";
 
-afterEach(cleanupWire);
+afterEach(async () => {
+  vi.restoreAllMocks();
+  await cleanupWire();
+});
 
 const UPGRADE = "Host: h\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n";
 const SWITCHING = "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n";
@@ -164,5 +168,27 @@ describe("the access log of an upgrade", () => {
     const lines = accessLines(proxy.logLines);
     expect(lines).toHaveLength(2);
     expect(lines[1]).toMatchObject({ status: 403, path: "/chat" });
+  });
+});
+
+describe("a bug while an upgrade hands its sockets to the relay", () => {
+  it("ends both connections (the member's too), is counted, and the listener serves the next client", async () => {
+    const member = await upgradingMember("127.0.1.2");
+    const proxy = await startWireProxy([member]);
+    vi.spyOn(HttpClientConnection.prototype, "upgraded").mockImplementationOnce(() => {
+      throw new Error("injected bug");
+    });
+    const hit = await RawClient.connect(proxy.port);
+    hit.write(`GET /ws HTTP/1.1\r\n${UPGRADE}\r\n`);
+    await hit.waitEnded();
+    expect(proxy.faults.bySite.upgrade).toBe(1);
+    // The member socket was already detached from the HTTP machinery: it is closed all the same.
+    await expect.poll(() => member.connections[0]!.closed).toBe(true);
+    const member0 = proxy.holder.current.pools.get("web")!.members[0]!;
+    expect(member0.active).toBe(0);
+
+    const next = await RawClient.connect(proxy.port);
+    next.write(`GET /ws HTTP/1.1\r\n${UPGRADE}\r\n`);
+    expect((await next.response()).status).toBe(101);
   });
 });
