@@ -37,7 +37,7 @@ export interface AttemptCounters {
 
 /** One client's attempts on members; subclasses add what they do with the connection. */
 export abstract class MemberAttempt implements UpstreamUser {
-  /** The current attempt's connection, once connected (a pooled one at once). */
+  /** The current attempt's connection: connecting (`connected` false), or connected. */
   protected conn: UpstreamConnection | undefined;
   /** The member of the current attempt. */
   protected target: MemberRuntime;
@@ -94,8 +94,12 @@ export abstract class MemberAttempt implements UpstreamUser {
     this.finishClaim = target.claim(this.claimant);
     const { pools, activityMs } = this;
     const connectMs = this.listener.timeouts.connectMs;
-    if (pools === undefined) connectMember(target, this, connectMs, activityMs);
-    else pools.poolFor(target).acquire(this, connectMs, activityMs, fresh);
+    const conn =
+      pools === undefined
+        ? connectMember(target, this, connectMs, activityMs)
+        : pools.poolFor(target).acquire(this, connectMs, activityMs, fresh);
+    // Still connecting: held (with `connected` false) so that a client that leaves aborts it.
+    if (!this.connected && !this.over) this.conn = conn;
   }
 
   onUpstreamConnect(conn: UpstreamConnection): void {

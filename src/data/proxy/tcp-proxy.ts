@@ -140,6 +140,8 @@ class TcpConnection extends MemberAttempt implements RelayOwner {
     // Gone while connecting: the attempt ends with it.
     this.over = true;
     this.releaseClaim();
+    this.conn?.close();
+    this.conn = undefined;
   }
 
   protected memberReady(conn: UpstreamConnection): void {
@@ -152,7 +154,6 @@ class TcpConnection extends MemberAttempt implements RelayOwner {
       upstream.destroy();
       return;
     }
-    upstream.setNoDelay(true);
     relaySockets(this.client, upstream, this.listener.timeouts.idleMs, this.ctx, this.listener.name, this);
   }
 
