@@ -1,12 +1,13 @@
 /**
  * The request side of an HTTP exchange (`proxy/http-forward.ts`): the state every side shares (the
- * client, the placed member, the current attempt and its claim), the attempt itself, and the
- * request body from the client to the member — forwarded byte for byte, queued while no member
- * connection is there yet (a connect failure leaves it for the retry), paused by back-pressure —
- * and the two ways an exchange ends with stickylb's own answer (a counted, access-logged status).
+ * client, the parsed request, whether the response has begun), the request body from the client
+ * to the member — forwarded byte for byte, queued while no member connection is there yet (a
+ * connect failure leaves it for the retry), paused by back-pressure — and the two ways an exchange
+ * ends with stickylb's own answer (a counted, access-logged status). The attempts themselves (the
+ * claim, the connection, the retry rule) are `member-attempt.ts`'s, which this class extends.
  *
- * The three sides are one object through inheritance (request → response → the exchange with its
- * failures and retries), so a request still costs one object with every callback on its
+ * The sides are one object through inheritance (attempt → request → response → the exchange with
+ * its failures and retries), so a request still costs one object with every callback on its
  * prototype: no closure, no promise, no stream object per request.
  */
 import type { Socket } from "node:net";

@@ -5,8 +5,9 @@
  * both directions pass byte for byte (a chunked body stays chunked, trailers included), and only
  * the response head is rebuilt, to drop hop-by-hop headers and add the sticky cookie. One
  * {@link Exchange} object per request carries every callback on its prototype: no closure, no
- * promise, no stream object per request. Its request side is `http-exchange-request.ts`, its
- * response side `http-exchange-response.ts`; this module adds what happens when the member fails.
+ * promise, no stream object per request. Its attempts are `member-attempt.ts`'s, its request side
+ * is `http-exchange-request.ts`, its response side `http-exchange-response.ts`; this module adds
+ * what happens when the member fails. An upgrade is an exchange too (`http-upgrade.ts`).
  *
  * Errors end in an answer and a counter: a connect failure is retried once on another member
  * (nothing was sent), a reset before any response byte only for a bodiless idempotent request, a
