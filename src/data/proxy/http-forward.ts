@@ -15,7 +15,7 @@
  * 504; a response that breaks after its head cuts the client connection.
  */
 import { reportFault } from "../fault-guard.js";
-import type { UpstreamConnection } from "../upstream/member-connections.js";
+import type { UpstreamConnection } from "../upstream/upstream-connection.js";
 import { Body } from "./http-exchange-request.js";
 import { ExchangeResponse } from "./http-exchange-response.js";
 

@@ -20,14 +20,14 @@ import type { Socket } from "node:net";
 import type { ListenerModel } from "../../core/model.js";
 import type { PlacedClient } from "../affinity/placement-front.js";
 import type { DataPathContext } from "../context.js";
-import {
-  connectMember,
-  type MemberConnectionPools,
-  type UpstreamConnection,
-  type UpstreamUser,
-} from "../upstream/member-connections.js";
+import type { MemberConnectionPools } from "../upstream/member-connections.js";
 import type { MemberRuntime } from "../upstream/member-runtime.js";
 import type { PoolRuntime } from "../upstream/pool-runtime.js";
+import {
+  connectMember,
+  type UpstreamConnection,
+  type UpstreamUser,
+} from "../upstream/upstream-connection.js";
 
 /** What every attempting path counts, under the same names (`connect_failure`, `retry`). */
 export interface AttemptCounters {

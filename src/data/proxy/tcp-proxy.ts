@@ -4,9 +4,9 @@ import { l4Client, type PlacedClient, placeClient } from "../affinity/placement-
 import type { DataPathContext } from "../context.js";
 import { guard, reportFault } from "../fault-guard.js";
 import type { ListenerReport } from "../listener/listener-report.js";
-import type { UpstreamConnection } from "../upstream/member-connections.js";
 import type { MemberRuntime } from "../upstream/member-runtime.js";
 import type { PoolRuntime } from "../upstream/pool-runtime.js";
+import type { UpstreamConnection } from "../upstream/upstream-connection.js";
 import { logAccess } from "./access-log.js";
 import { MemberAttempt } from "./member-attempt.js";
 import { type RelayOwner, relaySockets } from "./socket-relay.js";
