@@ -2,7 +2,7 @@ import * as http from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { WebSocket, WebSocketServer } from "ws";
-import { cookiePair } from "../support/http-backends.js";
+import { cookiePair, httpGet } from "../support/http-backends.js";
 import { freeTcpPort } from "../support/ports.js";
 import {
   membersYaml,
@@ -126,5 +126,64 @@ ${membersYaml(backends)}
       s.socket.close();
     }
     expect(names.size).toBe(3);
+  });
+});
+
+describe("a WebSocket whose bound member refuses connections", () => {
+  const backends: WsBackend[] = [];
+  let proc: StickylbProcess | undefined;
+  let port = 0;
+
+  beforeAll(async () => {
+    for (let i = 1; i <= 2; i++) backends.push(await startWsBackend(`m${i}`, `127.0.1.${10 + i}`));
+    port = await freeTcpPort();
+    const file = writeConfig(
+      tempDir(),
+      "lb.yaml",
+      `apiVersion: stickylb/v1
+kind: LoadBalancer
+metadata: {name: ws-retry}
+spec:
+  listeners:
+    - {name: web, protocol: HTTP, address: 127.0.0.1, port: ${port}, defaultPool: web, accessLog: true}
+  pools:
+    - name: web
+      sessionPersistence: {type: HTTP_COOKIE, persistenceTimeout: 10m}
+      members:
+${membersYaml(backends)}
+`,
+    );
+    proc = await runStickylb([file]);
+  });
+  afterAll(async () => {
+    await proc?.stop();
+    await Promise.all(backends.map((b) => b.close()));
+  });
+
+  it("is retried on the other member with a new cookie, and its access-log line says redispatch", async () => {
+    const first = await open(port);
+    const bound = first.greeting.replace("hello from ", "");
+    const pair = cookiePair(first.setCookies, "STICKYLB")!;
+    first.socket.close();
+    // The bound member stays configured and healthy (no monitor) but refuses connections.
+    await backends.find((b) => b.name === bound)!.close();
+
+    const moved = await open(port, pair);
+    const other = backends.find((b) => b.name !== bound)!.name;
+    expect(moved.greeting).toBe(`hello from ${other}`);
+    // The binding follows the retry: a new cookie naming the other member.
+    expect(moved.setCookies).toHaveLength(1);
+    moved.socket.send("after");
+    expect(await nextMessage(moved.socket)).toBe(`${other}:after`);
+    moved.socket.close();
+
+    const line = await proc!.waitForLog(
+      (e) => e.msg === "access" && e.status === 101 && e.affinity === "redispatch",
+      5_000,
+    );
+    expect(line).toMatchObject({ protocol: "HTTP", pool: "web", path: "/chat" });
+    const metrics = (await httpGet(await proc!.adminPort(), "/metrics")).body;
+    expect(metrics).toContain('stickylb_affinity_decisions_total{pool="web",result="redispatch"} 1');
+    expect(metrics).toMatch(/stickylb_listener_events_total\{listener="web",event="retry"\} 1\b/);
   });
 });

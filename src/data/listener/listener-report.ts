@@ -1,5 +1,5 @@
 import type { DurationSeries } from "../proxy/request-durations.js";
-import type { UdpListenerCounters } from "../proxy/udp-flows.js";
+import type { UdpListenerCounters } from "../proxy/udp-counters.js";
 
 /** One row of `stickylb_requests_total{listener,pool,member,code}`. */
 export interface RequestCount {

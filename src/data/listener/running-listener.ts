@@ -1,7 +1,7 @@
 import type { Socket } from "node:net";
 import type { HttpListenerCounters } from "../proxy/http-counters.js";
 import type { TcpListenerCounters } from "../proxy/tcp-proxy.js";
-import type { UdpListenerCounters } from "../proxy/udp-flows.js";
+import type { UdpListenerCounters } from "../proxy/udp-counters.js";
 import type { Snapshot } from "../snapshot.js";
 import type { ListenerReport } from "./listener-report.js";
 import type { LiveLabels } from "./live-labels.js";

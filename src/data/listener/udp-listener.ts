@@ -3,7 +3,9 @@ import { isIPv6 } from "node:net";
 import type { ListenerModel } from "../../core/model.js";
 import type { DataPathContext } from "../context.js";
 import { reportFault } from "../fault-guard.js";
-import { FlowTable, flowKey, type UdpFlow, UdpListenerCounters } from "../proxy/udp-flows.js";
+import { UdpListenerCounters } from "../proxy/udp-counters.js";
+import { flowKey, type UdpFlow } from "../proxy/udp-flow.js";
+import { FlowTable } from "../proxy/udp-flows.js";
 import { bindKeyOf } from "../snapshot.js";
 import type { RunningListener } from "./running-listener.js";
 

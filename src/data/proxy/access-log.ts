@@ -5,7 +5,7 @@ import type { AffinityResult } from "../affinity/resolver.js";
 export const ACCESS_LOG_MSG = "access";
 
 /**
- * One access log line (listener `accessLog: true`): one per HTTP request or TCP connection. It
+ * One access log line (listener `accessLog: true`): one per HTTP request, upgrade or TCP connection. It
  * never carries a cookie value or a query string (either may hold a secret); the client is its IP.
  */
 export interface AccessEntry {

@@ -8,7 +8,8 @@
 import type { Socket } from "node:net";
 import type { ListenerModel } from "../../core/model.js";
 import { PendingBytes } from "../http1/pending-bytes.js";
-import type { ClientSide, Exchange, HttpEnv } from "./http-forward.js";
+import { logAccess, pathForLog } from "./access-log.js";
+import type { ClientSide, Exchange, HttpEnv, ParsedRequest, RouteOutcome } from "./http-forward.js";
 import { localResponse } from "./http-local.js";
 
 /** What answering needs of the listener (the connection's `ConnectionHost` gives more). */
@@ -54,6 +55,8 @@ export abstract class ClientConnectionAnswers implements ClientSide {
 
   /** Reads the pending bytes into requests while no request is in flight. */
   protected abstract parseNext(): void;
+
+  abstract upgraded(): Buffer | undefined;
 
   write(data: Buffer | string): boolean {
     return typeof data === "string" ? this.socket.write(data, "latin1") : this.socket.write(data);
@@ -115,6 +118,31 @@ export abstract class ClientConnectionAnswers implements ClientSide {
     this.exchange = undefined;
     this.phase = Phase.Ended;
     this.socket.destroy();
+  }
+
+  /** A request with no route (404) or no eligible member (503): counted, logged, answered. */
+  protected answerUnrouted(request: ParsedRequest, route: RouteOutcome & { ok: false }): void {
+    const { head, started, listener } = request;
+    const { env } = this.host;
+    const { counters, ctx } = env;
+    counters.countResponse(route.pool, "", route.status);
+    counters.durations.observe(route.pool, ctx.clock.now() - started);
+    if (listener.accessLog)
+      logAccess(ctx.log, {
+        listener: listener.name,
+        protocol: env.https ? "HTTPS" : "HTTP",
+        client: this.clientIp,
+        pool: route.pool,
+        member: null,
+        memberName: null,
+        affinity: "none",
+        status: route.status,
+        method: head.method,
+        path: pathForLog(head.target),
+        durationMs: ctx.clock.now() - started,
+      });
+    // The body was not read: the connection cannot carry another request after it.
+    this.answer(route.status, !request.keepAlive || request.framing.kind !== "none");
   }
 
   /** A request refused before any member saw it: counted, answered, and the connection closed. */

@@ -1,8 +1,9 @@
 /**
  * One client connection of an HTTP or HTTPS listener: reads request heads with the strict parser
  * (`data/http1`), refuses what is malformed before any member sees a byte (400, 431, 505,
- * then close), and hands each request to an {@link Exchange} (or to the upgrade relay), one at a
- * time: pipelined requests wait in order behind the one in flight. Keep-alive follows the client
+ * then close), and hands each request to its exchange (`http-exchange-start.ts`; an upgrade is one
+ * too, until a `101` hands the socket to the relay), one at a time: pipelined requests wait in
+ * order behind the one in flight. Keep-alive follows the client
  * (HTTP/1.1 by default, HTTP/1.0 on request) and the listener's timeouts:
  *
  * - `timeouts.idle`: no byte between two requests → the connection is closed;
@@ -24,13 +25,11 @@ import {
   type RequestHead,
 } from "../http1/head-parser.js";
 import type { CompiledListener, Snapshot } from "../snapshot.js";
-import { logAccess, pathForLog } from "./access-log.js";
 import { type AnsweringHost, ClientConnectionAnswers, Phase } from "./http-client-answers.js";
-import { Exchange, routeAndPlace } from "./http-forward.js";
-import { connectionInfo, firstHeader, headerCount, requestHeadersForMember } from "./http-headers.js";
-import { rawRequestHead } from "./http-local.js";
+import { exchangeFor } from "./http-exchange-start.js";
+import { type ParsedRequest, routeAndPlace } from "./http-forward.js";
+import { connectionInfo, headerCount } from "./http-headers.js";
 import type { RouteOutcome } from "./http-route.js";
-import { forwardUpgrade } from "./http-upgrade.js";
 
 /** Pipelined bytes kept while a request is in flight; past this the client is paused. */
 const PIPELINE_LIMIT = MAX_HEAD_BYTES;
@@ -213,7 +212,7 @@ export class HttpClientConnection extends ClientConnectionAnswers {
     const keepAlive = head.minor === 1 ? !connection.close : connection.keepAlive;
     const started = ctx.clock.now();
     const routed = routeAndPlace(head, compiled.routes, snapshot, env, this.clientIp);
-    const request: RoutedRequest = { head, framing, hosts, connection, keepAlive, started, listener };
+    const request: ParsedRequest = { head, framing, hosts, connection, keepAlive, started, listener };
     if (!(routed instanceof Promise)) {
       this.forward(request, routed);
       return;
@@ -238,65 +237,14 @@ export class HttpClientConnection extends ClientConnectionAnswers {
   }
 
   /** Answers a request that has been routed and placed: locally (no route, no member) or by a member. */
-  private forward(request: RoutedRequest, route: RouteOutcome): void {
-    const { head, framing, hosts, connection, keepAlive, started, listener } = request;
+  private forward(request: ParsedRequest, route: RouteOutcome): void {
     const { env } = this.host;
-    const { counters, ctx } = env;
     if (!route.ok) {
-      counters.countResponse(route.pool, "", route.status);
-      counters.durations.observe(route.pool, ctx.clock.now() - started);
-      if (listener.accessLog)
-        logAccess(ctx.log, {
-          listener: listener.name,
-          protocol: env.https ? "HTTPS" : "HTTP",
-          client: this.clientIp,
-          pool: route.pool,
-          member: null,
-          memberName: null,
-          affinity: "none",
-          status: route.status,
-          method: head.method,
-          path: pathForLog(head.target),
-          durationMs: ctx.clock.now() - started,
-        });
-      // The body was not read: the connection cannot carry another request after it.
-      this.answer(route.status, !keepAlive || framing.kind !== "none");
+      this.answerUnrouted(request, route);
       return;
     }
-    const upgrade = firstHeader(head.raw, "upgrade");
-    if (upgrade !== undefined && connection.upgrade) {
-      this.detach();
-      const rest = this.pending.length > 0 ? Buffer.from(this.pending.view()) : undefined;
-      this.pending.clear();
-      forwardUpgrade(this.socket, head, upgrade, rest, framing, route, listener, env);
-      return;
-    }
-    const headers = requestHeadersForMember(
-      head.raw,
-      {
-        clientIp: this.clientIp,
-        proto: env.https ? "https" : "http",
-        port: env.port,
-        upgrade: undefined,
-        chunked: framing.kind === "chunked",
-      },
-      connection,
-    );
-    // HTTP/1.1 needs a Host on the member hop; an HTTP/1.0 client may have sent none.
-    if (hosts === 0) headers.push("Host", route.member.endpoint);
-    const text = rawRequestHead(head.method, head.target, headers);
-    const exchange = new Exchange(
-      this,
-      head,
-      framing,
-      text,
-      keepAlive,
-      listener,
-      env,
-      route.pool,
-      route.sticky,
-      started,
-    );
+    // An upgrade is an exchange too; only what follows a 101 differs (`http-upgrade.ts`).
+    const exchange = exchangeFor(this, request, route, env);
     this.exchange = exchange;
     if (this.pending.length > 0) {
       const buf = this.pending.view();
@@ -376,13 +324,18 @@ export class HttpClientConnection extends ClientConnectionAnswers {
     this.socket.destroy();
   }
 
-  private detach(): void {
+  /** The member switched protocols: this object stops reading; the bytes after the request go to the relay. */
+  upgraded(): Buffer | undefined {
+    this.exchange = undefined;
     this.phase = Phase.Upgraded;
     this.requestRead();
     this.socket.off("data", this.onData);
     this.socket.off("drain", this.onDrain);
     this.socket.off("timeout", this.onTimeout);
     this.socket.setTimeout(0);
+    const rest = this.pending.length > 0 ? Buffer.from(this.pending.view()) : undefined;
+    this.pending.clear();
+    return rest;
   }
 
   private closed(): void {
@@ -404,14 +357,3 @@ function requestTimedOut(connection: HttpClientConnection): void {
 }
 
 function noop(): void {}
-
-/** A request head that is parsed and checked, on its way to a member. */
-interface RoutedRequest {
-  readonly head: RequestHead;
-  readonly framing: Exclude<ReturnType<typeof requestFraming>, FramingError>;
-  readonly hosts: number;
-  readonly connection: ReturnType<typeof connectionInfo>;
-  readonly keepAlive: boolean;
-  readonly started: number;
-  readonly listener: ListenerModel;
-}

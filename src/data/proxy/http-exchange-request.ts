@@ -1,25 +1,26 @@
 /**
  * The request side of an HTTP exchange (`proxy/http-forward.ts`): the state every side shares (the
- * client, the placed member, the current attempt and its claim), the attempt itself, and the
- * request body from the client to the member — forwarded byte for byte, queued while no member
- * connection is there yet (a connect failure leaves it for the retry), paused by back-pressure —
- * and the two ways an exchange ends with stickylb's own answer (a counted, access-logged status).
+ * client, the parsed request, whether the response has begun), the request body from the client
+ * to the member — forwarded byte for byte, queued while no member connection is there yet (a
+ * connect failure leaves it for the retry), paused by back-pressure — and the two ways an exchange
+ * ends with stickylb's own answer (a counted, access-logged status). The attempts themselves (the
+ * claim, the connection, the retry rule) are `member-attempt.ts`'s, which this class extends.
  *
- * The three sides are one object through inheritance (request → response → the exchange with its
- * failures and retries), so a request still costs one object with every callback on its
+ * The sides are one object through inheritance (attempt → request → response → the exchange with
+ * its failures and retries), so a request still costs one object with every callback on its
  * prototype: no closure, no promise, no stream object per request.
  */
 import type { Socket } from "node:net";
 import type { ListenerModel } from "../../core/model.js";
-import type { PlacedClient } from "../affinity/placement-front.js";
 import { ChunkedDecoder, ChunkedError } from "../http1/chunked-decoder.js";
 import type { BodyFraming } from "../http1/framing.js";
 import type { RequestHead } from "../http1/head-parser.js";
-import type { UpstreamConnection, UpstreamUser } from "../upstream/member-connections.js";
-import type { MemberRuntime } from "../upstream/member-runtime.js";
-import type { PoolRuntime } from "../upstream/pool-runtime.js";
+import type { MemberConnectionPools } from "../upstream/member-connections.js";
+import type { UpstreamConnection } from "../upstream/upstream-connection.js";
 import { logAccess, pathForLog } from "./access-log.js";
-import type { HttpEnv } from "./http-route.js";
+import type { ConnectionInfo } from "./http-headers.js";
+import type { HttpEnv, RouteOutcome } from "./http-route.js";
+import { MemberAttempt } from "./member-attempt.js";
 
 /** The client connection, as an exchange sees it (`proxy/http-client-connection.ts`). */
 export interface ClientSide {
@@ -38,6 +39,25 @@ export interface ClientSide {
   exchangeDone(keepAlive: boolean): void;
   /** Cut the client connection now (a response broke after its head). */
   abort(): void;
+  /**
+   * The member switched protocols (`101`): the connection stops reading requests and hands over
+   * the bytes it read after the upgrade request (undefined: none); the relay owns the socket now.
+   */
+  upgraded(): Buffer | undefined;
+}
+
+/** A request head that is parsed and checked, as the client connection hands it to an exchange. */
+export interface ParsedRequest {
+  readonly head: RequestHead;
+  readonly framing: BodyFraming;
+  /** `Host` headers the request carried (0 or 1). */
+  readonly hosts: number;
+  readonly connection: ConnectionInfo;
+  /** The client asked to keep its connection open after this exchange. */
+  readonly keepAlive: boolean;
+  /** When the head was complete (ms, the data path's clock). */
+  readonly started: number;
+  readonly listener: ListenerModel;
 }
 
 /** Below this a head and the first body bytes are joined into one write. */
@@ -66,8 +86,11 @@ export function kindOf(framing: BodyFraming): Body {
   }
 }
 
-/** One request from the client across its attempts: the request side and the shared state. */
-export abstract class ExchangeRequest implements UpstreamUser {
+/**
+ * One request from the client across its attempts (`member-attempt.ts`): the request side and the
+ * state the sides share.
+ */
+export abstract class ExchangeRequest extends MemberAttempt {
   // Request side.
   /** Every request byte has been read from the client. */
   requestDone: boolean;
@@ -80,35 +103,29 @@ export abstract class ExchangeRequest implements UpstreamUser {
   /** Upstream write buffer full: the client is paused until it drains. */
   protected bodyPaused = false;
 
-  // Current attempt.
-  protected conn: UpstreamConnection | undefined;
-  protected target: MemberRuntime;
-  protected finishClaim: (() => void) | undefined;
-  protected connected = false;
-  protected retried = false;
+  /** A resend after a stale keep-alive connection happened (once per exchange). */
   protected staleRetried = false;
 
   // Shared by the sides.
   /** The response head went to the client. */
   responded = false;
   protected closeClient: boolean;
-  /** The exchange is over for its member: further events are ignored. */
-  protected over = false;
+  protected readonly head: RequestHead;
+  protected readonly started: number;
 
+  /** `requestHead`: the head towards the member, in wire form (`http-headers.ts`). */
   constructor(
     protected readonly client: ClientSide,
-    protected readonly head: RequestHead,
-    framing: BodyFraming,
+    request: ParsedRequest,
+    route: RouteOutcome & { ok: true },
     protected readonly requestHead: string,
-    clientKeepAlive: boolean,
-    protected readonly listener: ListenerModel,
     protected readonly env: HttpEnv,
-    protected readonly pool: PoolRuntime,
-    protected readonly sticky: PlacedClient,
-    protected readonly started: number,
   ) {
-    this.target = sticky.member!;
-    this.closeClient = !clientKeepAlive;
+    super(request.listener, env.ctx, env.counters, route.pool, route.sticky, client.socket);
+    const { framing } = request;
+    this.head = request.head;
+    this.started = request.started;
+    this.closeClient = !request.keepAlive;
     const kind = kindOf(framing);
     this.hasBody = kind !== Body.None;
     this.requestDone = !this.hasBody;
@@ -116,24 +133,17 @@ export abstract class ExchangeRequest implements UpstreamUser {
     this.requestDecoder = kind === Body.Chunked ? new ChunkedDecoder() : undefined;
   }
 
-  abstract onUpstreamData(chunk: Buffer): void;
-  abstract onUpstreamEnd(): void;
-  abstract onUpstreamError(code: string): void;
-  abstract onUpstreamTimeout(): void;
-  abstract onUpstreamFault(err: unknown): void;
-
   /** Starts the first attempt on the placed member. */
   start(): void {
     this.attempt(this.target, false);
   }
 
-  protected attempt(target: MemberRuntime, fresh: boolean): void {
-    this.target = target;
-    this.connected = false;
-    this.conn = undefined;
-    this.finishClaim = target.claim(this.client.socket);
-    const timeouts = this.listener.timeouts;
-    this.env.agents.poolFor(target).acquire(this, timeouts.connectMs, timeouts.memberMs, fresh);
+  protected override get pools(): MemberConnectionPools | undefined {
+    return this.env.agents;
+  }
+
+  protected override get activityMs(): number {
+    return this.listener.timeouts.memberMs;
   }
 
   // ---- request body, from the client --------------------------------------------------------
@@ -207,14 +217,8 @@ export abstract class ExchangeRequest implements UpstreamUser {
 
   // ---- the member connection ----------------------------------------------------------------
 
-  onUpstreamConnect(conn: UpstreamConnection): void {
-    if (this.over) {
-      conn.close();
-      return;
-    }
-    this.conn = conn;
-    this.connected = true;
-    this.env.ctx.outcomes.connectSucceeded(this.target);
+  /** Connected: the request head goes out, with the body bytes queued while connecting. */
+  protected memberReady(conn: UpstreamConnection): void {
     const queued = this.queued;
     if (queued === undefined) {
       conn.write(this.requestHead);
@@ -244,8 +248,7 @@ export abstract class ExchangeRequest implements UpstreamUser {
   /** The exchange is over for this member: release the claim, ignore further events. */
   protected settle(): void {
     this.over = true;
-    this.finishClaim?.();
-    this.finishClaim = undefined;
+    this.releaseClaim();
   }
 
   /** The client went away: stop the member request, keep nothing. */

@@ -56,7 +56,7 @@ export abstract class ExchangeResponse extends ExchangeRequest {
         return;
       }
       if (head.status === 101) {
-        this.badResponse("101 to a request that asked for no upgrade");
+        this.switchProtocols(head, buf, end);
         return;
       }
       // 1xx interim responses (100 Continue, 103 Early Hints) go to HTTP/1.1 clients as they come.
@@ -64,6 +64,14 @@ export abstract class ExchangeResponse extends ExchangeRequest {
       start = end;
       if (start === buf.length) return;
     }
+  }
+
+  /**
+   * The member answered `101 Switching Protocols`; `buf` from `rest` holds what it sent after.
+   * Only an upgrade exchange (`http-upgrade.ts`) asked for it.
+   */
+  protected switchProtocols(_head: ResponseHead, _buf: Buffer, _rest: number): void {
+    this.badResponse("101 to a request that asked for no upgrade");
   }
 
   protected beginResponse(head: ResponseHead, buf: Buffer, bodyStart: number): void {

@@ -5,8 +5,9 @@
  * both directions pass byte for byte (a chunked body stays chunked, trailers included), and only
  * the response head is rebuilt, to drop hop-by-hop headers and add the sticky cookie. One
  * {@link Exchange} object per request carries every callback on its prototype: no closure, no
- * promise, no stream object per request. Its request side is `http-exchange-request.ts`, its
- * response side `http-exchange-response.ts`; this module adds what happens when the member fails.
+ * promise, no stream object per request. Its attempts are `member-attempt.ts`'s, its request side
+ * is `http-exchange-request.ts`, its response side `http-exchange-response.ts`; this module adds
+ * what happens when the member fails. An upgrade is an exchange too (`http-upgrade.ts`).
  *
  * Errors end in an answer and a counter: a connect failure is retried once on another member
  * (nothing was sent), a reset before any response byte only for a bodiless idempotent request, a
@@ -14,12 +15,11 @@
  * 504; a response that breaks after its head cuts the client connection.
  */
 import { reportFault } from "../fault-guard.js";
-import type { UpstreamConnection } from "../upstream/member-connections.js";
+import type { UpstreamConnection } from "../upstream/upstream-connection.js";
 import { Body } from "./http-exchange-request.js";
 import { ExchangeResponse } from "./http-exchange-response.js";
-import { retryElsewhere } from "./retry.js";
 
-export type { ClientSide } from "./http-exchange-request.js";
+export type { ClientSide, ParsedRequest } from "./http-exchange-request.js";
 export type { HttpEnv, RouteOutcome } from "./http-route.js";
 export { routeAndPlace } from "./http-route.js";
 
@@ -65,11 +65,9 @@ export class Exchange extends ExchangeResponse {
 
   override onUpstreamError(code: string, closed: UpstreamConnection | undefined = this.conn): void {
     if (this.over) return;
-    this.conn = undefined;
-    this.finishClaim?.();
-    const { counters, ctx } = this.env;
-    const target = this.target;
+    const counters = this.env.counters;
     if (this.responded) {
+      this.conn = undefined;
       counters.responseAborts++;
       this.settle();
       this.client.abort();
@@ -79,38 +77,34 @@ export class Exchange extends ExchangeResponse {
       // A pooled connection the member closed while idle: not the member's failure; resend once.
       const stale = (closed?.served ?? 0) > 0 && STALE_CODES.has(code) && this.partialHead === undefined;
       if (stale && !this.hasBody && !this.staleRetried) {
+        this.conn = undefined;
+        this.releaseClaim();
         this.staleRetried = true;
         this.scanner.reset();
-        this.attempt(target, true);
+        this.attempt(this.target, true);
         return;
       }
       counters.resets++;
-    } else {
-      counters.connectFailures++;
     }
-    ctx.outcomes.connectFailed(target, code);
-    ctx.log.debug(
-      { listener: this.listener.name, member: target.endpoint, err: code, connected: this.connected },
-      "member failed",
-    );
-    // Nothing sent → any method may go elsewhere; sent → only a bodiless idempotent one.
-    const safe = !this.connected || (IDEMPOTENT.has(this.head.method) && !this.hasBody);
-    const next = retryElsewhere(this.pool, this.sticky, target, !this.retried && safe, counters);
-    if (next === undefined) {
-      counters.badGateway++;
-      this.settle();
-      this.answer(502, null);
-      return;
-    }
-    this.retried = true;
+    // A response head begun by the failed member is not the next one's.
     this.partialHead = undefined;
     this.scanner.reset();
-    this.attempt(next, false);
+    // Nothing sent → any method may go elsewhere; sent → only a bodiless idempotent one.
+    const safe = !this.connected || (IDEMPOTENT.has(this.head.method) && !this.hasBody);
+    if (this.retryAfterFailure(code, safe)) return;
+    counters.badGateway++;
+    this.settle();
+    this.answer(502, null);
+  }
+
+  /** Where a bug on the member side is counted (`stickylb_internal_errors_total{where}`). */
+  get faultSite(): "http_member" | "upgrade" {
+    return "http_member";
   }
 
   /** A bug surfaced while handling the member connection: this request ends, the process goes on. */
   override onUpstreamFault(err: unknown): void {
-    reportFault(this.env.ctx, "http_member", err, {
+    reportFault(this.env.ctx, this.faultSite, err, {
       listener: this.listener.name,
       member: this.target.endpoint,
     });

@@ -117,8 +117,8 @@ export function requestHeadersForMember(
   forwardedFor.push(facts.clientIp);
   out.push("X-Forwarded-For", forwardedFor.join(", "));
   out.push("X-Forwarded-Proto", facts.proto, "X-Forwarded-Port", String(facts.port));
+  if (facts.chunked) out.push("Transfer-Encoding", "chunked");
   if (facts.upgrade !== undefined) out.push("Connection", "Upgrade", "Upgrade", facts.upgrade);
-  else if (facts.chunked) out.push("Transfer-Encoding", "chunked");
   return out;
 }
 

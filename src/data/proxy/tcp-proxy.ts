@@ -1,4 +1,4 @@
-import * as net from "node:net";
+import type * as net from "node:net";
 import type { ListenerModel } from "../../core/model.js";
 import { l4Client, type PlacedClient, placeClient } from "../affinity/placement-front.js";
 import type { DataPathContext } from "../context.js";
@@ -6,9 +6,10 @@ import { guard, reportFault } from "../fault-guard.js";
 import type { ListenerReport } from "../listener/listener-report.js";
 import type { MemberRuntime } from "../upstream/member-runtime.js";
 import type { PoolRuntime } from "../upstream/pool-runtime.js";
+import type { UpstreamConnection } from "../upstream/upstream-connection.js";
 import { logAccess } from "./access-log.js";
-import { relayBothWays } from "./byte-relay.js";
-import { retryElsewhere } from "./retry.js";
+import { MemberAttempt } from "./member-attempt.js";
+import { type RelayOwner, relaySockets } from "./socket-relay.js";
 
 /** Per-listener counters of the TCP data path. */
 export class TcpListenerCounters {
@@ -43,9 +44,9 @@ export class TcpListenerCounters {
 
 /**
  * Relays one accepted client connection to a member of `pool`: place by source IP (binding table
- * or consistent hash), connect with a timeout, on a connect failure report it and try one other
- * eligible member, then relay both ways with back-pressure and half-close (`byte-relay.ts`). Never throws: every
- * failure ends in closing the client and a counter.
+ * or consistent hash), attempt the member (`member-attempt.ts`: connect timeout, on a failure report
+ * it and try one other eligible member), then relay both ways (`socket-relay.ts`). Never throws:
+ * every failure ends in closing the client and a counter.
  */
 export function relayTcp(
   client: net.Socket,
@@ -55,9 +56,20 @@ export function relayTcp(
   counters: TcpListenerCounters,
   ctx: DataPathContext,
 ): void {
+  const started = ctx.clock.now();
+  const relayPlaced = (placement: PlacedClient): void => {
+    if (placement.member === undefined) {
+      counters.noMember++;
+      if (listener.accessLog)
+        logTcpAccess(client, clientIp, listener, pool, ctx, placement, undefined, started);
+      client.destroy();
+      return;
+    }
+    new TcpConnection(client, clientIp, listener, pool, counters, ctx, placement, started).start();
+  };
   const placed = placeClient(pool, l4Client(clientIp));
   if (!(placed instanceof Promise)) {
-    relayPlaced(client, clientIp, listener, pool, counters, ctx, placed);
+    relayPlaced(placed);
     return;
   }
   // A local miss in a shared pool: the store is asked (at most its 50 ms budget) before the
@@ -73,141 +85,140 @@ export function relayTcp(
       (placement: PlacedClient) => {
         client.off("error", absorb);
         if (client.destroyed) return;
-        relayPlaced(client, clientIp, listener, pool, counters, ctx, placement);
+        relayPlaced(placement);
       },
     ),
   );
 }
 
-/** Relays a client connection that the placement front has placed (see {@link relayTcp}). */
-function relayPlaced(
+/**
+ * One TCP client connection from its first attempt to its close: the attempts are
+ * {@link MemberAttempt}'s, the relay `socket-relay.ts`'s.
+ */
+class TcpConnection extends MemberAttempt implements RelayOwner {
+  readonly faultSite = "tcp";
+
+  constructor(
+    private readonly client: net.Socket,
+    private readonly clientIp: string,
+    listener: ListenerModel,
+    pool: PoolRuntime,
+    private readonly counters: TcpListenerCounters,
+    ctx: DataPathContext,
+    placement: PlacedClient,
+    private readonly started: number,
+  ) {
+    super(listener, ctx, counters, pool, placement, client);
+  }
+
+  start(): void {
+    const { client, sticky } = this;
+    // An open connection counts as traffic, so its binding cannot lapse while it lasts.
+    sticky.hold();
+    client.on("error", noop);
+    client.once(
+      "close",
+      guard(this.ctx, "tcp", noop, () => this.clientClosed()),
+    );
+    this.attempt(this.target, false);
+  }
+
+  private clientClosed(): void {
+    this.sticky.release();
+    if (this.listener.accessLog)
+      logTcpAccess(
+        this.client,
+        this.clientIp,
+        this.listener,
+        this.pool,
+        this.ctx,
+        this.sticky,
+        this.target,
+        this.started,
+      );
+    if (this.connected) return;
+    // Gone while connecting: the attempt ends with it.
+    this.over = true;
+    this.releaseClaim();
+    this.conn?.close();
+    this.conn = undefined;
+  }
+
+  protected memberReady(conn: UpstreamConnection): void {
+    const upstream = conn.detach();
+    this.conn = undefined;
+    if (this.client.destroyed) {
+      this.over = true;
+      this.releaseClaim();
+      upstream.on("error", noop);
+      upstream.destroy();
+      return;
+    }
+    relaySockets(this.client, upstream, this.listener.timeouts.idleMs, this.ctx, this.listener.name, this);
+  }
+
+  relayIdle(): void {
+    this.counters.idleTimeouts++;
+  }
+
+  memberClosed(upstream: net.Socket): void {
+    const { counters, target } = this;
+    counters.bytesIn += upstream.bytesWritten;
+    counters.bytesOut += upstream.bytesRead;
+    target.bytesIn += upstream.bytesWritten;
+    target.bytesOut += upstream.bytesRead;
+    this.over = true;
+    this.releaseClaim();
+  }
+
+  onUpstreamError(code: string): void {
+    if (this.over) return;
+    // One more try on another eligible member, for TCP as for HTTP; none: the client is closed.
+    if (!this.retryAfterFailure(code, !this.client.destroyed)) {
+      this.over = true;
+      this.client.destroy();
+    }
+  }
+
+  /** A bug while connecting: this connection ends, the process goes on. */
+  onUpstreamFault(err: unknown): void {
+    reportFault(this.ctx, "tcp", err, { listener: this.listener.name, member: this.target.endpoint });
+    this.over = true;
+    this.conn = undefined;
+    this.releaseClaim();
+    this.client.destroy();
+  }
+
+  // Before `memberReady` detaches the socket nothing is read or written on it, and no activity
+  // timeout is set: these cannot happen.
+  onUpstreamData(): void {}
+  onUpstreamEnd(): void {}
+  onUpstreamTimeout(): void {}
+  onUpstreamDrain(): void {}
+}
+
+function logTcpAccess(
   client: net.Socket,
   clientIp: string,
   listener: ListenerModel,
   pool: PoolRuntime,
-  counters: TcpListenerCounters,
   ctx: DataPathContext,
   placement: PlacedClient,
+  served: MemberRuntime | undefined,
+  started: number,
 ): void {
-  const member = placement.member;
-  let served = member;
-  if (listener.accessLog) {
-    const started = ctx.clock.now();
-    client.once("close", () =>
-      logAccess(ctx.log, {
-        listener: listener.name,
-        protocol: "TCP",
-        client: clientIp,
-        pool: pool.name,
-        member: served?.endpoint ?? null,
-        memberName: served?.name ?? null,
-        affinity: placement.result ?? "none",
-        durationMs: ctx.clock.now() - started,
-        bytesIn: client.bytesRead,
-        bytesOut: client.bytesWritten,
-      }),
-    );
-  }
-  if (member === undefined) {
-    counters.noMember++;
-    client.destroy();
-    return;
-  }
-  // An open connection counts as traffic, so its binding cannot lapse while it lasts.
-  placement.hold();
-  client.once("close", () => placement.release());
-  client.on("error", () => {});
-
-  // Every socket callback below is guarded: a bug ends this connection (both sides), counted.
-  let upstreamNow: net.Socket | undefined;
-  const endBoth = (): void => {
-    client.destroy();
-    upstreamNow?.destroy();
-  };
-  const guarded = <A extends unknown[]>(fn: (...args: A) => void) => guard(ctx, "tcp", endBoth, fn);
-
-  const attempt = (target: MemberRuntime, retried: boolean): void => {
-    served = target;
-    const upstream = net.connect({ host: target.address, port: target.port, allowHalfOpen: true });
-    upstreamNow = upstream;
-    upstream.setNoDelay(true);
-    const finish = target.claim(client);
-    let connected = false;
-    const connectTimer = setTimeout(() => {
-      upstream.destroy(new Error("connect timeout"));
-    }, listener.timeouts.connectMs);
-
-    upstream.once(
-      "connect",
-      guarded(() => {
-        connected = true;
-        clearTimeout(connectTimer);
-        ctx.outcomes.connectSucceeded(target);
-        if (client.destroyed) {
-          upstream.destroy();
-          return;
-        }
-        client.setTimeout(listener.timeouts.idleMs);
-        client.on(
-          "timeout",
-          guarded(() => {
-            counters.idleTimeouts++;
-            client.destroy();
-            upstream.destroy();
-          }),
-        );
-        relayBothWays(client, upstream, (err) => {
-          reportFault(ctx, "tcp", err, { listener: listener.name });
-          endBoth();
-        });
-      }),
-    );
-
-    upstream.on(
-      "error",
-      guarded((err: NodeJS.ErrnoException) => {
-        clearTimeout(connectTimer);
-        if (connected) return;
-        counters.connectFailures++;
-        ctx.outcomes.connectFailed(target, err.code ?? err.message);
-        finish();
-        if (client.destroyed) return;
-        // One more try on another eligible member, for TCP as for HTTP.
-        const next = retryElsewhere(pool, placement, target, !retried, counters);
-        if (next === undefined) {
-          ctx.log.debug(
-            { listener: listener.name, member: target.endpoint, err: err.code, code: "SLB_ERR_DATA_CONNECT" },
-            "connect failed",
-          );
-          client.destroy();
-          return;
-        }
-        attempt(next, true);
-      }),
-    );
-
-    // A side that closed before both of its directions ended (reset, timeout, drain) takes the
-    // other side down; a clean close leaves the other side to flush and close on its own.
-    upstream.once(
-      "close",
-      guarded(() => {
-        clearTimeout(connectTimer);
-        if (connected) {
-          counters.bytesIn += upstream.bytesWritten;
-          counters.bytesOut += upstream.bytesRead;
-          target.bytesIn += upstream.bytesWritten;
-          target.bytesOut += upstream.bytesRead;
-          if (!(upstream.readableEnded && upstream.writableFinished)) client.destroy();
-        }
-        finish();
-      }),
-    );
-    client.once(
-      "close",
-      guarded(() => {
-        if (!connected || !(client.readableEnded && client.writableFinished)) upstream.destroy();
-      }),
-    );
-  };
-  attempt(member, false);
+  logAccess(ctx.log, {
+    listener: listener.name,
+    protocol: "TCP",
+    client: clientIp,
+    pool: pool.name,
+    member: served?.endpoint ?? null,
+    memberName: served?.name ?? null,
+    affinity: placement.result ?? "none",
+    durationMs: ctx.clock.now() - started,
+    bytesIn: client.bytesRead,
+    bytesOut: client.bytesWritten,
+  });
 }
+
+function noop(): void {}

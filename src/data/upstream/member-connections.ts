@@ -2,8 +2,9 @@
  * Keep-alive connections towards members for the HTTP forwarding path: one {@link MemberPool} of
  * plain TCP sockets per member, keyed by {@link MemberId} so that a reload keeps the warm
  * connections of members that stay (docs/architecture.md). The forwarder speaks HTTP/1.1 on these sockets
- * itself (`data/http1`); a pool only hands out connected sockets, takes them back between
- * requests and closes the ones that idle too long or that the member closes.
+ * itself (`data/http1`); a pool only hands out connected sockets (each an `UpstreamConnection`,
+ * `upstream-connection.ts`), takes them back between requests and closes the ones that idle too
+ * long or that the member closes.
  *
  * Why not `http.Agent` or undici: a CPU profile showed their request objects, promises and
  * listeners per request as a large share of the forwarding cost (docs/performance.md).
@@ -11,6 +12,7 @@
 import * as net from "node:net";
 import { type Clock, systemClock } from "../../core/clock.js";
 import type { MemberId } from "../../core/member.js";
+import { type ConnectionKeeper, UpstreamConnection, type UpstreamUser } from "./upstream-connection.js";
 
 /**
  * Free keep-alive connections are closed after this idle time: below the 5 s `keepAliveTimeout` of
@@ -21,172 +23,8 @@ export const DEFAULT_UPSTREAM_IDLE_MS = 4000;
 /** Idle connections kept per member; the rest are closed when released. */
 export const MAX_IDLE_PER_MEMBER = 256;
 
-/** What uses a connection while it is lent: the forwarding attempt. */
-export interface UpstreamUser {
-  /** The connection is established (immediately for a pooled one). */
-  onUpstreamConnect(conn: UpstreamConnection): void;
-  onUpstreamData(chunk: Buffer): void;
-  /** The member ended its side (FIN). */
-  onUpstreamEnd(): void;
-  /** Connect failure, reset, or close; `code` as Node names it (`ECONNREFUSED`, `ETIMEDOUT`…). */
-  onUpstreamError(code: string): void;
-  /** No byte either way for the time set by {@link UpstreamConnection.setActivityTimeout}. */
-  onUpstreamTimeout(): void;
-  /** The socket's write buffer drained (request body back-pressure). */
-  onUpstreamDrain(): void;
-  /** One of the calls above threw (a bug): the connection is closed; the user ends its request. */
-  onUpstreamFault(err: unknown): void;
-}
-
-enum ConnState {
-  Connecting,
-  Lent,
-  Idle,
-  Closed,
-}
-
-export class UpstreamConnection {
-  state = ConnState.Connecting;
-  /** Responses this connection has carried: a reset on a reused connection is the stale case. */
-  served = 0;
-  user: UpstreamUser | undefined;
-  private timeoutMs = 0;
-
-  constructor(
-    readonly socket: net.Socket,
-    private readonly pool: MemberPool,
-    user: UpstreamUser,
-    connectMs: number,
-  ) {
-    this.user = user;
-    socket.setTimeout(connectMs);
-    // One listener per event for the connection's life; each body is a method, in a try so that
-    // a throw (a bug in the user) closes this connection and fails one request, not the process.
-    socket.on("connect", () => {
-      try {
-        this.connected_();
-      } catch (err) {
-        this.fault(err);
-      }
-    });
-    socket.on("data", (chunk: Buffer) => {
-      try {
-        if (this.user !== undefined) this.user.onUpstreamData(chunk);
-        else this.close(); // bytes nobody asked for: the connection can no longer be trusted
-      } catch (err) {
-        this.fault(err);
-      }
-    });
-    socket.on("end", () => {
-      try {
-        if (this.user !== undefined) this.user.onUpstreamEnd();
-        else this.close();
-      } catch (err) {
-        this.fault(err);
-      }
-    });
-    socket.on("drain", () => {
-      try {
-        this.user?.onUpstreamDrain();
-      } catch (err) {
-        this.fault(err);
-      }
-    });
-    socket.on("timeout", () => {
-      try {
-        this.timedOut();
-      } catch (err) {
-        this.fault(err);
-      }
-    });
-    socket.on("error", (err: NodeJS.ErrnoException) => this.failed(err.code ?? err.message));
-    socket.on("close", () => this.failed("ECONNRESET"));
-  }
-
-  private connected_(): void {
-    if (this.state !== ConnState.Connecting) return;
-    this.state = ConnState.Lent;
-    this.socket.setTimeout(this.timeoutMs);
-    this.user?.onUpstreamConnect(this);
-  }
-
-  private timedOut(): void {
-    const user = this.user;
-    if (this.state === ConnState.Connecting) {
-      this.close();
-      user?.onUpstreamError("ETIMEDOUT");
-    } else if (user !== undefined) user.onUpstreamTimeout();
-    else this.close();
-  }
-
-  /** The socket failed or closed: the user (if any) hears it once, the connection is gone. */
-  private failed(code: string): void {
-    const user = this.user;
-    this.close();
-    try {
-      user?.onUpstreamError(code);
-    } catch (err) {
-      user?.onUpstreamFault(err);
-    }
-  }
-
-  private fault(err: unknown): void {
-    const user = this.user;
-    this.close();
-    user?.onUpstreamFault(err);
-  }
-
-  /** The member timeout while lent (0: none); applied once connected. */
-  setActivityTimeout(ms: number): void {
-    if (ms === this.timeoutMs) return;
-    this.timeoutMs = ms;
-    if (this.state === ConnState.Lent) this.socket.setTimeout(ms);
-  }
-
-  write(data: Buffer | string): boolean {
-    return typeof data === "string" ? this.socket.write(data, "latin1") : this.socket.write(data);
-  }
-
-  /** Gives the connection back between requests: kept idle for the next one when allowed. */
-  release(): void {
-    if (this.state !== ConnState.Lent) return;
-    this.user = undefined;
-    this.served++;
-    if (this.socket.isPaused()) this.socket.resume();
-    this.pool.keep(this);
-  }
-
-  /** Closes the connection (after an error, an aborted response, or when it cannot be reused). */
-  close(): void {
-    if (this.state === ConnState.Closed) return;
-    const wasIdle = this.state === ConnState.Idle;
-    this.state = ConnState.Closed;
-    this.user = undefined;
-    if (wasIdle) this.pool.forget(this);
-    this.socket.destroy();
-  }
-
-  /** When the connection was parked (ms, the pool's clock): the pool's sweep closes it after idleMs. */
-  idleSince = 0;
-
-  /**
-   * Called by the pool when it parks the connection. The socket keeps its member timeout: a
-   * second timer per request (idle, then active again) was measurable on the forwarding path.
-   */
-  park(now: number): void {
-    this.state = ConnState.Idle;
-    this.idleSince = now;
-  }
-
-  /** Called by the pool when it lends a parked connection again. */
-  lend(user: UpstreamUser): void {
-    this.state = ConnState.Lent;
-    this.user = user;
-  }
-}
-
 /** The connections towards one member. */
-export class MemberPool {
+export class MemberPool implements ConnectionKeeper {
   private readonly idle: UpstreamConnection[] = [];
   private closing = false;
   private sweeper: NodeJS.Timeout | undefined;

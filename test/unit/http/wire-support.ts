@@ -10,7 +10,7 @@
 import * as net from "node:net";
 import pino from "pino";
 import { ManualClock } from "../../../src/core/clock.js";
-import type { ListenerModel } from "../../../src/core/model.js";
+import type { ListenerModel, PoolModel } from "../../../src/core/model.js";
 import { SnapshotHolder } from "../../../src/core/snapshot-holder.js";
 import type { DataPathContext } from "../../../src/data/context.js";
 import { FaultCounters } from "../../../src/data/fault-guard.js";
@@ -468,6 +468,14 @@ export class RawClient {
 export interface WireProxy {
   readonly port: number;
   readonly counters: HttpListenerCounters;
+  /** The proxy's keep-alive pools towards members. */
+  readonly agents: MemberConnectionPools;
+  /** The snapshot holder (pool counters, affinity decisions). */
+  readonly holder: SnapshotHolder<Snapshot>;
+  /** Every line logged at info level or above, parsed (access-log lines among them). */
+  readonly logLines: Record<string, unknown>[];
+  /** Connect outcomes reported for passive health, in order: `failed ADDRESS:PORT` or `ok ADDRESS:PORT`. */
+  readonly outcomes: string[];
   /** Bugs contained on the data path, by site. */
   readonly faults: FaultCounters;
   /** Client sockets the listener holds open. */
@@ -482,27 +490,38 @@ export interface WireProxy {
 export async function startWireProxy(
   members: readonly { address: string; port: number }[],
   over: Partial<ListenerModel> = {},
+  poolOver: Partial<PoolModel> = {},
 ): Promise<WireProxy> {
-  const model = { listeners: [listenerModel(over)], pools: [poolModel("web", members)] };
+  const model = { listeners: [listenerModel(over)], pools: [poolModel("web", members, poolOver)] };
   const clock = new ManualClock(1_700_000_000_000);
   const registry = new MemberRegistry(clock);
   const states = new PoolStates(clock);
   const holder = new SnapshotHolder<Snapshot>(buildSnapshot(model, 1, registry, states, undefined, 1000));
   const agents = new MemberConnectionPools();
   const faults = new FaultCounters();
+  const logLines: Record<string, unknown>[] = [];
+  const outcomes: string[] = [];
+  const logSink = { write: (line: string) => logLines.push(JSON.parse(line) as Record<string, unknown>) };
   const ctx: DataPathContext = {
     holder,
     memberPools: agents,
     faults,
     clock,
-    log: pino({ level: "silent" }),
-    outcomes: { connectFailed: () => {}, connectSucceeded: () => {} },
+    log: pino({ level: "info" }, logSink),
+    outcomes: {
+      connectFailed: (m) => outcomes.push(`failed ${m.endpoint}`),
+      connectSucceeded: (m) => outcomes.push(`ok ${m.endpoint}`),
+    },
   };
   const counters = new HttpListenerCounters();
   const running = await startHttpListener(model.listeners[0]!, ctx, { counters, agents });
   const proxy: WireProxy = {
     port: running.port,
     counters,
+    agents,
+    holder,
+    logLines,
+    outcomes,
     faults,
     openCount: () => running.openCount(),
     close: async () => {

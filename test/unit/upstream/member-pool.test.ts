@@ -1,10 +1,7 @@
 import * as net from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
-import {
-  MemberPool,
-  type UpstreamConnection,
-  type UpstreamUser,
-} from "../../../src/data/upstream/member-connections.js";
+import { MemberPool } from "../../../src/data/upstream/member-connections.js";
+import type { UpstreamConnection, UpstreamUser } from "../../../src/data/upstream/upstream-connection.js";
 
 /** A member that only counts the connections it accepts and the ones its peers closed. */
 async function countingMember(): Promise<{
