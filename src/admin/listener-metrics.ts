@@ -24,16 +24,7 @@ export function declareListenerSeries(
       for (const where of FAULT_SITES) emit({ where }, runtime.faults.bySite[where]);
     },
   );
-  gauge(
-    "stickylb_listener_up",
-    "1 while the listener holds its socket, 0 while it cannot bind (port in use, permission denied; retried with backoff).",
-    ["listener"],
-    (emit) => {
-      for (const v of listeners()) emit({ listener: v.model.name }, v.bound ? 1 : 0);
-    },
-    // With --workers, up only while every worker serves it (a sum would read N).
-    "min",
-  );
+  declareListenerUp({ gauge }, () => [...listeners()].map((v) => ({ listener: v.model.name, up: v.bound })));
   counter(
     "stickylb_connections_total",
     "Client connections accepted (TCP, HTTP, HTTPS) or UDP flows opened, per listener.",
@@ -147,5 +138,25 @@ export function declareListenerSeries(
         emit({ listener: v.model.name, direction: "out" }, v.udp.datagramsOut);
       }
     },
+  );
+}
+
+/**
+ * `stickylb_listener_up{listener}`, from whoever holds the sockets: the listener set in a process
+ * that binds its listeners, the primary's acceptors for the TCP-family listeners of `--workers`.
+ */
+export function declareListenerUp(
+  { gauge }: Pick<SeriesDeclarer, "gauge">,
+  rows: () => Iterable<{ readonly listener: string; readonly up: boolean }>,
+): void {
+  gauge(
+    "stickylb_listener_up",
+    "1 while the listener holds its socket, 0 while it cannot bind (port in use, permission denied; retried with backoff).",
+    ["listener"],
+    (emit) => {
+      for (const r of rows()) emit({ listener: r.listener }, r.up ? 1 : 0);
+    },
+    // With --workers, up only while the primary and every worker serve it (a sum would read N).
+    "min",
   );
 }

@@ -4,12 +4,13 @@
  * 200, the held listener shows `stickylb_listener_up` 0 and `bound: false` until the test lets
  * go of the port, then the retry binds it (first retry after 1 s, doubling). In controller mode
  * (against the project's API double) the Service whose port is held gets a Warning Event, and a
- * Normal one once its listener binds.
+ * Normal one once its listener binds. With `--workers 2` the primary holds the TCP sockets and
+ * behaves the same way.
  */
-import * as net from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTcpBackend, type TcpBackend, whoAnswers } from "../support/backends.js";
 import { FakeKubeApi } from "../support/fake-kube-api.js";
+import { type HeldPort, holdPort } from "../support/held-port.js";
 import { freeTcpPort } from "../support/ports.js";
 import {
   membersYaml,
@@ -32,19 +33,6 @@ async function within<T>(ms: number, probe: () => Promise<T>): Promise<T> {
   }
 }
 
-/** Holds a TCP port the way another process would, until `release`. */
-async function holdPort(address: string, port = 0): Promise<{ port: number; release: () => Promise<void> }> {
-  const server = net.createServer((s) => s.destroy());
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen({ host: address, port }, resolve);
-  });
-  return {
-    port: (server.address() as net.AddressInfo).port,
-    release: () => new Promise<void>((resolve) => server.close(() => resolve())),
-  };
-}
-
 function listenerUp(metrics: string, listener: string): number | undefined {
   const line = metrics.split("\n").find((l) => l.startsWith(`stickylb_listener_up{listener="${listener}"}`));
   return line === undefined ? undefined : Number(line.split(" ").at(-1));
@@ -53,7 +41,7 @@ function listenerUp(metrics: string, listener: string): number | undefined {
 describe("run -f with one listener's port held by another socket", () => {
   let backend: TcpBackend;
   let proc: StickylbProcess | undefined;
-  let holder: { port: number; release: () => Promise<void> } | undefined;
+  let holder: HeldPort | undefined;
 
   beforeAll(async () => {
     backend = await startTcpBackend("b1", "127.0.1.61");
@@ -119,6 +107,71 @@ ${membersYaml([{ address: "127.0.1.61", port: backend.port }])}
   });
 });
 
+describe("run -f --workers 2 with one listener's port held by another socket", () => {
+  let backend: TcpBackend;
+  let proc: StickylbProcess | undefined;
+  let holder: HeldPort | undefined;
+
+  beforeAll(async () => {
+    backend = await startTcpBackend("w1", "127.0.1.62");
+  });
+  afterAll(async () => {
+    await proc?.stop();
+    await holder?.release();
+    await backend.close();
+  });
+
+  it("the primary starts, the other listener serves, the held one is reported and binds once the port is free", async () => {
+    holder = await holdPort("127.0.0.1");
+    const freePort = await freeTcpPort();
+    const file = writeConfig(
+      tempDir(),
+      "lb.yaml",
+      `apiVersion: stickylb/v1
+kind: LoadBalancer
+metadata: {name: bind-workers}
+spec:
+  listeners:
+    - {name: held, protocol: TCP, address: 127.0.0.1, port: ${holder.port}, defaultPool: p}
+    - {name: free, protocol: TCP, address: 127.0.0.1, port: ${freePort}, defaultPool: p}
+  pools:
+    - name: p
+      members:
+${membersYaml([{ address: "127.0.1.62", port: backend.port }])}
+`,
+    );
+    proc = await runStickylb([file], ["--workers", "2"]);
+    const warning = await proc.waitForLog((e) => e.code === "SLB_ERR_DATA_BIND");
+    expect(warning).toMatchObject({ listener: "held", port: holder.port, retryInMs: 1000 });
+    expect(warning.error).toMatch(/EADDRINUSE/);
+    expect(await whoAnswers(freePort, "127.0.0.2")).toBe("w1");
+
+    const admin = `http://127.0.0.1:${await proc.adminPort()}`;
+    await within(15_000, async () => {
+      if ((await fetch(`${admin}/readyz`)).status !== 200) throw new Error("not ready yet");
+    });
+    const metrics = await (await fetch(`${admin}/metrics`)).text();
+    expect(listenerUp(metrics, "held")).toBe(0);
+    expect(listenerUp(metrics, "free")).toBe(1);
+    const status = (await (await fetch(`${admin}/api/v1/status`)).json()) as {
+      listeners: { name: string; bound: boolean; error: string | null }[];
+    };
+    expect(status.listeners.find((l) => l.name === "held")).toMatchObject({ bound: false });
+    expect(status.listeners.find((l) => l.name === "held")?.error).toMatch(/EADDRINUSE/);
+    expect(status.listeners.find((l) => l.name === "free")).toMatchObject({ bound: true, error: null });
+
+    await holder.release();
+    holder = undefined;
+    await within(15_000, async () => {
+      const now = await (await fetch(`${admin}/metrics`)).text();
+      if (listenerUp(now, "held") !== 1) throw new Error("held listener not bound yet");
+    });
+    expect(await whoAnswers(Number(warning.port), "127.0.0.3")).toBe("w1");
+    const after = (await (await fetch(`${admin}/api/v1/status`)).json()) as typeof status;
+    expect(after.listeners.find((l) => l.name === "held")).toMatchObject({ bound: true, error: null });
+  });
+});
+
 const service = (name: string, port: number) => ({
   apiVersion: "v1",
   kind: "Service",
@@ -143,7 +196,7 @@ describe("controller mode with one Service's port held by another socket", () =>
   let backend: TcpBackend;
   let api: FakeKubeApi;
   let proc: StickylbProcess | undefined;
-  let holder: { port: number; release: () => Promise<void> } | undefined;
+  let holder: HeldPort | undefined;
 
   beforeAll(async () => {
     backend = await startTcpBackend("k1", "127.0.1.62");
