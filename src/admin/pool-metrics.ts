@@ -1,6 +1,7 @@
 /**
  * The pools' series (docs/reference/admin-api.md): affinity decisions, clients turned away for
- * want of a member, and binding-table sizes (from the kernel's sets for pools it serves).
+ * want of a member, binding-table sizes (from the kernel's sets for pools it serves) and what
+ * the in-process tables removed.
  */
 import type { Runtime } from "../runtime/runtime.js";
 import type { AdminSource } from "./admin-source.js";
@@ -40,6 +41,17 @@ export function declarePoolSeries(
       for (const p of pools())
         if (p.bindings !== undefined && !kernel.has(p.name)) emit({ pool: p.name }, p.bindings.size);
       for (const [pool, n] of kernel) emit({ pool }, n);
+    },
+  );
+  counter(
+    "stickylb_binding_table_removals_total",
+    "Entries an in-process binding table removed, per pool: reason=expired (idle past the persistence timeout) or evicted (the oldest, at maxBindings).",
+    ["pool", "reason"],
+    (emit) => {
+      for (const r of runtime.poolStates.tableRemovals()) {
+        emit({ pool: r.pool, reason: "expired" }, r.expired);
+        emit({ pool: r.pool, reason: "evicted" }, r.evicted);
+      }
     },
   );
 }
