@@ -8,7 +8,7 @@ import { FAULT_SITES } from "../data/fault-guard.js";
 import type { Runtime } from "../runtime/runtime.js";
 import type { AdminSource } from "./admin-source.js";
 import type { ListenerView } from "./listener-view.js";
-import type { SeriesDeclarer } from "./metric-series.js";
+import { emitEach, type SeriesDeclarer } from "./metric-series.js";
 
 export function declareListenerSeries(
   { counter, gauge }: SeriesDeclarer,
@@ -76,7 +76,7 @@ export function declareListenerSeries(
     ["listener", "event"],
     (emit) => {
       for (const v of listeners()) {
-        for (const [event, n] of Object.entries(v.events)) emit({ listener: v.model.name, event }, n);
+        emitEach(emit, { listener: v.model.name }, "event", v.events);
       }
     },
   );
@@ -102,29 +102,30 @@ export function declareListenerSeries(
     "New entries at a process-wide bound: action=evicted (the oldest idle UDP flow made room) or refused (closed or dropped at once).",
     ["table", "action"],
     (emit) => {
-      for (const b of budgets()) {
-        emit({ table: b.name, action: "evicted" }, b.evicted);
-        emit({ table: b.name, action: "refused" }, b.refused);
-      }
+      for (const b of budgets())
+        emitEach(emit, { table: b.name }, "action", { evicted: b.evicted, refused: b.refused });
     },
   );
+  // The UDP listeners with their flow tables' counts.
+  function* udp() {
+    for (const v of listeners())
+      if (v.udp !== undefined) yield { listener: v.model.name, open: v.open, ...v.udp };
+  }
   gauge("stickylb_udp_flows", "Open UDP flows per listener.", ["listener"], (emit) => {
-    for (const v of listeners()) if (v.udp !== undefined) emit({ listener: v.model.name }, v.open);
+    for (const { listener, open } of udp()) emit({ listener }, open);
   });
   counter(
     "stickylb_udp_flows_closed_total",
     "UDP flows closed per listener by reason.",
     ["listener", "reason"],
     (emit) => {
-      for (const v of listeners()) {
-        const u = v.udp;
-        if (u === undefined) continue;
-        const name = v.model.name;
-        emit({ listener: name, reason: "expired" }, u.flowsExpired);
-        emit({ listener: name, reason: "evicted" }, u.flowsEvicted);
-        emit({ listener: name, reason: "refused" }, u.flowsRefused);
-        emit({ listener: name, reason: "redispatched" }, u.flowsRedispatched);
-      }
+      for (const u of udp())
+        emitEach(emit, { listener: u.listener }, "reason", {
+          expired: u.flowsExpired,
+          evicted: u.flowsEvicted,
+          refused: u.flowsRefused,
+          redispatched: u.flowsRedispatched,
+        });
     },
   );
   counter(
@@ -132,11 +133,8 @@ export function declareListenerSeries(
     "UDP datagrams per listener: in from clients, out to clients.",
     ["listener", "direction"],
     (emit) => {
-      for (const v of listeners()) {
-        if (v.udp === undefined) continue;
-        emit({ listener: v.model.name, direction: "in" }, v.udp.datagramsIn);
-        emit({ listener: v.model.name, direction: "out" }, v.udp.datagramsOut);
-      }
+      for (const u of udp())
+        emitEach(emit, { listener: u.listener }, "direction", { in: u.datagramsIn, out: u.datagramsOut });
     },
   );
 }

@@ -5,7 +5,7 @@
  * says how the primary joins the workers' values.
  */
 import type { Runtime } from "../runtime/runtime.js";
-import { memberLabels, type SeriesDeclarer } from "./metric-series.js";
+import { emitEach, memberLabels, type SeriesDeclarer } from "./metric-series.js";
 
 export function declareMemberSeries({ counter, gauge }: SeriesDeclarer, runtime: Runtime): void {
   const pools = () => runtime.current.pools.values();
@@ -88,8 +88,7 @@ export function declareMemberSeries({ counter, gauge }: SeriesDeclarer, runtime:
     ["pool", "member", "result"],
     (emit) => {
       for (const c of runtime.health.probeCounts()) {
-        emit({ ...memberLabels(c.member), result: "ok" }, c.ok);
-        emit({ ...memberLabels(c.member), result: "fail" }, c.failed);
+        emitEach(emit, memberLabels(c.member), "result", { ok: c.ok, fail: c.failed });
       }
     },
   );

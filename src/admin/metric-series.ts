@@ -12,6 +12,11 @@ export type Fill = (emit: Emit) => void;
 
 export const memberLabels = (m: MemberRuntime): Labels => ({ pool: m.pool, member: m.endpoint });
 
+/** One sample per entry of `values`, the entry's name in label `label` beside `labels`. */
+export function emitEach(emit: Emit, labels: Labels, label: string, values: Record<string, number>): void {
+  for (const [value, n] of Object.entries(values)) emit({ ...labels, [label]: value }, n);
+}
+
 /** Declares series on one registry. */
 export interface SeriesDeclarer {
   counter(name: string, help: string, labelNames: string[], fill: Fill): void;

@@ -5,7 +5,7 @@
  */
 import type { Runtime } from "../runtime/runtime.js";
 import type { AdminSource } from "./admin-source.js";
-import type { SeriesDeclarer } from "./metric-series.js";
+import { emitEach, type SeriesDeclarer } from "./metric-series.js";
 
 export function declarePoolSeries(
   { counter, gauge }: SeriesDeclarer,
@@ -20,7 +20,7 @@ export function declarePoolSeries(
     (emit) => {
       for (const p of pools()) {
         if (p.model.sessionPersistence === undefined) continue;
-        for (const [result, n] of Object.entries(p.counters.decisions)) emit({ pool: p.name, result }, n);
+        emitEach(emit, { pool: p.name }, "result", p.counters.decisions);
       }
     },
   );
@@ -49,8 +49,7 @@ export function declarePoolSeries(
     ["pool", "reason"],
     (emit) => {
       for (const r of runtime.poolStates.tableRemovals()) {
-        emit({ pool: r.pool, reason: "expired" }, r.expired);
-        emit({ pool: r.pool, reason: "evicted" }, r.evicted);
+        emitEach(emit, { pool: r.pool }, "reason", { expired: r.expired, evicted: r.evicted });
       }
     },
   );

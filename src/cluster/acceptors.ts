@@ -3,11 +3,12 @@ import type { Logger } from "../core/log.js";
 import { clientIpKey } from "../core/member.js";
 import type { ConfigModel, ListenerModel } from "../core/model.js";
 import {
+  BindRetries,
   type BindState,
-  nextBindDelay,
   REAL_RETRY_TIMERS,
   type RetryTimers,
 } from "../data/listener/bind-retry.js";
+import { refuseProxyHeader } from "../data/listener/proxy-protocol.js";
 import { listen } from "../data/listener/tcp-listener.js";
 import { bindKeyOf, familyOf } from "../data/snapshot.js";
 import { readProxyHeaderForHandoff } from "./proxy-handoff.js";
@@ -29,15 +30,6 @@ interface Acceptor {
   readonly port: number;
 }
 
-/** A listener of the configuration that the primary could not bind, waiting for its next attempt. */
-interface FailedAcceptor {
-  readonly error: string;
-  readonly code: string | undefined;
-  readonly attempts: number;
-  readonly delayMs: number;
-  readonly timer: unknown;
-}
-
 /**
  * The primary's sockets of `--workers N`: one `net.Server` per TCP, HTTP and HTTPS listener,
  * accepting with `pauseOnConnect` so that not a byte is read here (the handle goes to a worker
@@ -50,9 +42,7 @@ interface FailedAcceptor {
  */
 export class Acceptors {
   private readonly bound = new Map<string, Acceptor>();
-  private readonly failed = new Map<string, FailedAcceptor>();
-  /** Bind keys with an attempt under way, so that a retry and a reload never bind one key twice. */
-  private readonly binding = new Set<string>();
+  private readonly failed: BindRetries;
   /** The current model of each listener, read per connection (a reload may toggle proxyProtocol). */
   private models = new Map<string, ListenerModel>();
   private stopped = false;
@@ -60,8 +50,13 @@ export class Acceptors {
   constructor(
     private readonly handoff: Handoff,
     private readonly log: Logger,
-    private readonly timers: RetryTimers = REAL_RETRY_TIMERS,
-  ) {}
+    timers: RetryTimers = REAL_RETRY_TIMERS,
+  ) {
+    this.failed = new BindRetries(log, timers, (key) => {
+      const model = this.models.get(key);
+      if (!this.stopped && model !== undefined && this.failed.has(key)) void this.tryBind(key, model);
+    });
+  }
 
   /**
    * Binds new listeners (and at once those waiting for a retry: a reload is often the operator's
@@ -72,8 +67,7 @@ export class Acceptors {
     for (const l of model.listeners) if (familyOf(l.protocol) === "tcp") wanted.set(bindKeyOf(l), l);
     this.models = wanted;
     for (const [key, l] of wanted) {
-      const waiting = this.failed.get(key);
-      if (waiting !== undefined) this.timers.clear(waiting.timer);
+      this.failed.cancel(key);
       await this.tryBind(key, l);
     }
     this.closeRemoved(model);
@@ -94,10 +88,9 @@ export class Acceptors {
       this.bound.delete(key);
       this.log.info({ bindKey: key }, "listener removed");
     }
-    for (const [key, waiting] of this.failed) {
+    for (const { key } of [...this.failed.waiting()]) {
       if (keep.has(key)) continue;
-      this.timers.clear(waiting.timer);
-      this.failed.delete(key);
+      this.failed.drop(key);
       this.log.info({ bindKey: key }, "listener removed; its bind retries stop");
     }
   }
@@ -105,10 +98,7 @@ export class Acceptors {
   /** Whether the primary holds the listener's socket, or why not; undefined when it has no such listener. */
   bindState(bindKey: string): BindState | undefined {
     if (this.bound.has(bindKey)) return { bound: true };
-    const failed = this.failed.get(bindKey);
-    if (failed === undefined) return undefined;
-    const { error, code, attempts, delayMs } = failed;
-    return { bound: false, error, code, attempts, retryInMs: delayMs };
+    return this.failed.state(bindKey);
   }
 
   /** The TCP-family listeners of the configuration, by name, and whether each is bound. */
@@ -124,77 +114,34 @@ export class Acceptors {
   /** Stops accepting on every listener (SIGTERM); connections already handed over continue. */
   close(): void {
     this.stopped = true;
-    for (const waiting of this.failed.values()) this.timers.clear(waiting.timer);
-    this.failed.clear();
+    this.failed.dropAll();
     for (const a of this.bound.values()) a.server.close();
     this.bound.clear();
   }
 
   /** One bind attempt; on failure the listener is reported and its next attempt scheduled. */
   private async tryBind(key: string, l: ListenerModel): Promise<void> {
-    if (this.binding.has(key) || this.bound.has(key)) return;
-    this.binding.add(key);
-    let acceptor: Acceptor;
-    try {
-      acceptor = await this.bind(key, l);
-    } catch (err) {
-      this.bindFailed(key, l, err as Error);
-      return;
-    } finally {
-      this.binding.delete(key);
-    }
+    if (this.bound.has(key)) return;
+    const wanted = () => !this.stopped && this.models.has(key);
+    const acceptor = await this.failed.attempt(key, l, () => this.bind(key, l), wanted);
+    if (acceptor === undefined) return;
     if (this.stopped || !this.models.has(key)) {
       // A reload removed the listener (or the process stops) while it was binding.
       acceptor.server.close();
       return;
     }
     this.bound.set(key, acceptor);
-    const failed = this.failed.get(key);
-    this.failed.delete(key);
+    const failedAttempts = this.failed.bound(key);
     this.log.info(
       {
         listener: l.name,
         protocol: l.protocol,
         address: l.address,
         port: l.port,
-        ...(failed === undefined ? {} : { failedAttempts: failed.attempts }),
+        ...(failedAttempts === undefined ? {} : { failedAttempts }),
       },
       "listener bound",
     );
-  }
-
-  private bindFailed(key: string, l: ListenerModel, err: Error): void {
-    const previous = this.failed.get(key);
-    if (previous !== undefined) this.timers.clear(previous.timer);
-    if (this.stopped || !this.models.has(key)) {
-      this.failed.delete(key);
-      return;
-    }
-    const delayMs = nextBindDelay(previous?.delayMs);
-    const retry = (): void => {
-      const model = this.models.get(key);
-      if (!this.stopped && model !== undefined && this.failed.has(key)) void this.tryBind(key, model);
-    };
-    const failure: FailedAcceptor = {
-      error: err.message,
-      code: (err as NodeJS.ErrnoException).code,
-      attempts: (previous?.attempts ?? 0) + 1,
-      delayMs,
-      timer: this.timers.set(retry, delayMs),
-    };
-    this.failed.set(key, failure);
-    const { error, attempts } = failure;
-    const { name: listener, protocol, address, port } = l;
-    const object = l.source.object;
-    const fields = { code: "SLB_ERR_DATA_BIND", listener, protocol, address, port, object, error, attempts };
-    // Logged once per change: a port held for an hour is one warning, not 120.
-    if (previous?.error === error)
-      this.log.debug({ ...fields, retryInMs: delayMs }, "listener still cannot bind");
-    else
-      this.log.warn(
-        { ...fields, retryInMs: delayMs },
-        "listener cannot bind; retrying with backoff, the other listeners serve",
-      );
   }
 
   private async bind(bindKey: string, initial: ListenerModel): Promise<Acceptor> {
@@ -211,11 +158,7 @@ export class Acceptors {
           this.handoff(bindKey, clientIpKey(carried ?? socket.remoteAddress), socket, carried, leftover);
         },
         (err: Error) => {
-          this.log.warn(
-            { listener: model.name, client: socket.remoteAddress, reason: err.message },
-            "PROXY header refused",
-          );
-          socket.destroy();
+          refuseProxyHeader(this.log, model.name, socket, err);
         },
       );
     });

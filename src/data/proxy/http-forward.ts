@@ -59,7 +59,10 @@ export class Exchange extends ExchangeResponse {
       return;
     }
     counters.memberTimeouts++;
-    ctx.log.debug({ listener: this.listener.name, member: this.target.endpoint }, "member timeout");
+    ctx.log.debug(
+      { listener: this.listener.name, member: this.target.endpoint, code: "SLB_ERR_DATA_MEMBER_TIMEOUT" },
+      "member timeout",
+    );
     this.answer(504, this.target.endpoint);
   }
 
@@ -90,7 +93,13 @@ export class Exchange extends ExchangeResponse {
     }
     ctx.outcomes.connectFailed(target, code);
     ctx.log.debug(
-      { listener: this.listener.name, member: target.endpoint, err: code, connected: this.connected },
+      {
+        listener: this.listener.name,
+        member: target.endpoint,
+        err: code,
+        connected: this.connected,
+        code: this.connected ? "SLB_ERR_DATA_BAD_RESPONSE" : "SLB_ERR_DATA_CONNECT",
+      },
       "member failed",
     );
     // Nothing sent → any method may go elsewhere; sent → only a bodiless idempotent one.
