@@ -11,27 +11,16 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTcpBackend, type TcpBackend, whoAnswers } from "../support/backends.js";
 import { FakeKubeApi } from "../support/fake-kube-api.js";
 import { type HeldPort, holdPort } from "../support/held-port.js";
+import { endpointSlice, kubeService, startController } from "../support/kube-objects.js";
 import { freeTcpPort } from "../support/ports.js";
 import {
   membersYaml,
   runStickylb,
   type StickylbProcess,
-  startStickylb,
   tempDir,
   writeConfig,
 } from "../support/stickylb-process.js";
-
-async function within<T>(ms: number, probe: () => Promise<T>): Promise<T> {
-  const start = Date.now();
-  for (;;) {
-    try {
-      return await probe();
-    } catch (error) {
-      if (Date.now() - start > ms) throw error;
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
-}
+import { within } from "../support/time.js";
 
 function listenerUp(metrics: string, listener: string): number | undefined {
   const line = metrics.split("\n").find((l) => l.startsWith(`stickylb_listener_up{listener="${listener}"}`));
@@ -172,26 +161,6 @@ ${membersYaml([{ address: "127.0.1.62", port: backend.port }])}
   });
 });
 
-const service = (name: string, port: number) => ({
-  apiVersion: "v1",
-  kind: "Service",
-  metadata: { name, namespace: "shop" },
-  spec: { type: "LoadBalancer", ports: [{ name: "main", port, protocol: "TCP", targetPort: 8080 }] },
-});
-
-const slice = (serviceName: string, port: number, ip: string) => ({
-  apiVersion: "discovery.k8s.io/v1",
-  kind: "EndpointSlice",
-  metadata: {
-    name: `${serviceName}-x`,
-    namespace: "shop",
-    labels: { "kubernetes.io/service-name": serviceName },
-  },
-  addressType: "IPv4",
-  ports: [{ name: "main", port, protocol: "TCP" }],
-  endpoints: [{ addresses: [ip], conditions: { ready: true } }],
-});
-
 describe("controller mode with one Service's port held by another socket", () => {
   let backend: TcpBackend;
   let api: FakeKubeApi;
@@ -201,19 +170,7 @@ describe("controller mode with one Service's port held by another socket", () =>
   beforeAll(async () => {
     backend = await startTcpBackend("k1", "127.0.1.62");
     api = await new FakeKubeApi().start();
-    const kubeconfig = api.writeKubeconfig(tempDir());
-    proc = startStickylb([
-      "run",
-      "--kubernetes",
-      "--kubeconfig",
-      kubeconfig,
-      "--listen-address",
-      "127.0.0.1",
-      "--leader-elect=false",
-      "--drain-timeout",
-      "1s",
-    ]);
-    await proc.waitForLog((e) => e.msg === "kubernetes controller synced", 15_000);
+    proc = await startController(api, ["--leader-elect=false", "--drain-timeout", "1s"]);
   });
   afterAll(async () => {
     await proc?.stop();
@@ -226,10 +183,10 @@ describe("controller mode with one Service's port held by another socket", () =>
     holder = await holdPort("127.0.0.1");
     const heldPort = holder.port;
     const freePort = await freeTcpPort();
-    api.apply(slice("held", backend.port, "127.0.1.62"));
-    api.apply(slice("free", backend.port, "127.0.1.62"));
-    api.apply(service("held", heldPort));
-    api.apply(service("free", freePort));
+    api.apply(endpointSlice("held", backend.port, ["127.0.1.62"]));
+    api.apply(endpointSlice("free", backend.port, ["127.0.1.62"]));
+    api.apply(kubeService("held", heldPort));
+    api.apply(kubeService("free", freePort));
 
     const warning = await within(10_000, async () => {
       const found = api.all("Event").find((e) => e.reason === "BindFailed");

@@ -14,3 +14,28 @@ export async function until(predicate: () => boolean, what: string, timeoutMs = 
     await sleep(5);
   }
 }
+
+/**
+ * Calls `probe` until it resolves (end-to-end tests: a state that the process reaches by itself),
+ * retrying every `pollMs`; rethrows the probe's last error after `ms`.
+ */
+export async function within<T>(ms: number, probe: () => Promise<T>, pollMs = 25): Promise<T> {
+  return (await timedWithin(ms, probe, pollMs)).value;
+}
+
+/** {@link within}, also telling how long the state took to come. */
+export async function timedWithin<T>(
+  ms: number,
+  probe: () => Promise<T>,
+  pollMs = 25,
+): Promise<{ value: T; tookMs: number }> {
+  const start = Date.now();
+  for (;;) {
+    try {
+      return { value: await probe(), tookMs: Date.now() - start };
+    } catch (error) {
+      if (Date.now() - start > ms) throw error;
+      await sleep(pollMs);
+    }
+  }
+}
