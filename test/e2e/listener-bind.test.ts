@@ -27,27 +27,45 @@ function listenerUp(metrics: string, listener: string): number | undefined {
   return line === undefined ? undefined : Number(line.split(" ").at(-1));
 }
 
-describe("run -f with one listener's port held by another socket", () => {
-  let backend: TcpBackend;
-  let proc: StickylbProcess | undefined;
-  let holder: HeldPort | undefined;
+/** The same scenario in one process and with `--workers 2` (where the primary holds the sockets). */
+const MODES = [
+  {
+    describe: "run -f with one listener's port held by another socket",
+    it: "serves the other listener, is ready, reports the held one, and binds it once the port is free",
+    args: [] as string[],
+    backend: { name: "b1", address: "127.0.1.61" },
+  },
+  {
+    describe: "run -f --workers 2 with one listener's port held by another socket",
+    it: "the primary starts, the other listener serves, the held one is reported and binds once the port is free",
+    args: ["--workers", "2"],
+    backend: { name: "w1", address: "127.0.1.62" },
+  },
+];
 
-  beforeAll(async () => {
-    backend = await startTcpBackend("b1", "127.0.1.61");
-  });
-  afterAll(async () => {
-    await proc?.stop();
-    await holder?.release();
-    await backend.close();
-  });
+for (const mode of MODES) {
+  const workers = mode.args.length > 0;
+  describe(mode.describe, () => {
+    let backend: TcpBackend;
+    let proc: StickylbProcess | undefined;
+    let holder: HeldPort | undefined;
 
-  it("serves the other listener, is ready, reports the held one, and binds it once the port is free", async () => {
-    holder = await holdPort("127.0.0.1");
-    const freePort = await freeTcpPort();
-    const file = writeConfig(
-      tempDir(),
-      "lb.yaml",
-      `apiVersion: stickylb/v1
+    beforeAll(async () => {
+      backend = await startTcpBackend(mode.backend.name, mode.backend.address);
+    });
+    afterAll(async () => {
+      await proc?.stop();
+      await holder?.release();
+      await backend.close();
+    });
+
+    it(mode.it, async () => {
+      holder = await holdPort("127.0.0.1");
+      const freePort = await freeTcpPort();
+      const file = writeConfig(
+        tempDir(),
+        "lb.yaml",
+        `apiVersion: stickylb/v1
 kind: LoadBalancer
 metadata: {name: bind-test}
 spec:
@@ -57,109 +75,54 @@ spec:
   pools:
     - name: p
       members:
-${membersYaml([{ address: "127.0.1.61", port: backend.port }])}
+${membersYaml([{ address: mode.backend.address, port: backend.port }])}
 `,
-    );
-    proc = await runStickylb([file]);
-    const warning = await proc.waitForLog((e) => e.code === "SLB_ERR_DATA_BIND");
-    expect(warning).toMatchObject({ listener: "held", port: holder.port, retryInMs: 1000 });
-    expect(warning.error).toMatch(/EADDRINUSE/);
-    expect(await whoAnswers(freePort, "127.0.0.2")).toBe("b1");
+      );
+      proc = await runStickylb([file], mode.args);
+      const warning = await proc.waitForLog((e) => e.code === "SLB_ERR_DATA_BIND");
+      expect(warning).toMatchObject({ listener: "held", port: holder.port, retryInMs: 1000 });
+      expect(warning.error).toMatch(/EADDRINUSE/);
+      expect(await whoAnswers(freePort, "127.0.0.2")).toBe(mode.backend.name);
 
-    const admin = `http://127.0.0.1:${await proc.adminPort()}`;
-    expect((await fetch(`${admin}/readyz`)).status).toBe(200);
-    const metrics = await (await fetch(`${admin}/metrics`)).text();
-    expect(listenerUp(metrics, "held")).toBe(0);
-    expect(listenerUp(metrics, "free")).toBe(1);
-    const status = (await (await fetch(`${admin}/api/v1/status`)).json()) as {
-      listeners: { name: string; bound: boolean; error: string | null }[];
-    };
-    expect(status.listeners.find((l) => l.name === "held")).toMatchObject({ bound: false });
-    expect(status.listeners.find((l) => l.name === "held")?.error).toMatch(/EADDRINUSE/);
-    expect(status.listeners.find((l) => l.name === "free")).toMatchObject({ bound: true, error: null });
+      const admin = `http://127.0.0.1:${await proc.adminPort()}`;
+      // The primary is ready once every worker has applied the configuration.
+      if (workers)
+        await within(15_000, async () => {
+          if ((await fetch(`${admin}/readyz`)).status !== 200) throw new Error("not ready yet");
+        });
+      expect((await fetch(`${admin}/readyz`)).status).toBe(200);
+      const metrics = await (await fetch(`${admin}/metrics`)).text();
+      expect(listenerUp(metrics, "held")).toBe(0);
+      expect(listenerUp(metrics, "free")).toBe(1);
+      const status = (await (await fetch(`${admin}/api/v1/status`)).json()) as {
+        listeners: { name: string; bound: boolean; error: string | null }[];
+      };
+      expect(status.listeners.find((l) => l.name === "held")).toMatchObject({ bound: false });
+      expect(status.listeners.find((l) => l.name === "held")?.error).toMatch(/EADDRINUSE/);
+      expect(status.listeners.find((l) => l.name === "free")).toMatchObject({ bound: true, error: null });
 
-    // A second failed attempt is logged at debug only: one warning per change, not per retry.
-    await proc.waitForLog((e) => e.msg === "listener still cannot bind", 10_000);
-    await holder.release();
-    holder = undefined;
-    await within(15_000, async () => {
-      const now = await (await fetch(`${admin}/metrics`)).text();
-      if (listenerUp(now, "held") !== 1) throw new Error("held listener not bound yet");
+      // A second failed attempt is logged at debug only: one warning per change, not per retry.
+      await proc.waitForLog((e) => e.msg === "listener still cannot bind", 10_000);
+      await holder.release();
+      holder = undefined;
+      await within(15_000, async () => {
+        const now = await (await fetch(`${admin}/metrics`)).text();
+        if (listenerUp(now, "held") !== 1) throw new Error("held listener not bound yet");
+      });
+      const held = Number(warning.port);
+      expect(await whoAnswers(held, "127.0.0.3")).toBe(mode.backend.name);
+      const warnings = proc
+        .stdout()
+        .split("\n")
+        .filter((l) => l.includes('"SLB_ERR_DATA_BIND"') && l.includes('"level":40'));
+      expect(warnings).toHaveLength(1);
+      if (workers) {
+        const after = (await (await fetch(`${admin}/api/v1/status`)).json()) as typeof status;
+        expect(after.listeners.find((l) => l.name === "held")).toMatchObject({ bound: true, error: null });
+      }
     });
-    const held = Number(warning.port);
-    expect(await whoAnswers(held, "127.0.0.3")).toBe("b1");
-    const warnings = proc
-      .stdout()
-      .split("\n")
-      .filter((l) => l.includes('"SLB_ERR_DATA_BIND"') && l.includes('"level":40'));
-    expect(warnings).toHaveLength(1);
   });
-});
-
-describe("run -f --workers 2 with one listener's port held by another socket", () => {
-  let backend: TcpBackend;
-  let proc: StickylbProcess | undefined;
-  let holder: HeldPort | undefined;
-
-  beforeAll(async () => {
-    backend = await startTcpBackend("w1", "127.0.1.62");
-  });
-  afterAll(async () => {
-    await proc?.stop();
-    await holder?.release();
-    await backend.close();
-  });
-
-  it("the primary starts, the other listener serves, the held one is reported and binds once the port is free", async () => {
-    holder = await holdPort("127.0.0.1");
-    const freePort = await freeTcpPort();
-    const file = writeConfig(
-      tempDir(),
-      "lb.yaml",
-      `apiVersion: stickylb/v1
-kind: LoadBalancer
-metadata: {name: bind-workers}
-spec:
-  listeners:
-    - {name: held, protocol: TCP, address: 127.0.0.1, port: ${holder.port}, defaultPool: p}
-    - {name: free, protocol: TCP, address: 127.0.0.1, port: ${freePort}, defaultPool: p}
-  pools:
-    - name: p
-      members:
-${membersYaml([{ address: "127.0.1.62", port: backend.port }])}
-`,
-    );
-    proc = await runStickylb([file], ["--workers", "2"]);
-    const warning = await proc.waitForLog((e) => e.code === "SLB_ERR_DATA_BIND");
-    expect(warning).toMatchObject({ listener: "held", port: holder.port, retryInMs: 1000 });
-    expect(warning.error).toMatch(/EADDRINUSE/);
-    expect(await whoAnswers(freePort, "127.0.0.2")).toBe("w1");
-
-    const admin = `http://127.0.0.1:${await proc.adminPort()}`;
-    await within(15_000, async () => {
-      if ((await fetch(`${admin}/readyz`)).status !== 200) throw new Error("not ready yet");
-    });
-    const metrics = await (await fetch(`${admin}/metrics`)).text();
-    expect(listenerUp(metrics, "held")).toBe(0);
-    expect(listenerUp(metrics, "free")).toBe(1);
-    const status = (await (await fetch(`${admin}/api/v1/status`)).json()) as {
-      listeners: { name: string; bound: boolean; error: string | null }[];
-    };
-    expect(status.listeners.find((l) => l.name === "held")).toMatchObject({ bound: false });
-    expect(status.listeners.find((l) => l.name === "held")?.error).toMatch(/EADDRINUSE/);
-    expect(status.listeners.find((l) => l.name === "free")).toMatchObject({ bound: true, error: null });
-
-    await holder.release();
-    holder = undefined;
-    await within(15_000, async () => {
-      const now = await (await fetch(`${admin}/metrics`)).text();
-      if (listenerUp(now, "held") !== 1) throw new Error("held listener not bound yet");
-    });
-    expect(await whoAnswers(Number(warning.port), "127.0.0.3")).toBe("w1");
-    const after = (await (await fetch(`${admin}/api/v1/status`)).json()) as typeof status;
-    expect(after.listeners.find((l) => l.name === "held")).toMatchObject({ bound: true, error: null });
-  });
-});
+}
 
 describe("controller mode with one Service's port held by another socket", () => {
   let backend: TcpBackend;
