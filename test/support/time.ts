@@ -39,3 +39,17 @@ export async function timedWithin<T>(
     }
   }
 }
+
+/** Calls `check` until it stops throwing; rethrows its last failure after `ms`. */
+export async function eventually(check: () => void, ms = 5000): Promise<void> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    try {
+      check();
+      return;
+    } catch (error) {
+      if (Date.now() > deadline) throw error;
+      await sleep(20);
+    }
+  }
+}

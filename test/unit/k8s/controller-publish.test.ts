@@ -4,31 +4,13 @@
  * while another replica leads and everything at once when leadership arrives; objects of another
  * load balancer class or Ingress class get nothing; Gateway API conditions follow the same rules.
  */
-import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { pino } from "pino";
 import { afterEach, describe, expect, it } from "vitest";
 import { KubernetesController } from "../../../src/control/k8s/controller.js";
 import { EventRecorder, type EventToPost } from "../../../src/control/k8s/event-recorder.js";
-import { loadKubeConfig } from "../../../src/control/k8s/kube-config.js";
 import { ManualClock } from "../../../src/core/clock.js";
 import { FakeKubeApi } from "../../support/fake-kube-api.js";
-
-async function eventually(check: () => void, ms = 5000): Promise<void> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    try {
-      check();
-      return;
-    } catch (error) {
-      if (Date.now() > deadline) throw error;
-      await new Promise((r) => setTimeout(r, 20));
-    }
-  }
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+import { eventually, sleep } from "../../support/time.js";
 
 const service = (name: string, port: number, spec: Record<string, unknown> = {}) => ({
   apiVersion: "v1",
@@ -49,7 +31,7 @@ describe("status written by the controller", () => {
     api = await new FakeKubeApi().start();
     let leading = false;
     controller = new KubernetesController({
-      config: loadKubeConfig(api.writeKubeconfig(mkdtempSync(join(tmpdir(), "stickylb-kube-")))),
+      config: api.kubeConfig(),
       converter: { listenAddress: "127.0.0.1" },
       publishService: { namespace: "edge", name: "front" },
       isLeader: () => leading,
@@ -109,7 +91,7 @@ describe("Gateway API status written by the controller", () => {
     api = await new FakeKubeApi().start();
     let leading = false;
     controller = new KubernetesController({
-      config: loadKubeConfig(api.writeKubeconfig(mkdtempSync(join(tmpdir(), "stickylb-kube-")))),
+      config: api.kubeConfig(),
       converter: { listenAddress: "127.0.0.1" },
       isLeader: () => leading,
       log: pino({ level: "silent" }),
@@ -175,7 +157,7 @@ describe("Events posted by the controller", () => {
     api = await new FakeKubeApi().start();
     const posted: EventToPost[] = [];
     controller = new KubernetesController({
-      config: loadKubeConfig(api.writeKubeconfig(mkdtempSync(join(tmpdir(), "stickylb-kube-")))),
+      config: api.kubeConfig(),
       converter: { listenAddress: "127.0.0.1" },
       events: new EventRecorder(
         {
@@ -240,7 +222,7 @@ describe("Events posted by the controller", () => {
     const posted: EventToPost[] = [];
     let unbound: { object: string; message: string }[] = [];
     controller = new KubernetesController({
-      config: loadKubeConfig(api.writeKubeconfig(mkdtempSync(join(tmpdir(), "stickylb-kube-")))),
+      config: api.kubeConfig(),
       converter: { listenAddress: "127.0.0.1" },
       events: new EventRecorder(
         {

@@ -19,15 +19,8 @@ import { Runtime } from "../../../src/runtime/runtime.js";
 import { holdPort } from "../../support/held-port.js";
 import { type HttpBackend, httpGet, startHttpBackend } from "../../support/http-backends.js";
 import { ManualTimers } from "../../support/manual-timers.js";
+import { until } from "../../support/time.js";
 import { listenerModel, poolModel } from "../http/harness.js";
-
-async function until(predicate: () => boolean, what: string): Promise<void> {
-  const deadline = Date.now() + 5000;
-  while (!predicate()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 const cleanups: (() => unknown)[] = [];
 afterEach(async () => {

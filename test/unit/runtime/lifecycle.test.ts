@@ -12,6 +12,7 @@ import { descriptorBounds } from "../../../src/data/limits/process-limits.js";
 import { Runtime } from "../../../src/runtime/runtime.js";
 import { makeCertificate } from "../../support/certificates.js";
 import { httpGet } from "../../support/http-backends.js";
+import { until } from "../../support/time.js";
 import { listenerModel, poolModel } from "../http/harness.js";
 import { udpListenerModel } from "../udp/support.js";
 
@@ -33,14 +34,6 @@ async function keepAliveMember(): Promise<{ port: number; open: () => number; cl
       server.close();
     },
   };
-}
-
-async function until(predicate: () => boolean, what: string): Promise<void> {
-  const deadline = Date.now() + 5000;
-  while (!predicate()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
 }
 
 const cleanups: (() => unknown)[] = [];
