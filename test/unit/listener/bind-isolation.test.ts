@@ -5,7 +5,7 @@
  * injected, so no test waits for a real backoff; sockets and requests are real.
  */
 import { pino } from "pino";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { listenerViews } from "../../../src/admin/listener-view.js";
 import { systemClock } from "../../../src/core/clock.js";
 import type { ListenerModel } from "../../../src/core/model.js";
@@ -16,16 +16,14 @@ import {
   nextBindDelay,
 } from "../../../src/data/listener/bind-retry.js";
 import { Runtime } from "../../../src/runtime/runtime.js";
+import { cleanupList } from "../../support/cleanups.js";
 import { holdPort } from "../../support/held-port.js";
 import { type HttpBackend, httpGet, startHttpBackend } from "../../support/http-backends.js";
 import { ManualTimers } from "../../support/manual-timers.js";
 import { until } from "../../support/time.js";
 import { listenerModel, poolModel } from "../http/harness.js";
 
-const cleanups: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
+const cleanups = cleanupList();
 
 describe("bind retry schedule", () => {
   it("starts at one second and doubles up to thirty", () => {

@@ -4,13 +4,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
-import { pino } from "pino";
-import { afterEach, describe, expect, it } from "vitest";
-import { systemClock } from "../../../src/core/clock.js";
+import { describe, expect, it } from "vitest";
 import type { ConfigModel } from "../../../src/core/model.js";
 import { descriptorBounds } from "../../../src/data/limits/process-limits.js";
-import { Runtime } from "../../../src/runtime/runtime.js";
+import type { Runtime } from "../../../src/runtime/runtime.js";
 import { makeCertificate } from "../../support/certificates.js";
+import { cleanupList, silentRuntime } from "../../support/cleanups.js";
 import { httpGet } from "../../support/http-backends.js";
 import { until } from "../../support/time.js";
 import { listenerModel, poolModel } from "../http/harness.js";
@@ -36,21 +35,9 @@ async function keepAliveMember(): Promise<{ port: number; open: () => number; cl
   };
 }
 
-const cleanups: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
+const cleanups = cleanupList();
 
-function newRuntime(): Runtime {
-  const runtime = new Runtime({
-    clock: systemClock,
-    log: pino({ level: "silent" }),
-    drainTimeoutMs: 1000,
-    stateDir: "/nonexistent",
-  });
-  cleanups.push(() => runtime.stop());
-  return runtime;
-}
+const newRuntime = (): Runtime => silentRuntime(cleanups);
 
 describe("runtime lifecycle", () => {
   it("destroys the member connection pools on stop", async () => {

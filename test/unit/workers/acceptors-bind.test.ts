@@ -6,10 +6,11 @@
  */
 import * as net from "node:net";
 import { pino } from "pino";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { Acceptors } from "../../../src/cluster/acceptors.js";
 import type { ConfigModel } from "../../../src/core/model.js";
 import { bindKeyOf } from "../../../src/data/snapshot.js";
+import { cleanupList } from "../../support/cleanups.js";
 import { holdPort } from "../../support/held-port.js";
 import { ManualTimers } from "../../support/manual-timers.js";
 import { freeTcpPort } from "../../support/ports.js";
@@ -17,10 +18,7 @@ import { until } from "../../support/time.js";
 import { listenerModel } from "../http/harness.js";
 
 const log = pino({ level: "silent" });
-const cleanups: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
+const cleanups = cleanupList();
 
 function model(ports: { held?: number; free?: number }): ConfigModel {
   const listeners = [];
