@@ -6,7 +6,7 @@
  */
 import { pino } from "pino";
 import { afterEach, describe, expect, it } from "vitest";
-import { KubernetesController } from "../../../src/control/k8s/controller.js";
+import { type ControllerOptions, KubernetesController } from "../../../src/control/k8s/controller.js";
 import { EventRecorder, type EventToPost } from "../../../src/control/k8s/event-recorder.js";
 import { ManualClock } from "../../../src/core/clock.js";
 import { FakeKubeApi } from "../../support/fake-kube-api.js";
@@ -19,6 +19,28 @@ const service = (name: string, port: number, spec: Record<string, unknown> = {})
   spec: { type: "LoadBalancer", ports: [{ name: "tcp", port, protocol: "TCP" }], ...spec },
 });
 
+/** A controller against `api` that applies nothing, rebuilding at most every 20 ms. */
+function controllerOn(api: FakeKubeApi, options: Partial<ControllerOptions> = {}): KubernetesController {
+  return new KubernetesController({
+    config: api.kubeConfig(),
+    converter: { listenAddress: "127.0.0.1" },
+    log: pino({ level: "silent" }),
+    apply: async () => {},
+    throttleMs: 20,
+    ...options,
+  });
+}
+
+/** An Event recorder that posts into `posted`. */
+function recorderInto(posted: EventToPost[]): EventRecorder {
+  const sink = {
+    post: async (event: EventToPost) => {
+      posted.push(event);
+    },
+  };
+  return new EventRecorder(sink, new ManualClock(0), pino({ level: "silent" }));
+}
+
 describe("status written by the controller", () => {
   let api: FakeKubeApi;
   let controller: KubernetesController | undefined;
@@ -30,14 +52,9 @@ describe("status written by the controller", () => {
   it("copies --publish-service's status, writes only differences, and only while leading", async () => {
     api = await new FakeKubeApi().start();
     let leading = false;
-    controller = new KubernetesController({
-      config: api.kubeConfig(),
-      converter: { listenAddress: "127.0.0.1" },
+    controller = controllerOn(api, {
       publishService: { namespace: "edge", name: "front" },
       isLeader: () => leading,
-      log: pino({ level: "silent" }),
-      apply: async () => {},
-      throttleMs: 20,
     });
     // The published Service belongs to another load balancer (its class), which gave it addresses.
     api.apply({
@@ -90,13 +107,8 @@ describe("Gateway API status written by the controller", () => {
   it("nothing while another replica leads; the conditions at once when leadership arrives, then only changes", async () => {
     api = await new FakeKubeApi().start();
     let leading = false;
-    controller = new KubernetesController({
-      config: api.kubeConfig(),
-      converter: { listenAddress: "127.0.0.1" },
+    controller = controllerOn(api, {
       isLeader: () => leading,
-      log: pino({ level: "silent" }),
-      apply: async () => {},
-      throttleMs: 20,
     });
     api.apply({
       kind: "GatewayClass",
@@ -156,21 +168,8 @@ describe("Events posted by the controller", () => {
   it("a partly applied Ingress (a rule another Ingress routes already) gets a Warning, then a Normal once fixed", async () => {
     api = await new FakeKubeApi().start();
     const posted: EventToPost[] = [];
-    controller = new KubernetesController({
-      config: api.kubeConfig(),
-      converter: { listenAddress: "127.0.0.1" },
-      events: new EventRecorder(
-        {
-          post: async (event) => {
-            posted.push(event);
-          },
-        },
-        new ManualClock(0),
-        pino({ level: "silent" }),
-      ),
-      log: pino({ level: "silent" }),
-      apply: async () => {},
-      throttleMs: 20,
+    controller = controllerOn(api, {
+      events: recorderInto(posted),
     });
     const ingress = (name: string, host: string, created: string) => ({
       apiVersion: "networking.k8s.io/v1",
@@ -221,22 +220,9 @@ describe("Events posted by the controller", () => {
     api = await new FakeKubeApi().start();
     const posted: EventToPost[] = [];
     let unbound: { object: string; message: string }[] = [];
-    controller = new KubernetesController({
-      config: api.kubeConfig(),
-      converter: { listenAddress: "127.0.0.1" },
-      events: new EventRecorder(
-        {
-          post: async (event) => {
-            posted.push(event);
-          },
-        },
-        new ManualClock(0),
-        pino({ level: "silent" }),
-      ),
+    controller = controllerOn(api, {
+      events: recorderInto(posted),
       unboundListeners: () => unbound,
-      log: pino({ level: "silent" }),
-      apply: async () => {},
-      throttleMs: 20,
     });
     api.apply(service("web", 8080));
     controller.start();
