@@ -6,6 +6,7 @@
 import { createHash } from "node:crypto";
 import { clientIpKey } from "../core/member.js";
 import { carriesToken, type PersistenceType } from "../core/model.js";
+import type { BindingStore } from "../data/affinity/binding-table.js";
 import { isSessionOver } from "../data/affinity/cookie-codec.js";
 import { codecFor } from "../data/affinity/http-cookie-affinity.js";
 import type { MemberRuntime } from "../data/upstream/member-runtime.js";
@@ -256,25 +257,45 @@ export function deleteBinding(runtime: Runtime, poolName: string, rawKey: string
   const key = normalizeKey(pool, rawKey);
   const found = table.peek(key);
   const member = found === undefined ? undefined : found.member.slice(found.member.indexOf("/") + 1);
-  const deleted = table.delete(key);
-  if (!deleted) {
-    return {
-      status: 404,
-      body: { pool: pool.name, deleted: false, why: "no binding for this key" },
-      outcome: "not bound",
-    };
-  }
+  return deleteAnswer(pool.name, table.delete(key), member, member, {
+    missing: "no binding for this key",
+    removed:
+      "binding removed: the client's next connection or request is placed afresh by the algorithm and bound again",
+  });
+}
+
+/**
+ * The answer of a DELETE that was carried out: 404 when nothing was bound, else 200 naming the
+ * member the binding pointed at (`shown` is that member as the body shows it).
+ */
+function deleteAnswer(
+  pool: string,
+  deleted: boolean,
+  member: string | undefined,
+  shown: string | null | undefined,
+  why: { readonly missing: string; readonly removed: string },
+): ApiAnswer {
+  if (!deleted)
+    return { status: 404, body: { pool, deleted: false, why: why.missing }, outcome: "not bound" };
   return {
     status: 200,
-    body: {
-      pool: pool.name,
-      deleted: true,
-      member,
-      why: "binding removed: the client's next connection or request is placed afresh by the algorithm and bound again",
-    },
+    body: { pool, deleted: true, member: shown, why: why.removed },
     outcome: "deleted",
     ...(member === undefined ? {} : { member }),
   };
+}
+
+/** A pool's binding store and the normalized key, for the shared-store variants below. */
+function sharedKey(
+  runtime: Runtime,
+  poolName: string,
+  rawKey: string,
+): { pool: PoolRuntime; table: BindingStore; key: string } | undefined {
+  const pool = runtime.current.pools.get(poolName);
+  const table = pool?.bindings;
+  return pool === undefined || table === undefined
+    ? undefined
+    : { pool, table, key: normalizeKey(pool, rawKey) };
 }
 
 /**
@@ -288,12 +309,9 @@ export async function lookupBindingShared(
   rawKey: string,
   now: number,
 ): Promise<ApiAnswer> {
-  const pool = runtime.current.pools.get(poolName);
-  const table = pool?.bindings;
-  if (pool !== undefined && table?.lookupShared !== undefined) {
-    const key = normalizeKey(pool, rawKey);
-    if (table.peek(key) === undefined) await table.lookupShared(key);
-  }
+  const shared = sharedKey(runtime, poolName, rawKey);
+  if (shared?.table.lookupShared !== undefined && shared.table.peek(shared.key) === undefined)
+    await shared.table.lookupShared(shared.key);
   return lookupBinding(runtime, poolName, rawKey, now);
 }
 
@@ -307,16 +325,14 @@ export async function deleteBindingShared(
   poolName: string,
   rawKey: string,
 ): Promise<ApiAnswer> {
-  const pool = runtime.current.pools.get(poolName);
-  const table = pool?.bindings;
-  if (pool === undefined || table?.deleteShared === undefined)
-    return deleteBinding(runtime, poolName, rawKey);
-  const key = normalizeKey(pool, rawKey);
+  const shared = sharedKey(runtime, poolName, rawKey);
+  if (shared?.table.deleteShared === undefined) return deleteBinding(runtime, poolName, rawKey);
+  const { pool, table, key } = shared;
   const found = table.peek(key);
   const local = found === undefined ? undefined : found.member.slice(found.member.indexOf("/") + 1);
   let deleted: boolean;
   try {
-    deleted = await table.deleteShared(key);
+    deleted = await shared.table.deleteShared(key);
   } catch (err) {
     return {
       status: 502,
@@ -328,22 +344,9 @@ export async function deleteBindingShared(
       outcome: "store unreachable",
     };
   }
-  if (!deleted) {
-    return {
-      status: 404,
-      body: { pool: pool.name, deleted: false, why: "no binding for this key, here or in the state store" },
-      outcome: "not bound",
-    };
-  }
-  return {
-    status: 200,
-    body: {
-      pool: pool.name,
-      deleted: true,
-      member: local ?? null,
-      why: "binding removed here, in the state store and on every replica: the client's next connection or request is placed afresh by the algorithm and bound again",
-    },
-    outcome: "deleted",
-    ...(local === undefined ? {} : { member: local }),
-  };
+  return deleteAnswer(pool.name, deleted, local, local ?? null, {
+    missing: "no binding for this key, here or in the state store",
+    removed:
+      "binding removed here, in the state store and on every replica: the client's next connection or request is placed afresh by the algorithm and bound again",
+  });
 }

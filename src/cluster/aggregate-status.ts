@@ -5,6 +5,7 @@ import {
   type StatusMember,
   type StatusPool,
 } from "../admin/status.js";
+import type { BindState } from "../data/listener/bind-retry.js";
 import { mergedCounts } from "../data/proxy/request-durations.js";
 import { bindKeyOf } from "../data/snapshot.js";
 
@@ -14,6 +15,8 @@ export type WorkerStatus = StatusDocument & { readonly pid: number };
 export interface ClusterFacts {
   /** The port the primary bound for a listener's bind key (TCP family). */
   portOf(bindKey: string): number | undefined;
+  /** Whether the primary holds a TCP-family listener's socket (undefined: a UDP listener, the workers'). */
+  bindStateOf?(bindKey: string): BindState | undefined;
   readonly reloads: { ok: number; error: number };
   readonly uptimeSeconds: number;
   readonly ready: boolean;
@@ -88,8 +91,10 @@ function aggregateListener(
   facts: ClusterFacts,
 ): StatusListener {
   const same = docs.flatMap((d) => d.listeners.filter((x) => x.name === l.name));
+  const held = facts.bindStateOf?.(bindKeyOf(l));
   return {
     ...l,
+    ...(held === undefined ? {} : { bound: held.bound, error: held.bound ? null : held.error }),
     port: facts.portOf(bindKeyOf(l)) ?? l.port,
     open: sumBy(same, (x) => x.open),
     connections: sumBy(same, (x) => x.connections),

@@ -7,6 +7,8 @@
 import type { Socket } from "node:net";
 import type { AdminSource } from "../admin/admin-server.js";
 import type { ApiAnswer } from "../admin/bindings-api.js";
+import { declareListenerUp } from "../admin/listener-metrics.js";
+import { seriesOn } from "../admin/metric-series.js";
 import { createMetricsRegistry } from "../admin/metrics.js";
 import { systemClock } from "../core/clock.js";
 import type { Logger } from "../core/log.js";
@@ -123,6 +125,9 @@ export async function runPrimary(options: PrimaryOptions, err: NodeJS.WritableSt
     { ready: () => bound, reloads: () => reloads },
     options.version,
   );
+  // The primary holds the TCP-family sockets: whether each is bound is its to say (the workers'
+  // injected listeners always are); the aggregation takes the minimum.
+  declareListenerUp(seriesOn(primaryRegistry), () => acceptors.listenersUp());
   const adminSource: AdminSource = {
     ready: () => bound && workers.allReady(),
     reloads: () => reloads,
@@ -140,6 +145,7 @@ export async function runPrimary(options: PrimaryOptions, err: NodeJS.WritableSt
         const docs = await everyWorker((slot) => workers.query(slot, { op: "status" }));
         return aggregateStatus(docs as (WorkerStatus | undefined)[], {
           portOf: (key) => acceptors.portOf(key),
+          bindStateOf: (key) => acceptors.bindState(key),
           reloads,
           uptimeSeconds: (systemClock.now() - startedAt) / 1000,
           ready: bound && workers.allReady(),

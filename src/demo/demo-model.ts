@@ -4,7 +4,7 @@
  * configuration file would.
  */
 import { randomBytes } from "node:crypto";
-import { DEFAULT_COOKIE } from "../control/config/native-pool.js";
+import { DEFAULT_COOKIE } from "../control/config/native-persistence.js";
 import type {
   Algorithm,
   ConfigModel,

@@ -132,6 +132,7 @@ export async function runController(
         message: `listener ${u.model.name} (${u.model.protocol} ${u.model.address}:${u.model.port}) cannot bind: ${u.error}; retried with backoff`,
       })),
     log,
+    clock: options.clock,
     apply: async (model: ConfigModel) => {
       try {
         await runtime.apply(withCookieSecret(model, options.cookieSecretFile));

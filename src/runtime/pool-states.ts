@@ -78,6 +78,8 @@ export class PoolStates {
   private shared: SharedBindings | undefined;
   /** Changes with the shared store, so that sticky pools start over on the new one. */
   private storeGeneration = 0;
+  /** The in-process table behind each pool's binding store (wrapped or not), for its removal counts. */
+  private readonly tables = new WeakMap<BindingStore, BindingTable>();
 
   constructor(
     private readonly clock: Clock,
@@ -159,7 +161,21 @@ export class PoolStates {
       maxEntries: Math.min(persistence.maxBindings, this.memoryCap),
       clock: this.clock,
     });
-    return this.wrap === undefined ? table : this.wrap(pool, table);
+    const store = this.wrap === undefined ? table : this.wrap(pool, table);
+    this.tables.set(store, table);
+    return store;
+  }
+
+  /**
+   * Entries each pool's in-process binding table removed: `expired` (idle past the persistence
+   * timeout) and `evicted` (the oldest, to stay within `maxBindings`). Pools whose bindings live in
+   * a shared store are not listed (docs/shared-state.md has the store's own series).
+   */
+  *tableRemovals(): Iterable<{ readonly pool: string; readonly expired: number; readonly evicted: number }> {
+    for (const [pool, state] of this.states) {
+      const table = state.bindings === undefined ? undefined : this.tables.get(state.bindings);
+      if (table !== undefined) yield { pool, expired: table.expirations, evicted: table.evictions };
+    }
   }
 
   get(name: string): PoolState | undefined {

@@ -9,20 +9,10 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTcpBackend, whoAnswers } from "../support/backends.js";
 import { FakeKubeApi } from "../support/fake-kube-api.js";
 import { cookiePair, type HttpBackend, httpGet, startHttpBackend } from "../support/http-backends.js";
+import { startController } from "../support/kube-objects.js";
 import { freeTcpPort } from "../support/ports.js";
 import { type StickylbProcess, startStickylb, tempDir } from "../support/stickylb-process.js";
-
-async function within<T>(ms: number, probe: () => Promise<T>): Promise<T> {
-  const start = Date.now();
-  for (;;) {
-    try {
-      return await probe();
-    } catch (error) {
-      if (Date.now() - start > ms) throw error;
-      await new Promise((r) => setTimeout(r, 25));
-    }
-  }
-}
+import { within } from "../support/time.js";
 
 type Conditions = { type: string; status: string; reason: string }[];
 const summary = (conditions: unknown): Record<string, string> =>
@@ -39,15 +29,7 @@ describe("Gateway API against a Kubernetes API double", () => {
     web.push(await startHttpBackend("g2", "127.0.1.42", "name", web[0]!.port));
     api = await new FakeKubeApi().start();
     port = await freeTcpPort();
-    proc = startStickylb([
-      "run",
-      "--kubernetes",
-      "--kubeconfig",
-      api.writeKubeconfig(tempDir()),
-      "--listen-address",
-      "127.0.0.1",
-    ]);
-    await proc.waitForLog((e) => e.msg === "kubernetes controller synced", 15_000);
+    proc = await startController(api);
   });
   afterAll(async () => {
     await proc?.stop();

@@ -9,58 +9,16 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { connectAndReadName, startTcpBackend, type TcpBackend, whoAnswers } from "../support/backends.js";
 import { FakeKubeApi } from "../support/fake-kube-api.js";
 import { cookiePair, type HttpBackend, httpGet, startHttpBackend } from "../support/http-backends.js";
+import { endpointSlice, kubeService, startController } from "../support/kube-objects.js";
 import { freeTcpPort } from "../support/ports.js";
-import { type StickylbProcess, startStickylb, tempDir } from "../support/stickylb-process.js";
+import type { StickylbProcess } from "../support/stickylb-process.js";
+import { timedWithin } from "../support/time.js";
 
 /** Polls `probe` until it passes; resolves with the time it took. */
-async function within<T>(ms: number, probe: () => Promise<T>): Promise<{ value: T; tookMs: number }> {
-  const start = Date.now();
-  for (;;) {
-    try {
-      return { value: await probe(), tookMs: Date.now() - start };
-    } catch (error) {
-      if (Date.now() - start > ms) throw error;
-      await new Promise((r) => setTimeout(r, 20));
-    }
-  }
-}
+const within = <T>(ms: number, probe: () => Promise<T>) => timedWithin(ms, probe, 20);
 
-const service = (
-  name: string,
-  port: number,
-  annotations: Record<string, string> = {},
-  type = "LoadBalancer",
-) => ({
-  apiVersion: "v1",
-  kind: "Service",
-  metadata: { name, namespace: "shop", annotations },
-  spec: { type, ports: [{ name: "main", port, protocol: "TCP", targetPort: 8080 }] },
-});
-
-interface Ep {
-  ip: string;
-  state?: "ready" | "terminating" | "gone";
-}
-const slice = (serviceName: string, port: number, endpoints: Ep[]) => ({
-  apiVersion: "discovery.k8s.io/v1",
-  kind: "EndpointSlice",
-  metadata: {
-    name: `${serviceName}-abc`,
-    namespace: "shop",
-    labels: { "kubernetes.io/service-name": serviceName },
-  },
-  addressType: "IPv4",
-  ports: [{ name: "main", port, protocol: "TCP" }],
-  endpoints: endpoints.map((e) => ({
-    addresses: [e.ip],
-    conditions:
-      e.state === "terminating"
-        ? { ready: false, serving: true, terminating: true }
-        : e.state === "gone"
-          ? { ready: false, serving: false, terminating: true }
-          : { ready: true, serving: true, terminating: false },
-  })),
-});
+const service = kubeService;
+const slice = endpointSlice;
 
 async function echo(socket: net.Socket, text: string): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -90,20 +48,7 @@ describe("stickylb run --kubernetes against a Kubernetes API double", () => {
     web.push(await startHttpBackend("h1", "127.0.1.24"));
     web.push(await startHttpBackend("h2", "127.0.1.25", "name", web[0]!.port));
     api = await new FakeKubeApi().start();
-    const kubeconfig = api.writeKubeconfig(tempDir());
-    proc = startStickylb([
-      "run",
-      "--kubernetes",
-      "--kubeconfig",
-      kubeconfig,
-      "--listen-address",
-      "127.0.0.1",
-      "--publish-address",
-      "192.0.2.7",
-      "--drain-timeout",
-      "10s",
-    ]);
-    await proc.waitForLog((e) => e.msg === "kubernetes controller synced", 15_000);
+    proc = await startController(api, ["--publish-address", "192.0.2.7", "--drain-timeout", "10s"]);
   });
   afterAll(async () => {
     await proc?.stop();

@@ -12,51 +12,19 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTcpBackend, type TcpBackend, whoAnswers } from "../support/backends.js";
 import { FakeKubeApi } from "../support/fake-kube-api.js";
 import { cookiePair, type HttpBackend, httpGet, startHttpBackend } from "../support/http-backends.js";
+import { endpointSlice, kubeService } from "../support/kube-objects.js";
 import { freeTcpPort } from "../support/ports.js";
 import { type StickylbProcess, startStickylb, tempDir } from "../support/stickylb-process.js";
+import { sleep, timedWithin } from "../support/time.js";
 
-async function within<T>(ms: number, probe: () => Promise<T>): Promise<{ value: T; tookMs: number }> {
-  const start = Date.now();
-  for (;;) {
-    try {
-      return { value: await probe(), tookMs: Date.now() - start };
-    } catch (error) {
-      if (Date.now() - start > ms) throw error;
-      await new Promise((r) => setTimeout(r, 25));
-    }
-  }
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const within = timedWithin;
 
 /** Lease 1.5 s, renew deadline 1 s, retry every 250 ms (production: 15 s, 10 s, 2 s). */
 const LEASE_MS = 1500;
 const TIMINGS = `${LEASE_MS},1000,250`;
 
-const service = (
-  name: string,
-  port: number,
-  annotations: Record<string, string> = {},
-  type = "LoadBalancer",
-) => ({
-  apiVersion: "v1",
-  kind: "Service",
-  metadata: { name, namespace: "shop", annotations },
-  spec: { type, ports: [{ name: "main", port, protocol: "TCP", targetPort: 8080 }] },
-});
-
-const slice = (serviceName: string, port: number, ips: string[]) => ({
-  apiVersion: "discovery.k8s.io/v1",
-  kind: "EndpointSlice",
-  metadata: {
-    name: `${serviceName}-x`,
-    namespace: "shop",
-    labels: { "kubernetes.io/service-name": serviceName },
-  },
-  addressType: "IPv4",
-  ports: [{ name: "main", port, protocol: "TCP" }],
-  endpoints: ips.map((ip) => ({ addresses: [ip], conditions: { ready: true } })),
-});
+const service = kubeService;
+const slice = endpointSlice;
 
 interface Replica {
   readonly name: string;

@@ -4,73 +4,68 @@
  * 200, the held listener shows `stickylb_listener_up` 0 and `bound: false` until the test lets
  * go of the port, then the retry binds it (first retry after 1 s, doubling). In controller mode
  * (against the project's API double) the Service whose port is held gets a Warning Event, and a
- * Normal one once its listener binds.
+ * Normal one once its listener binds. With `--workers 2` the primary holds the TCP sockets and
+ * behaves the same way.
  */
-import * as net from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTcpBackend, type TcpBackend, whoAnswers } from "../support/backends.js";
 import { FakeKubeApi } from "../support/fake-kube-api.js";
+import { type HeldPort, holdPort } from "../support/held-port.js";
+import { endpointSlice, kubeService, startController } from "../support/kube-objects.js";
 import { freeTcpPort } from "../support/ports.js";
 import {
   membersYaml,
   runStickylb,
   type StickylbProcess,
-  startStickylb,
   tempDir,
   writeConfig,
 } from "../support/stickylb-process.js";
-
-async function within<T>(ms: number, probe: () => Promise<T>): Promise<T> {
-  const start = Date.now();
-  for (;;) {
-    try {
-      return await probe();
-    } catch (error) {
-      if (Date.now() - start > ms) throw error;
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
-}
-
-/** Holds a TCP port the way another process would, until `release`. */
-async function holdPort(address: string, port = 0): Promise<{ port: number; release: () => Promise<void> }> {
-  const server = net.createServer((s) => s.destroy());
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen({ host: address, port }, resolve);
-  });
-  return {
-    port: (server.address() as net.AddressInfo).port,
-    release: () => new Promise<void>((resolve) => server.close(() => resolve())),
-  };
-}
+import { within } from "../support/time.js";
 
 function listenerUp(metrics: string, listener: string): number | undefined {
   const line = metrics.split("\n").find((l) => l.startsWith(`stickylb_listener_up{listener="${listener}"}`));
   return line === undefined ? undefined : Number(line.split(" ").at(-1));
 }
 
-describe("run -f with one listener's port held by another socket", () => {
-  let backend: TcpBackend;
-  let proc: StickylbProcess | undefined;
-  let holder: { port: number; release: () => Promise<void> } | undefined;
+/** The same scenario in one process and with `--workers 2` (where the primary holds the sockets). */
+const MODES = [
+  {
+    describe: "run -f with one listener's port held by another socket",
+    it: "serves the other listener, is ready, reports the held one, and binds it once the port is free",
+    args: [] as string[],
+    backend: { name: "b1", address: "127.0.1.61" },
+  },
+  {
+    describe: "run -f --workers 2 with one listener's port held by another socket",
+    it: "the primary starts, the other listener serves, the held one is reported and binds once the port is free",
+    args: ["--workers", "2"],
+    backend: { name: "w1", address: "127.0.1.62" },
+  },
+];
 
-  beforeAll(async () => {
-    backend = await startTcpBackend("b1", "127.0.1.61");
-  });
-  afterAll(async () => {
-    await proc?.stop();
-    await holder?.release();
-    await backend.close();
-  });
+for (const mode of MODES) {
+  const workers = mode.args.length > 0;
+  describe(mode.describe, () => {
+    let backend: TcpBackend;
+    let proc: StickylbProcess | undefined;
+    let holder: HeldPort | undefined;
 
-  it("serves the other listener, is ready, reports the held one, and binds it once the port is free", async () => {
-    holder = await holdPort("127.0.0.1");
-    const freePort = await freeTcpPort();
-    const file = writeConfig(
-      tempDir(),
-      "lb.yaml",
-      `apiVersion: stickylb/v1
+    beforeAll(async () => {
+      backend = await startTcpBackend(mode.backend.name, mode.backend.address);
+    });
+    afterAll(async () => {
+      await proc?.stop();
+      await holder?.release();
+      await backend.close();
+    });
+
+    it(mode.it, async () => {
+      holder = await holdPort("127.0.0.1");
+      const freePort = await freeTcpPort();
+      const file = writeConfig(
+        tempDir(),
+        "lb.yaml",
+        `apiVersion: stickylb/v1
 kind: LoadBalancer
 metadata: {name: bind-test}
 spec:
@@ -80,87 +75,65 @@ spec:
   pools:
     - name: p
       members:
-${membersYaml([{ address: "127.0.1.61", port: backend.port }])}
+${membersYaml([{ address: mode.backend.address, port: backend.port }])}
 `,
-    );
-    proc = await runStickylb([file]);
-    const warning = await proc.waitForLog((e) => e.code === "SLB_ERR_DATA_BIND");
-    expect(warning).toMatchObject({ listener: "held", port: holder.port, retryInMs: 1000 });
-    expect(warning.error).toMatch(/EADDRINUSE/);
-    expect(await whoAnswers(freePort, "127.0.0.2")).toBe("b1");
+      );
+      proc = await runStickylb([file], mode.args);
+      const warning = await proc.waitForLog((e) => e.code === "SLB_ERR_DATA_BIND");
+      expect(warning).toMatchObject({ listener: "held", port: holder.port, retryInMs: 1000 });
+      expect(warning.error).toMatch(/EADDRINUSE/);
+      expect(await whoAnswers(freePort, "127.0.0.2")).toBe(mode.backend.name);
 
-    const admin = `http://127.0.0.1:${await proc.adminPort()}`;
-    expect((await fetch(`${admin}/readyz`)).status).toBe(200);
-    const metrics = await (await fetch(`${admin}/metrics`)).text();
-    expect(listenerUp(metrics, "held")).toBe(0);
-    expect(listenerUp(metrics, "free")).toBe(1);
-    const status = (await (await fetch(`${admin}/api/v1/status`)).json()) as {
-      listeners: { name: string; bound: boolean; error: string | null }[];
-    };
-    expect(status.listeners.find((l) => l.name === "held")).toMatchObject({ bound: false });
-    expect(status.listeners.find((l) => l.name === "held")?.error).toMatch(/EADDRINUSE/);
-    expect(status.listeners.find((l) => l.name === "free")).toMatchObject({ bound: true, error: null });
+      const admin = `http://127.0.0.1:${await proc.adminPort()}`;
+      // The primary is ready once every worker has applied the configuration.
+      if (workers)
+        await within(15_000, async () => {
+          if ((await fetch(`${admin}/readyz`)).status !== 200) throw new Error("not ready yet");
+        });
+      expect((await fetch(`${admin}/readyz`)).status).toBe(200);
+      const metrics = await (await fetch(`${admin}/metrics`)).text();
+      expect(listenerUp(metrics, "held")).toBe(0);
+      expect(listenerUp(metrics, "free")).toBe(1);
+      const status = (await (await fetch(`${admin}/api/v1/status`)).json()) as {
+        listeners: { name: string; bound: boolean; error: string | null }[];
+      };
+      expect(status.listeners.find((l) => l.name === "held")).toMatchObject({ bound: false });
+      expect(status.listeners.find((l) => l.name === "held")?.error).toMatch(/EADDRINUSE/);
+      expect(status.listeners.find((l) => l.name === "free")).toMatchObject({ bound: true, error: null });
 
-    // A second failed attempt is logged at debug only: one warning per change, not per retry.
-    await proc.waitForLog((e) => e.msg === "listener still cannot bind", 10_000);
-    await holder.release();
-    holder = undefined;
-    await within(15_000, async () => {
-      const now = await (await fetch(`${admin}/metrics`)).text();
-      if (listenerUp(now, "held") !== 1) throw new Error("held listener not bound yet");
+      // A second failed attempt is logged at debug only: one warning per change, not per retry.
+      await proc.waitForLog((e) => e.msg === "listener still cannot bind", 10_000);
+      await holder.release();
+      holder = undefined;
+      await within(15_000, async () => {
+        const now = await (await fetch(`${admin}/metrics`)).text();
+        if (listenerUp(now, "held") !== 1) throw new Error("held listener not bound yet");
+      });
+      const held = Number(warning.port);
+      expect(await whoAnswers(held, "127.0.0.3")).toBe(mode.backend.name);
+      const warnings = proc
+        .stdout()
+        .split("\n")
+        .filter((l) => l.includes('"SLB_ERR_DATA_BIND"') && l.includes('"level":40'));
+      expect(warnings).toHaveLength(1);
+      if (workers) {
+        const after = (await (await fetch(`${admin}/api/v1/status`)).json()) as typeof status;
+        expect(after.listeners.find((l) => l.name === "held")).toMatchObject({ bound: true, error: null });
+      }
     });
-    const held = Number(warning.port);
-    expect(await whoAnswers(held, "127.0.0.3")).toBe("b1");
-    const warnings = proc
-      .stdout()
-      .split("\n")
-      .filter((l) => l.includes('"SLB_ERR_DATA_BIND"') && l.includes('"level":40'));
-    expect(warnings).toHaveLength(1);
   });
-});
-
-const service = (name: string, port: number) => ({
-  apiVersion: "v1",
-  kind: "Service",
-  metadata: { name, namespace: "shop" },
-  spec: { type: "LoadBalancer", ports: [{ name: "main", port, protocol: "TCP", targetPort: 8080 }] },
-});
-
-const slice = (serviceName: string, port: number, ip: string) => ({
-  apiVersion: "discovery.k8s.io/v1",
-  kind: "EndpointSlice",
-  metadata: {
-    name: `${serviceName}-x`,
-    namespace: "shop",
-    labels: { "kubernetes.io/service-name": serviceName },
-  },
-  addressType: "IPv4",
-  ports: [{ name: "main", port, protocol: "TCP" }],
-  endpoints: [{ addresses: [ip], conditions: { ready: true } }],
-});
+}
 
 describe("controller mode with one Service's port held by another socket", () => {
   let backend: TcpBackend;
   let api: FakeKubeApi;
   let proc: StickylbProcess | undefined;
-  let holder: { port: number; release: () => Promise<void> } | undefined;
+  let holder: HeldPort | undefined;
 
   beforeAll(async () => {
     backend = await startTcpBackend("k1", "127.0.1.62");
     api = await new FakeKubeApi().start();
-    const kubeconfig = api.writeKubeconfig(tempDir());
-    proc = startStickylb([
-      "run",
-      "--kubernetes",
-      "--kubeconfig",
-      kubeconfig,
-      "--listen-address",
-      "127.0.0.1",
-      "--leader-elect=false",
-      "--drain-timeout",
-      "1s",
-    ]);
-    await proc.waitForLog((e) => e.msg === "kubernetes controller synced", 15_000);
+    proc = await startController(api, ["--leader-elect=false", "--drain-timeout", "1s"]);
   });
   afterAll(async () => {
     await proc?.stop();
@@ -173,10 +146,10 @@ describe("controller mode with one Service's port held by another socket", () =>
     holder = await holdPort("127.0.0.1");
     const heldPort = holder.port;
     const freePort = await freeTcpPort();
-    api.apply(slice("held", backend.port, "127.0.1.62"));
-    api.apply(slice("free", backend.port, "127.0.1.62"));
-    api.apply(service("held", heldPort));
-    api.apply(service("free", freePort));
+    api.apply(endpointSlice("held", backend.port, ["127.0.1.62"]));
+    api.apply(endpointSlice("free", backend.port, ["127.0.1.62"]));
+    api.apply(kubeService("held", heldPort));
+    api.apply(kubeService("free", freePort));
 
     const warning = await within(10_000, async () => {
       const found = api.all("Event").find((e) => e.reason === "BindFailed");

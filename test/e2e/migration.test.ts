@@ -9,29 +9,12 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTcpBackend, type TcpBackend, whoAnswers } from "../support/backends.js";
 import { FakeKubeApi } from "../support/fake-kube-api.js";
 import { cookiePair, type HttpBackend, httpGet, startHttpBackend } from "../support/http-backends.js";
+import { endpointSlice, startController } from "../support/kube-objects.js";
 import { freeTcpPort } from "../support/ports.js";
-import { type StickylbProcess, startStickylb, tempDir } from "../support/stickylb-process.js";
+import type { StickylbProcess } from "../support/stickylb-process.js";
+import { within } from "../support/time.js";
 
-async function within<T>(ms: number, probe: () => Promise<T>): Promise<T> {
-  const start = Date.now();
-  for (;;) {
-    try {
-      return await probe();
-    } catch (error) {
-      if (Date.now() - start > ms) throw error;
-      await new Promise((r) => setTimeout(r, 25));
-    }
-  }
-}
-
-const slice = (service: string, port: number, ips: readonly string[]) => ({
-  apiVersion: "discovery.k8s.io/v1",
-  kind: "EndpointSlice",
-  metadata: { name: `${service}-1`, namespace: "shop", labels: { "kubernetes.io/service-name": service } },
-  addressType: "IPv4",
-  ports: [{ name: "main", port, protocol: "TCP" }],
-  endpoints: ips.map((ip) => ({ addresses: [ip], conditions: { ready: true } })),
-});
+const slice = endpointSlice;
 
 describe("migration from ingress-nginx and kube-proxy affinity", () => {
   const web: HttpBackend[] = [];
@@ -45,17 +28,7 @@ describe("migration from ingress-nginx and kube-proxy affinity", () => {
     tcp.push(await startTcpBackend("t1", "127.0.1.53"));
     tcp.push(await startTcpBackend("t2", "127.0.1.54", tcp[0]!.port));
     api = await new FakeKubeApi().start();
-    proc = startStickylb([
-      "run",
-      "--kubernetes",
-      "--kubeconfig",
-      api.writeKubeconfig(tempDir()),
-      "--listen-address",
-      "127.0.0.1",
-      "--ingress-class",
-      "nginx",
-    ]);
-    await proc.waitForLog((e) => e.msg === "kubernetes controller synced", 15_000);
+    proc = await startController(api, ["--ingress-class", "nginx"]);
   });
   afterAll(async () => {
     await proc?.stop();

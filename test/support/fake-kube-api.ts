@@ -9,10 +9,14 @@
  * in-memory store; plain HTTP on 127.0.0.1, port 0, no authentication; `writeKubeconfig` points a
  * client at it.
  */
-import { writeFileSync } from "node:fs";
+
+import { mkdtempSync, writeFileSync } from "node:fs";
 import * as http from "node:http";
 import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
+import type { KubeConfig } from "@kubernetes/client-node";
+import { loadKubeConfig } from "../../src/control/k8s/kube-config.js";
 
 type Obj = Record<string, unknown> & { metadata?: Record<string, unknown> };
 
@@ -175,6 +179,11 @@ current-context: fake
 `,
     );
     return path;
+  }
+
+  /** A client configuration for this server, as the controller loads it from a kubeconfig file. */
+  kubeConfig(): KubeConfig {
+    return loadKubeConfig(this.writeKubeconfig(mkdtempSync(join(tmpdir(), "stickylb-kube-"))));
   }
 
   async close(): Promise<void> {

@@ -181,14 +181,7 @@ export async function startSlowProxy(
     client.on("error", end);
     upstream.on("error", end);
   });
-  await new Promise<void>((resolve) => server.listen({ host: "127.0.0.1", port: 0 }, resolve));
-  return {
-    port: (server.address() as net.AddressInfo).port,
-    async close() {
-      for (const s of sockets) s.destroy();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    },
-  };
+  return listenOnLoopback(server, sockets);
 }
 
 /** A server that accepts connections and never answers a byte. */
@@ -199,6 +192,14 @@ export async function startSilentServer(): Promise<{ port: number; close(): Prom
     s.on("error", () => {});
     s.resume();
   });
+  return listenOnLoopback(server, sockets);
+}
+
+/** Listens on 127.0.0.1, port 0; `close` destroys the sockets the server handed out, then closes it. */
+async function listenOnLoopback(
+  server: net.Server,
+  sockets: Set<net.Socket>,
+): Promise<{ port: number; close(): Promise<void> }> {
   await new Promise<void>((resolve) => server.listen({ host: "127.0.0.1", port: 0 }, resolve));
   return {
     port: (server.address() as net.AddressInfo).port,

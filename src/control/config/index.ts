@@ -26,4 +26,4 @@ export {
   loadConfigSources,
 } from "./load.js";
 export { DEFAULT_LISTEN_ADDRESS, defaultTimeouts } from "./native-listener.js";
-export { DEFAULT_COOKIE, DEFAULT_PERSISTENCE_TIMEOUT_MS } from "./native-pool.js";
+export { DEFAULT_COOKIE, DEFAULT_PERSISTENCE_TIMEOUT_MS } from "./native-persistence.js";

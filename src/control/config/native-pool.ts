@@ -1,30 +1,19 @@
-/** Validation of one `spec.pools[]` entry of a native document (docs/configuration.md). */
+/**
+ * Validation of one `spec.pools[]` entry of a native document (docs/configuration.md): its name,
+ * algorithm and members here; its session persistence in `native-persistence.ts`, its health
+ * monitor in `native-monitor.ts`.
+ */
 
 import { endpointOf } from "../../core/member.js";
-import type {
-  Algorithm,
-  CookieAttributes,
-  HealthMonitor,
-  MemberModel,
-  MonitorType,
-  PersistenceType,
-  PoolModel,
-  SessionPersistence,
-} from "../../core/model.js";
-import { DEFAULT_HTTP_COOKIE_NAME, DEFAULT_MAX_BINDINGS, MAX_ABSOLUTE_TIMEOUT_MS } from "../../core/model.js";
+import type { Algorithm, MemberModel, PoolModel } from "../../core/model.js";
 import type { FieldPath } from "./config-error.js";
-import { formatDuration } from "./duration.js";
 import { nativeLocator, type PoolEntry } from "./entries.js";
 import {
-  bad,
   boolean,
-  duration,
-  type FieldKind,
   integer,
   ipAddress,
   isPresent,
   name,
-  ok,
   oneOf,
   optional,
   port,
@@ -35,278 +24,12 @@ import {
   show,
   text,
 } from "./fields.js";
+import { readMonitor } from "./native-monitor.js";
+import { readPersistence } from "./native-persistence.js";
 
 const POOL_FIELDS = ["name", "algorithm", "sessionPersistence", "healthMonitor", "members"];
 const MEMBER_FIELDS = ["address", "port", "weight", "name", "draining"];
-const PERSISTENCE_FIELDS = [
-  "type",
-  "persistenceTimeout",
-  "absoluteTimeout",
-  "cookieName",
-  "headerName",
-  "cookie",
-  "maxBindings",
-];
-const COOKIE_FIELDS = ["path", "domain", "sameSite", "secure", "httpOnly", "maxAge"];
-const PERSISTENCE_TYPES = ["SOURCE_IP", "HTTP_COOKIE", "APP_COOKIE", "HTTP_HEADER"] as const;
-const MONITOR_FIELDS = [
-  "type",
-  "delay",
-  "timeout",
-  "maxRetries",
-  "maxRetriesDown",
-  "urlPath",
-  "expectedCodes",
-];
-
-const MINUTE = 60_000;
-const DAY = 1_440 * MINUTE;
-/** Defaults match the Kubernetes annotation defaults of docs/reference/annotations.md: 60 min and 1440 min. */
-export const DEFAULT_PERSISTENCE_TIMEOUT_MS: Readonly<Record<PersistenceType, number>> = {
-  SOURCE_IP: 60 * MINUTE,
-  HTTP_COOKIE: 1_440 * MINUTE,
-  APP_COOKIE: 1_440 * MINUTE,
-  HTTP_HEADER: 1_440 * MINUTE,
-};
-export const DEFAULT_COOKIE: CookieAttributes = {
-  path: "/",
-  domain: "",
-  sameSite: "Lax",
-  secure: "auto",
-  httpOnly: true,
-};
-
 const weight = integer(0, 100);
-const maxBindings = integer(1);
-const retries = integer(1, 10);
-/** A probe every millisecond is pointless but harmless; a week is the longest any timer here runs. */
-const probeDuration = duration(1, 7 * DAY);
-
-/** RFC 6265 cookie-name = token (RFC 7230): visible ASCII but separators; 255 at most, as CCE allows. */
-const cookieToken = text("a cookie name: 1–255 letters, digits or !#$%&'*+-.^_`|~", (value) =>
-  /^[!#$%&'*+\-.^_`|~0-9A-Za-z]{1,255}$/.test(value) ? undefined : "is not a valid cookie name",
-);
-/**
- * Headers that cannot carry a session token: hop-by-hop headers (RFC 9110 §7.6.1) never reach the
- * member or come back, framing headers (Content-Length, Transfer-Encoding, Host) decide how a
- * message is read and routed, Cookie and Set-Cookie belong to cookies, and stickylb writes the
- * X-Forwarded-* headers itself.
- */
-const RESERVED_HEADERS = new Set(
-  [
-    "Connection",
-    "Keep-Alive",
-    "Proxy-Connection",
-    "Proxy-Authenticate",
-    "Proxy-Authorization",
-    "TE",
-    "Trailer",
-    "Transfer-Encoding",
-    "Upgrade",
-    "Content-Length",
-    "Host",
-    "Cookie",
-    "Set-Cookie",
-    "X-Forwarded-For",
-    "X-Forwarded-Proto",
-    "X-Forwarded-Port",
-  ].map((h) => h.toLowerCase()),
-);
-/** RFC 9110 field-name = token; 100 characters is far beyond any real header name. */
-const headerName = text(
-  "a header name: 1–100 letters, digits or !#$%&'*+-.^_`|~, like X-Session",
-  (value) => {
-    if (!/^[!#$%&'*+\-.^_`|~0-9A-Za-z]{1,100}$/.test(value)) return "is not a valid header name";
-    return RESERVED_HEADERS.has(value.toLowerCase())
-      ? "cannot carry the session token (a hop-by-hop, framing, cookie or X-Forwarded header)"
-      : undefined;
-  },
-);
-const cookiePath = text("a path starting with /, without ';' or control characters", (value) =>
-  value.startsWith("/") && !/[;\p{Cc}]/u.test(value) ? undefined : "is not a valid cookie path",
-);
-const DOMAIN = /^\.?[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*$/;
-const cookieDomain = text('a domain name like example.com, or "" for none', (value) =>
-  value === "" || DOMAIN.test(value) ? undefined : "is not a valid cookie domain",
-);
-const urlPath = text("a path starting with /", (value) =>
-  value.startsWith("/") && !/[\s#]/.test(value) ? undefined : "is not a valid URL path",
-);
-
-const CODES_DESCRIBE = 'status codes 100–599 written "200", "200,202" or "200-299"';
-/** `"200"`, `"200,202"`, `"200-299"` (or a mix, or a bare integer) → inclusive ranges. */
-export const expectedCodes: FieldKind<(readonly [number, number])[]> = {
-  describe: CODES_DESCRIBE,
-  check(value) {
-    const textValue = typeof value === "number" && Number.isInteger(value) ? String(value) : value;
-    const refuse = bad<(readonly [number, number])[]>(`${show(value)} is not valid (${CODES_DESCRIBE})`);
-    if (typeof textValue !== "string") return refuse;
-    const ranges: (readonly [number, number])[] = [];
-    for (const part of textValue.split(",")) {
-      const match = /^\s*(\d{3})(?:\s*-\s*(\d{3}))?\s*$/.exec(part);
-      if (match === null) return refuse;
-      const low = Number(match[1]);
-      const high = match[2] === undefined ? low : Number(match[2]);
-      if (low < 100 || high > 599 || low > high) return refuse;
-      ranges.push([low, high]);
-    }
-    return ok(ranges);
-  },
-};
-
-function readCookie(r: Reporter, path: FieldPath, value: unknown): CookieAttributes {
-  const obj = readMap(r, path, value, COOKIE_FIELDS);
-  if (obj === undefined) return DEFAULT_COOKIE;
-  const cookie: CookieAttributes = {
-    path: optional(r, obj, path, "path", cookiePath, DEFAULT_COOKIE.path) ?? DEFAULT_COOKIE.path,
-    domain: optional(r, obj, path, "domain", cookieDomain, DEFAULT_COOKIE.domain) ?? DEFAULT_COOKIE.domain,
-    sameSite:
-      optional(
-        r,
-        obj,
-        path,
-        "sameSite",
-        oneOf(["Strict", "Lax", "None"] as const),
-        DEFAULT_COOKIE.sameSite,
-      ) ?? DEFAULT_COOKIE.sameSite,
-    secure:
-      optional(r, obj, path, "secure", oneOf(["auto", "always", "never"] as const), DEFAULT_COOKIE.secure) ??
-      DEFAULT_COOKIE.secure,
-    httpOnly: optional(r, obj, path, "httpOnly", boolean, DEFAULT_COOKIE.httpOnly) ?? DEFAULT_COOKIE.httpOnly,
-    ...(optional(r, obj, path, "maxAge", oneOf(["session"] as const)) === "session"
-      ? { maxAge: "session" as const }
-      : {}),
-  };
-  // Browsers drop a SameSite=None cookie that is not Secure, so stickiness would silently fail.
-  if (cookie.sameSite === "None" && cookie.secure === "never") {
-    r.error(
-      [...path, "sameSite"],
-      '"None" needs secure auto or always (browsers refuse SameSite=None without Secure)',
-    );
-  }
-  return cookie;
-}
-
-function readPersistence(
-  r: Reporter,
-  path: FieldPath,
-  value: unknown,
-  algorithm: Algorithm | undefined,
-): { model: SessionPersistence; type: PersistenceType | undefined } | undefined {
-  if (algorithm === "SOURCE_IP") {
-    r.error(
-      path,
-      "not allowed with algorithm SOURCE_IP (the hash already keeps each client on its member); " +
-        "use ROUND_ROBIN or LEAST_CONNECTIONS, or remove sessionPersistence",
-    );
-  }
-  const obj = readMap(r, path, value, PERSISTENCE_FIELDS);
-  if (obj === undefined) return undefined;
-  const type = required(r, obj, path, "type", oneOf(PERSISTENCE_TYPES));
-  const timeoutDefault = DEFAULT_PERSISTENCE_TIMEOUT_MS[type ?? "SOURCE_IP"];
-  const persistenceTimeoutMs =
-    optional(r, obj, path, "persistenceTimeout", duration(1_000, 7 * DAY), timeoutDefault) ?? timeoutDefault;
-
-  let cookieName = "";
-  if (type === "APP_COOKIE") cookieName = required(r, obj, path, "cookieName", cookieToken) ?? "";
-  else if (type === "HTTP_COOKIE")
-    cookieName = optional(r, obj, path, "cookieName", cookieToken, DEFAULT_HTTP_COOKIE_NAME) ?? "";
-  else if (type !== undefined && isPresent(obj, "cookieName"))
-    r.error(
-      [...path, "cookieName"],
-      `only HTTP_COOKIE and APP_COOKIE take cookieName (this type is ${type})`,
-    );
-
-  let header: string | undefined;
-  if (type === "HTTP_HEADER") header = required(r, obj, path, "headerName", headerName);
-  else if (type !== undefined && isPresent(obj, "headerName"))
-    r.error([...path, "headerName"], `only HTTP_HEADER takes headerName (this type is ${type})`);
-
-  const absoluteTimeoutMs = readAbsoluteTimeout(r, path, obj, type, persistenceTimeoutMs);
-
-  let cookie = DEFAULT_COOKIE;
-  if (isPresent(obj, "cookie")) {
-    if (type === "HTTP_COOKIE" || type === undefined) cookie = readCookie(r, [...path, "cookie"], obj.cookie);
-    else r.error([...path, "cookie"], `only HTTP_COOKIE takes cookie attributes (this type is ${type})`);
-  }
-
-  let bindings = DEFAULT_MAX_BINDINGS;
-  if (isPresent(obj, "maxBindings")) {
-    // HTTP_COOKIE and HTTP_HEADER keep no table: the token itself carries the binding.
-    if (type === "HTTP_COOKIE" || type === "HTTP_HEADER")
-      r.error(
-        [...path, "maxBindings"],
-        `only SOURCE_IP and APP_COOKIE keep a binding table (this type is ${type})`,
-      );
-    else bindings = optional(r, obj, path, "maxBindings", maxBindings) ?? DEFAULT_MAX_BINDINGS;
-  }
-  return {
-    type,
-    model: {
-      type: type ?? "SOURCE_IP",
-      persistenceTimeoutMs,
-      ...(absoluteTimeoutMs === undefined ? {} : { absoluteTimeoutMs }),
-      cookieName,
-      ...(header === undefined ? {} : { headerName: header }),
-      cookie,
-      maxBindings: bindings,
-    },
-  };
-}
-
-/**
- * `absoluteTimeout`: only where a token carries the session start (HTTP_COOKIE, HTTP_HEADER), and
- * no shorter than `persistenceTimeout` (the idle timeout would never matter, a sign of a mix-up).
- */
-function readAbsoluteTimeout(
-  r: Reporter,
-  path: FieldPath,
-  obj: Record<string, unknown>,
-  type: PersistenceType | undefined,
-  persistenceTimeoutMs: number,
-): number | undefined {
-  if (!isPresent(obj, "absoluteTimeout")) return undefined;
-  if (type !== undefined && type !== "HTTP_COOKIE" && type !== "HTTP_HEADER") {
-    r.error(
-      [...path, "absoluteTimeout"],
-      `only HTTP_COOKIE and HTTP_HEADER take absoluteTimeout (this type is ${type})`,
-    );
-    return undefined;
-  }
-  const absolute = optional(r, obj, path, "absoluteTimeout", duration(1_000, MAX_ABSOLUTE_TIMEOUT_MS));
-  if (absolute !== undefined && absolute < persistenceTimeoutMs) {
-    r.error(
-      [...path, "absoluteTimeout"],
-      `${formatDuration(absolute)} is shorter than persistenceTimeout ${formatDuration(persistenceTimeoutMs)}; ` +
-        "absoluteTimeout must be at least persistenceTimeout",
-    );
-    return undefined;
-  }
-  return absolute;
-}
-
-function readMonitor(r: Reporter, path: FieldPath, value: unknown): HealthMonitor | undefined {
-  const obj = readMap(r, path, value, MONITOR_FIELDS);
-  if (obj === undefined) return undefined;
-  const type = required(r, obj, path, "type", oneOf<MonitorType>(["TCP", "HTTP", "HTTPS", "UDP_CONNECT"]));
-  const maxRetries = optional(r, obj, path, "maxRetries", retries, 3) ?? 3;
-  const isHttp = type === "HTTP" || type === "HTTPS";
-  for (const httpOnly of ["urlPath", "expectedCodes"]) {
-    if (type !== undefined && !isHttp && isPresent(obj, httpOnly))
-      r.error([...path, httpOnly], `only HTTP and HTTPS monitors take ${httpOnly} (this monitor is ${type})`);
-  }
-  return {
-    type: type ?? "TCP",
-    delayMs: optional(r, obj, path, "delay", probeDuration, 5_000) ?? 5_000,
-    timeoutMs: optional(r, obj, path, "timeout", probeDuration, 3_000) ?? 3_000,
-    maxRetries,
-    maxRetriesDown: optional(r, obj, path, "maxRetriesDown", retries, maxRetries) ?? maxRetries,
-    urlPath: (isHttp ? optional(r, obj, path, "urlPath", urlPath, "/") : undefined) ?? "/",
-    expectedCodes: (isHttp ? optional(r, obj, path, "expectedCodes", expectedCodes) : undefined) ?? [
-      [200, 200],
-    ],
-  };
-}
 
 /** A DNS label: member names appear in logs and the dashboard beside Kubernetes Pod names. */
 const MEMBER_NAME = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;

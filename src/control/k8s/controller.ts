@@ -14,25 +14,21 @@
  * about objects in error.
  */
 import type { KubeConfig } from "@kubernetes/client-node";
+import { type Clock, systemClock } from "../../core/clock.js";
 import type { Logger } from "../../core/log.js";
 import type { ConfigModel } from "../../core/model.js";
-import type { ConfigError } from "../config/index.js";
 import { assemble } from "./assemble.js";
 import { DEFAULT_GATEWAY_CONTROLLER } from "./classes.js";
+import { ControllerEvents, type UnboundListener } from "./controller-events.js";
+import { ControllerStatus, type PublishedService } from "./controller-status.js";
 import { convertObjects } from "./converter.js";
-import {
-  ANNOTATION_NOT_HONOURED,
-  CONFIGURED,
-  type EventRecorder,
-  INVALID_CONFIGURATION,
-  type ObjectRef,
-} from "./event-recorder.js";
-import { condition } from "./gateway-conditions.js";
+import type { EventRecorder } from "./event-recorder.js";
 import { GatewayStatusWriter } from "./gateway-status-writer.js";
 import { KeptInformer, watchedKinds } from "./informers.js";
-import { asList, asObj, fromCluster, isObj, type KubeObject, metadata, objectKey } from "./objects.js";
+import { fromCluster, type KubeObject, objectKey } from "./objects.js";
+import { ProblemLog } from "./problem-log.js";
 import type { ConverterOptions, ObjectResult } from "./result.js";
-import { type PublishedAddress, StatusWriter } from "./status-writer.js";
+import { StatusWriter } from "./status-writer.js";
 
 export interface ControllerOptions {
   readonly config: KubeConfig;
@@ -40,7 +36,7 @@ export interface ControllerOptions {
   readonly converter: ConverterOptions;
   readonly publishAddress?: string;
   /** The Service whose `status.loadBalancer.ingress` is copied onto the objects served. */
-  readonly publishService?: { readonly namespace: string; readonly name: string };
+  readonly publishService?: PublishedService;
   /** Whether this replica writes status and Events (the Lease holder); always, without election. */
   readonly isLeader?: () => boolean;
   /** Where Events go; none are posted without it. */
@@ -50,12 +46,14 @@ export interface ControllerOptions {
    * (`KIND/NAMESPACE/NAME`): each gets a Warning Event. The caller calls `markDirty` when this
    * changes, so that a rebuild posts the Warning, or the Normal Event once the listener binds.
    */
-  readonly unboundListeners?: () => readonly { readonly object: string; readonly message: string }[];
+  readonly unboundListeners?: () => readonly UnboundListener[];
   readonly log: Logger;
   /** Swaps the running configuration; may throw (then the previous one stays). */
   readonly apply: (model: ConfigModel) => Promise<void>;
   /** Shortest time between two rebuilds; events in between are merged into one. */
   readonly throttleMs?: number;
+  /** Time for the throttle (the system clock unless a test injects one). */
+  readonly clock?: Clock;
 }
 
 const DEFAULT_THROTTLE_MS = 100;
@@ -69,17 +67,12 @@ export class KubernetesController {
   /** Problems counted by kind of object (Service, Ingress) or `api`. */
   readonly configErrors = new Map<string, number>();
   private readonly informers: KeptInformer[];
-  private readonly status: StatusWriter | undefined;
   readonly gatewayStatus: GatewayStatusWriter;
   private readonly lastGood = new Map<string, ObjectResult>();
-  /** Objects that got a Warning Event, so that a Normal one follows once they are fixed. */
-  private readonly warned = new Set<string>();
-  /** ingress-nginx annotations already reported by an Event: each is reported once. */
-  private readonly notHonoured = new Set<string>();
-  /** Problems already logged, so that every rebuild does not log them again. */
-  private reported = new Set<string>();
-  /** Objects with a listener that could not bind at the last rebuild, for the same reason. */
-  private bindWarned = new Set<string>();
+  private readonly problems: ProblemLog;
+  private readonly events: ControllerEvents | undefined;
+  private readonly published: ControllerStatus;
+  private readonly clock: Clock;
   private dirty = false;
   private running = false;
   private timer: NodeJS.Timeout | undefined;
@@ -103,7 +96,7 @@ export class KubernetesController {
     this.informers = watchedKinds(options.config, options.namespace).map(
       (spec) => new KeptInformer(spec, options.config, events, options.log),
     );
-    this.status =
+    const loadBalancerStatus =
       options.publishAddress === undefined && options.publishService === undefined
         ? undefined
         : new StatusWriter(options.config, options.log, () => this.count("api"));
@@ -113,6 +106,18 @@ export class KubernetesController {
       options.log,
       () => this.count("api"),
     );
+    this.published = new ControllerStatus(
+      loadBalancerStatus,
+      this.gatewayStatus,
+      options.publishAddress,
+      options.publishService,
+    );
+    this.problems = new ProblemLog(options.log, (kind) => this.count(kind));
+    this.events =
+      options.events === undefined
+        ? undefined
+        : new ControllerEvents(options.events, options.unboundListeners ?? (() => []));
+    this.clock = options.clock ?? systemClock;
     this.synced = new Promise((resolve) => {
       this.syncedResolve = resolve;
     });
@@ -136,7 +141,7 @@ export class KubernetesController {
     this.dirty = true;
     if (this.running || this.timer !== undefined || this.stopped) return;
     const throttle = this.options.throttleMs ?? DEFAULT_THROTTLE_MS;
-    const wait = Math.max(0, this.lastRun + throttle - Date.now());
+    const wait = Math.max(0, this.lastRun + throttle - this.clock.now());
     this.timer = setTimeout(() => {
       this.timer = undefined;
       void this.run();
@@ -148,7 +153,7 @@ export class KubernetesController {
     if (!this.informers.every((i) => i.synced)) return;
     this.running = true;
     this.dirty = false;
-    this.lastRun = Date.now();
+    this.lastRun = this.clock.now();
     try {
       await this.rebuild();
     } catch (error) {
@@ -176,24 +181,24 @@ export class KubernetesController {
     const results = convertObjects(objects, this.options.converter);
     const seen = new Set<string>();
     const chosen: ObjectResult[] = [];
-    const nowReported = new Set<string>();
+    this.problems.begin();
     for (const result of results) {
       seen.add(result.key);
-      this.report(result.warnings, "warn", result.kind, nowReported);
+      this.problems.report(result.warnings, "warn", result.kind);
       if (result.errors.length === 0) {
         this.lastGood.set(result.key, result);
         chosen.push(result);
         continue;
       }
-      this.report(result.errors, "error", result.kind, nowReported);
+      this.problems.report(result.errors, "error", result.kind);
       const previous = this.lastGood.get(result.key);
       if (previous !== undefined) chosen.push(previous);
     }
     for (const key of [...this.lastGood.keys()]) if (!seen.has(key)) this.lastGood.delete(key);
     const assembly = assemble(chosen, this.options.converter);
-    this.report(assembly.errors, "error", "clash", nowReported);
-    this.report(assembly.warnings, "warn", "clash", nowReported);
-    this.reported = nowReported;
+    this.problems.report(assembly.errors, "error", "clash");
+    this.problems.report(assembly.warnings, "warn", "clash");
+    this.problems.end();
 
     const model: ConfigModel = { listeners: assembly.listeners, pools: assembly.pools };
     const json = JSON.stringify(model);
@@ -212,218 +217,16 @@ export class KubernetesController {
     }
     if (!(this.options.isLeader?.() ?? true)) return;
     const byKey = new Map(objects.map((o) => [objectKey(o), o] as const));
-    this.postBindEvents(byKey);
+    this.events?.postBindEvents(byKey);
     // Assembly warnings are parts of a served object that were refused (a rule already routed,
     // a second default backend): the object is partly applied, which deserves a Warning too.
-    this.postEvents(results, [...assembly.errors, ...assembly.warnings], assembly.served, byKey);
-    this.publishGatewayStatus(results, assembly.served, assembly.errors, byKey);
-    const addresses = this.publishedAddresses(byKey);
-    if (this.status !== undefined && addresses.length > 0)
-      this.status.publish(
-        assembly.served.flatMap((r) =>
-          // Gateway API objects report their addresses through their own status (gateway-status).
-          r.kind === "Service" || r.kind === "Ingress"
-            ? [
-                {
-                  kind: r.kind,
-                  namespace: r.namespace,
-                  name: r.name,
-                  current: byKey.get(r.key)?.doc,
-                },
-              ]
-            : [],
-        ),
-        addresses,
-      );
-  }
-
-  /** `--publish-address`, else what the `--publish-service` Service shows (nothing until it shows something). */
-  private publishedAddresses(byKey: ReadonlyMap<string, KubeObject>): PublishedAddress[] {
-    if (this.options.publishAddress !== undefined) return [{ ip: this.options.publishAddress }];
-    const named = this.options.publishService;
-    if (named === undefined) return [];
-    const service = byKey.get(`Service/${named.namespace}/${named.name}`);
-    const out: PublishedAddress[] = [];
-    for (const entry of asList(asObj(asObj(service?.doc.status).loadBalancer).ingress)) {
-      if (!isObj(entry)) continue;
-      const ip = typeof entry.ip === "string" && entry.ip !== "" ? entry.ip : undefined;
-      const hostname =
-        typeof entry.hostname === "string" && entry.hostname !== "" ? entry.hostname : undefined;
-      if (ip !== undefined || hostname !== undefined)
-        out.push({ ...(ip === undefined ? {} : { ip }), ...(hostname === undefined ? {} : { hostname }) });
-    }
-    return out;
-  }
-
-  /**
-   * A Warning per problem of an object left out or partly applied (the problem's line as message),
-   * a Normal Event when an object warned about is served whole again. Repeats within a minute are
-   * dropped by the recorder.
-   */
-  private postEvents(
-    results: readonly ObjectResult[],
-    clashes: readonly ConfigError[],
-    served: readonly ObjectResult[],
-    byKey: ReadonlyMap<string, KubeObject>,
-  ): void {
-    const recorder = this.options.events;
-    if (recorder === undefined) return;
-    const problems = new Map<string, ConfigError[]>();
-    const add = (key: string, problem: ConfigError): void => {
-      problems.set(key, [...(problems.get(key) ?? []), problem]);
-    };
-    for (const result of results) for (const problem of result.errors) add(result.key, problem);
-    for (const problem of clashes) if (byKey.has(problem.object)) add(problem.object, problem);
-    for (const [key, list] of problems) {
-      const ref = refOf(byKey.get(key));
-      if (ref === undefined) continue;
-      this.warned.add(key);
-      for (const problem of list)
-        recorder.record({
-          object: ref,
-          type: "Warning",
-          reason: INVALID_CONFIGURATION,
-          message: `${problem.object}: ${problem.path}: ${problem.message}`,
-        });
-    }
-    for (const result of results)
-      for (const warning of result.warnings) {
-        if (!warning.path.startsWith(NGINX_ANNOTATION_PATH)) continue;
-        const message = `${warning.object}: ${warning.path}: ${warning.message}`;
-        const ref = refOf(byKey.get(result.key));
-        if (ref === undefined || this.notHonoured.has(message)) continue;
-        this.notHonoured.add(message);
-        recorder.record({ object: ref, type: "Warning", reason: ANNOTATION_NOT_HONOURED, message });
-      }
-    const servedKeys = new Set(served.map((r) => r.key));
-    for (const key of [...this.warned]) {
-      if (problems.has(key)) continue;
-      this.warned.delete(key);
-      const ref = refOf(byKey.get(key));
-      if (ref === undefined || !servedKeys.has(key)) continue;
-      recorder.record({ object: ref, type: "Normal", reason: CONFIGURED, message: "configuration applied" });
-    }
-  }
-
-  /**
-   * A Warning per listener that cannot bind, on the object it came from; a Normal Event once every
-   * listener of an object warned about is bound (or gone). Repeats within a minute are dropped by
-   * the recorder; the listener set retries the bind meanwhile.
-   */
-  private postBindEvents(byKey: ReadonlyMap<string, KubeObject>): void {
-    const recorder = this.options.events;
-    if (recorder === undefined) return;
-    const now = new Set<string>();
-    for (const u of this.options.unboundListeners?.() ?? []) {
-      const ref = refOf(byKey.get(u.object));
-      if (ref === undefined) continue;
-      now.add(u.object);
-      recorder.record({
-        object: ref,
-        type: "Warning",
-        reason: BIND_FAILED,
-        message: `${u.object}: ${u.message}`,
-      });
-    }
-    for (const key of this.bindWarned) {
-      if (now.has(key)) continue;
-      const ref = refOf(byKey.get(key));
-      if (ref !== undefined)
-        recorder.record({ object: ref, type: "Normal", reason: CONFIGURED, message: "every listener bound" });
-    }
-    this.bindWarned = now;
+    this.events?.postEvents(results, [...assembly.errors, ...assembly.warnings], assembly.served, byKey);
+    this.published.publishGatewayStatus(results, assembly.served, assembly.errors, byKey);
+    this.published.publishLoadBalancers(assembly.served, byKey);
   }
 
   /** Asks for a rebuild when leadership changes: a new leader writes status and Events at once. */
   leadershipChanged(): void {
     this.markDirty();
   }
-
-  /** Logs a problem the first time it appears (and again only after it went away and came back). */
-  /**
-   * The Gateway API status of every object converted now (not the last good result: status says
-   * what is wrong with the object as it is). A Gateway converted cleanly but left out when
-   * assembled (its port is taken) is not Programmed.
-   */
-  private publishGatewayStatus(
-    results: readonly ObjectResult[],
-    served: readonly ObjectResult[],
-    clashes: readonly ConfigError[],
-    byKey: ReadonlyMap<string, KubeObject>,
-  ): void {
-    const servedKeys = new Set(served.map((r) => r.key));
-    const targets = results.flatMap((r) => {
-      if (r.wantedStatus === undefined) return [];
-      let wanted = r.wantedStatus;
-      if (r.kind === "Gateway" && r.errors.length === 0 && !servedKeys.has(r.key)) {
-        const clash = clashes.find((c) => c.object === r.key)?.message ?? "left out";
-        wanted = {
-          ...wanted,
-          status: {
-            ...wanted.status,
-            conditions: [
-              condition("Accepted", true, "Accepted", "accepted by stickylb"),
-              condition("Programmed", false, "AddressNotUsable", clash),
-            ],
-          },
-        };
-      }
-      return [{ wanted, current: byKey.get(r.key)?.doc }];
-    });
-    this.gatewayStatus.publish(targets);
-  }
-
-  private report(
-    problems: readonly ConfigError[],
-    level: "warn" | "error",
-    kind: string,
-    now: Set<string>,
-  ): void {
-    for (const problem of problems) {
-      const line = `${problem.object}: ${problem.path}: ${problem.message}`;
-      now.add(line);
-      if (this.reported.has(line)) continue;
-      const fields = {
-        code: problem.code,
-        object: problem.object,
-        path: problem.path,
-        problem: problem.message,
-      };
-      if (level === "error") {
-        this.count(problem.object.split("/")[0] ?? kind);
-        this.options.log.error(
-          fields,
-          "kubernetes object left out (its previous configuration, if any, stays)",
-        );
-      } else this.options.log.warn(fields, "kubernetes configuration warning");
-    }
-  }
-}
-
-/** The Event reason when a listener an object asks for cannot bind its port here (it is retried). */
-const BIND_FAILED = "BindFailed";
-
-const API_VERSIONS: Readonly<Record<string, string>> = {
-  Service: "v1",
-  Ingress: "networking.k8s.io/v1",
-  GatewayClass: "gateway.networking.k8s.io/v1",
-  Gateway: "gateway.networking.k8s.io/v1",
-  HTTPRoute: "gateway.networking.k8s.io/v1",
-};
-
-/** Warnings about ingress-nginx annotations, which users migrating look for on the Ingress itself. */
-const NGINX_ANNOTATION_PATH = 'metadata.annotations["nginx.ingress.kubernetes.io/';
-
-function refOf(object: KubeObject | undefined): ObjectRef | undefined {
-  if (object === undefined) return undefined;
-  const meta = metadata(object);
-  const name = typeof meta.name === "string" ? meta.name : undefined;
-  if (name === undefined) return undefined;
-  return {
-    kind: object.kind,
-    apiVersion: API_VERSIONS[object.kind] ?? "v1",
-    namespace: typeof meta.namespace === "string" && meta.namespace !== "" ? meta.namespace : "default",
-    name,
-    ...(typeof meta.uid === "string" ? { uid: meta.uid } : {}),
-  };
 }

@@ -16,7 +16,7 @@ import type { HttpEnv } from "../proxy/http-forward.js";
 import { bindKeyOf, type CompiledListener, type Snapshot } from "../snapshot.js";
 import type { MemberConnectionPools } from "../upstream/member-connections.js";
 import { CarriedAddresses } from "./client-address.js";
-import { readProxyHeader } from "./proxy-protocol.js";
+import { readProxyHeader, refuseProxyHeader } from "./proxy-protocol.js";
 import type { RunningListener } from "./running-listener.js";
 import { listen } from "./tcp-listener.js";
 import { compileSniTable, contextFor, type SniTable } from "./tls-contexts.js";
@@ -143,11 +143,7 @@ export async function startHttpListener(
         },
         (err: Error) => {
           counters.proxyHeaderRejected++;
-          ctx.log.warn(
-            { listener: model.name, client: socket.remoteAddress, reason: err.message },
-            "PROXY header refused",
-          );
-          socket.destroy();
+          refuseProxyHeader(ctx.log, model.name, socket, err);
         },
       );
     });

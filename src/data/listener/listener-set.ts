@@ -4,8 +4,8 @@ import type { DataPathContext } from "../context.js";
 import { bindKeyOf, type Snapshot } from "../snapshot.js";
 import {
   type BindObserver,
+  BindRetries,
   type BindState,
-  nextBindDelay,
   REAL_RETRY_TIMERS,
   type RetryTimers,
 } from "./bind-retry.js";
@@ -20,15 +20,6 @@ interface DrainingListener {
   readonly deadline: number;
 }
 
-/** A listener of the configuration that could not bind, waiting for its next attempt. */
-interface FailedBind {
-  readonly error: string;
-  readonly code: string | undefined;
-  readonly attempts: number;
-  readonly delayMs: number;
-  readonly timer: unknown;
-}
-
 /**
  * The bound listeners, reconciled with each snapshot (docs/operations.md, reload): a listener
  * whose protocol, address and port stay keeps its socket and open connections; a new one binds;
@@ -41,19 +32,24 @@ interface FailedBind {
 export class ListenerSet {
   private readonly running = new Map<string, RunningListener>();
   private readonly draining: DrainingListener[] = [];
-  private readonly failed = new Map<string, FailedBind>();
+  private readonly failed: BindRetries;
   /** The listeners of the last reconciled snapshot: what a retry may still bind. */
   private wanted: ReadonlyMap<string, ListenerModel> = new Map();
-  /** Bind keys with an attempt under way, so that a retry and a reload never bind one key twice. */
-  private readonly binding = new Set<string>();
   private readonly observers: BindObserver[] = [];
   private stopped = false;
 
   constructor(
     private readonly factories: ReadonlyMap<Protocol, ListenerFactory>,
     private readonly ctx: DataPathContext,
-    private readonly timers: RetryTimers = REAL_RETRY_TIMERS,
-  ) {}
+    timers: RetryTimers = REAL_RETRY_TIMERS,
+  ) {
+    this.failed = new BindRetries(
+      ctx.log,
+      timers,
+      (key) => void this.retry(key),
+      (model, state) => this.tell(model, state),
+    );
+  }
 
   /** Calls `observer` whenever a listener starts failing to bind, fails differently, or binds after failing. */
   observeBinds(observer: BindObserver): void {
@@ -73,14 +69,12 @@ export class ListenerSet {
         kept.update?.(snapshot);
         continue;
       }
-      const waiting = this.failed.get(key);
-      if (waiting !== undefined) this.timers.clear(waiting.timer);
+      this.failed.cancel(key);
       await this.bind(key, model);
     }
-    for (const [key, waiting] of this.failed) {
+    for (const { key } of [...this.failed.waiting()]) {
       if (snapshot.listeners.has(key)) continue;
-      this.timers.clear(waiting.timer);
-      this.failed.delete(key);
+      this.failed.drop(key);
       this.ctx.log.info({ bindKey: key }, "listener removed; its bind retries stop");
     }
     const now = this.ctx.clock.now();
@@ -97,45 +91,33 @@ export class ListenerSet {
   bindState(model: ListenerModel): BindState | undefined {
     const key = bindKeyOf(model);
     if (this.running.has(key)) return { bound: true };
-    const failed = this.failed.get(key);
-    if (failed === undefined) return undefined;
-    return {
-      bound: false,
-      error: failed.error,
-      code: failed.code,
-      attempts: failed.attempts,
-      retryInMs: failed.delayMs,
-    };
+    return this.failed.state(key);
   }
 
   /** The listeners of the configuration that cannot bind now, with the system's reason. */
   unbound(): { model: ListenerModel; error: string }[] {
     const out: { model: ListenerModel; error: string }[] = [];
-    for (const [key, failed] of this.failed) {
+    for (const { key, error } of this.failed.waiting()) {
       const model = this.wanted.get(key);
-      if (model !== undefined) out.push({ model, error: failed.error });
+      if (model !== undefined) out.push({ model, error });
     }
     return out;
   }
 
   /** One bind attempt; on failure the listener is reported and its next attempt scheduled. */
   private async bind(key: string, model: ListenerModel): Promise<void> {
-    if (this.binding.has(key) || this.running.has(key)) return;
+    if (this.running.has(key)) return;
     const factory = this.factories.get(model.protocol);
-    if (factory === undefined) {
-      this.bindFailed(key, model, new Error(`protocol ${model.protocol} is not supported yet`));
-      return;
-    }
-    this.binding.add(key);
-    let listener: RunningListener;
-    try {
-      listener = await factory(model, this.ctx);
-    } catch (err) {
-      this.bindFailed(key, model, err as Error);
-      return;
-    } finally {
-      this.binding.delete(key);
-    }
+    const listener = await this.failed.attempt(
+      key,
+      model,
+      () =>
+        factory === undefined
+          ? Promise.reject(new Error(`protocol ${model.protocol} is not supported yet`))
+          : factory(model, this.ctx),
+      () => !this.stopped && this.wanted.has(key),
+    );
+    if (listener === undefined) return;
     if (this.stopped || !this.wanted.has(key)) {
       // A reload removed the listener (or the process stops) while it was binding.
       await listener.stopAccepting();
@@ -143,52 +125,18 @@ export class ListenerSet {
       return;
     }
     this.running.set(key, listener);
-    const failed = this.failed.get(key);
-    this.failed.delete(key);
+    const failedAttempts = this.failed.bound(key);
     this.ctx.log.info(
       {
         listener: model.name,
         protocol: model.protocol,
         address: model.address,
         port: model.port,
-        ...(failed === undefined ? {} : { failedAttempts: failed.attempts }),
+        ...(failedAttempts === undefined ? {} : { failedAttempts }),
       },
       "listener bound",
     );
-    if (failed !== undefined) this.tell(model, { bound: true });
-  }
-
-  private bindFailed(key: string, model: ListenerModel, err: Error): void {
-    const previous = this.failed.get(key);
-    if (previous !== undefined) this.timers.clear(previous.timer);
-    if (this.stopped || !this.wanted.has(key)) {
-      this.failed.delete(key);
-      return;
-    }
-    const error = err.message;
-    const code = (err as NodeJS.ErrnoException).code;
-    const delayMs = nextBindDelay(previous?.delayMs);
-    const timer = this.timers.set(() => void this.retry(key), delayMs);
-    const entry: FailedBind = { error, code, attempts: (previous?.attempts ?? 0) + 1, delayMs, timer };
-    this.failed.set(key, entry);
-    const fields = {
-      code: "SLB_ERR_DATA_BIND",
-      listener: model.name,
-      protocol: model.protocol,
-      address: model.address,
-      port: model.port,
-      object: model.source.object,
-      error,
-      attempts: entry.attempts,
-      retryInMs: delayMs,
-    };
-    // Logged and told once per change: a port held for an hour is one warning, not 120.
-    if (previous !== undefined && previous.error === error) {
-      this.ctx.log.debug(fields, "listener still cannot bind");
-      return;
-    }
-    this.ctx.log.warn(fields, "listener cannot bind; retrying with backoff, the other listeners serve");
-    this.tell(model, this.bindState(model)!);
+    if (failedAttempts !== undefined) this.tell(model, { bound: true });
   }
 
   private async retry(key: string): Promise<void> {
@@ -243,8 +191,7 @@ export class ListenerSet {
   /** Graceful stop (SIGTERM): stop accepting everywhere, wait for open connections up to the timeout. */
   async shutdown(drainTimeoutMs: number): Promise<void> {
     this.stopped = true;
-    for (const waiting of this.failed.values()) this.timers.clear(waiting.timer);
-    this.failed.clear();
+    this.failed.dropAll();
     const all = [...this.running.values(), ...this.draining.map((d) => d.listener)];
     await Promise.all(all.map((l) => l.stopAccepting()));
     const deadline = this.ctx.clock.now() + drainTimeoutMs;

@@ -1,4 +1,5 @@
 import type { Socket } from "node:net";
+import type { Logger } from "../../core/log.js";
 
 /**
  * PROXY protocol v1 and v2 (haproxy.org/download/2.6/doc/proxy-protocol.txt): the header that a
@@ -188,4 +189,16 @@ export function readProxyHeader(socket: Socket, timeoutMs: number): Promise<Prox
     if (rest.length > 0) socket.unshift(rest);
     return header;
   });
+}
+
+/**
+ * A connection whose PROXY header was missing or malformed: logged (`SLB_ERR_DATA_PROXY_HEADER`)
+ * and closed. The caller counts it (`proxy_header_rejected`).
+ */
+export function refuseProxyHeader(log: Logger, listener: string, socket: Socket, err: Error): void {
+  log.warn(
+    { listener, client: socket.remoteAddress, reason: err.message, code: "SLB_ERR_DATA_PROXY_HEADER" },
+    "PROXY header refused",
+  );
+  socket.destroy();
 }

@@ -6,7 +6,7 @@ import { reportFault } from "../fault-guard.js";
 import { admitSocket } from "../limits/connection-budget.js";
 import { relayTcp, TcpListenerCounters } from "../proxy/tcp-proxy.js";
 import { bindKeyOf } from "../snapshot.js";
-import { readProxyHeader } from "./proxy-protocol.js";
+import { readProxyHeader, refuseProxyHeader } from "./proxy-protocol.js";
 import type { RunningListener } from "./running-listener.js";
 
 /** Binds a TCP listener; each accepted connection is relayed with the snapshot current at accept time. */
@@ -37,11 +37,7 @@ export async function startTcpListener(
         dispatch(client, clientIpKey(header.kind === "proxy" ? header.sourceAddress : client.remoteAddress)),
       (err: Error) => {
         counters.proxyHeaderRejected++;
-        ctx.log.warn(
-          { listener: model.name, client: client.remoteAddress, reason: err.message },
-          "PROXY header refused",
-        );
-        client.destroy();
+        refuseProxyHeader(ctx.log, model.name, client, err);
       },
     );
   });

@@ -152,7 +152,9 @@ export abstract class ClientConnectionAnswers implements ClientSide {
     else if (status === 408) counters.clientTimeouts++;
     else counters.malformed++;
     counters.countResponse("", "", status);
-    ctx.log.debug({ listener: this.host.initial.name, status, reason }, "refused client request");
+    // A client that was too slow (408) did nothing wrong with its bytes: no code for it.
+    const code = status === 408 ? undefined : "SLB_ERR_DATA_BAD_REQUEST";
+    ctx.log.debug({ listener: this.host.initial.name, status, reason, code }, "refused client request");
     this.pending.clear();
     this.answer(status, true);
   }

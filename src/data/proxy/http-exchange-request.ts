@@ -207,7 +207,10 @@ export abstract class ExchangeRequest extends MemberAttempt {
   protected malformedBody(reason: string): void {
     const { counters, ctx } = this.env;
     counters.malformed++;
-    ctx.log.debug({ listener: this.listener.name, reason }, "malformed request body");
+    ctx.log.debug(
+      { listener: this.listener.name, reason, code: "SLB_ERR_DATA_BAD_REQUEST" },
+      "malformed request body",
+    );
     this.conn?.close();
     this.conn = undefined;
     this.settle();

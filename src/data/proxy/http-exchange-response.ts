@@ -213,7 +213,15 @@ export abstract class ExchangeResponse extends ExchangeRequest {
   /** The member answered something that is not HTTP: 502, and the connection is not reused. */
   protected badResponse(reason: string): void {
     const { counters, ctx } = this.env;
-    ctx.log.debug({ listener: this.listener.name, member: this.target.endpoint, reason }, "bad response");
+    ctx.log.debug(
+      {
+        listener: this.listener.name,
+        member: this.target.endpoint,
+        reason,
+        code: "SLB_ERR_DATA_BAD_RESPONSE",
+      },
+      "bad response",
+    );
     this.conn?.close();
     this.conn = undefined;
     this.settle();
@@ -224,7 +232,12 @@ export abstract class ExchangeResponse extends ExchangeRequest {
   /** The response broke after its head went out: the client connection is cut. */
   protected responseBroke(reason: string): void {
     this.env.ctx.log.debug(
-      { listener: this.listener.name, member: this.target.endpoint, reason },
+      {
+        listener: this.listener.name,
+        member: this.target.endpoint,
+        reason,
+        code: "SLB_ERR_DATA_BAD_RESPONSE",
+      },
       "response broke",
     );
     this.env.counters.responseAborts++;

@@ -59,7 +59,10 @@ export class Exchange extends ExchangeResponse {
       return;
     }
     counters.memberTimeouts++;
-    ctx.log.debug({ listener: this.listener.name, member: this.target.endpoint }, "member timeout");
+    ctx.log.debug(
+      { listener: this.listener.name, member: this.target.endpoint, code: "SLB_ERR_DATA_MEMBER_TIMEOUT" },
+      "member timeout",
+    );
     this.answer(504, this.target.endpoint);
   }
 

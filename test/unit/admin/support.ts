@@ -1,6 +1,6 @@
 import { Writable } from "node:stream";
 import { pino } from "pino";
-import { DEFAULT_COOKIE } from "../../../src/control/config/native-pool.js";
+import { DEFAULT_COOKIE } from "../../../src/control/config/native-persistence.js";
 import type { ManualClock } from "../../../src/core/clock.js";
 import type { Logger } from "../../../src/core/log.js";
 import type { Algorithm, ConfigModel, PersistenceType, PoolModel } from "../../../src/core/model.js";

@@ -4,31 +4,13 @@
  * while another replica leads and everything at once when leadership arrives; objects of another
  * load balancer class or Ingress class get nothing; Gateway API conditions follow the same rules.
  */
-import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { pino } from "pino";
 import { afterEach, describe, expect, it } from "vitest";
-import { KubernetesController } from "../../../src/control/k8s/controller.js";
+import { type ControllerOptions, KubernetesController } from "../../../src/control/k8s/controller.js";
 import { EventRecorder, type EventToPost } from "../../../src/control/k8s/event-recorder.js";
-import { loadKubeConfig } from "../../../src/control/k8s/kube-config.js";
 import { ManualClock } from "../../../src/core/clock.js";
 import { FakeKubeApi } from "../../support/fake-kube-api.js";
-
-async function eventually(check: () => void, ms = 5000): Promise<void> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    try {
-      check();
-      return;
-    } catch (error) {
-      if (Date.now() > deadline) throw error;
-      await new Promise((r) => setTimeout(r, 20));
-    }
-  }
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+import { eventually, sleep } from "../../support/time.js";
 
 const service = (name: string, port: number, spec: Record<string, unknown> = {}) => ({
   apiVersion: "v1",
@@ -36,6 +18,28 @@ const service = (name: string, port: number, spec: Record<string, unknown> = {})
   metadata: { name, namespace: "default" },
   spec: { type: "LoadBalancer", ports: [{ name: "tcp", port, protocol: "TCP" }], ...spec },
 });
+
+/** A controller against `api` that applies nothing, rebuilding at most every 20 ms. */
+function controllerOn(api: FakeKubeApi, options: Partial<ControllerOptions> = {}): KubernetesController {
+  return new KubernetesController({
+    config: api.kubeConfig(),
+    converter: { listenAddress: "127.0.0.1" },
+    log: pino({ level: "silent" }),
+    apply: async () => {},
+    throttleMs: 20,
+    ...options,
+  });
+}
+
+/** An Event recorder that posts into `posted`. */
+function recorderInto(posted: EventToPost[]): EventRecorder {
+  const sink = {
+    post: async (event: EventToPost) => {
+      posted.push(event);
+    },
+  };
+  return new EventRecorder(sink, new ManualClock(0), pino({ level: "silent" }));
+}
 
 describe("status written by the controller", () => {
   let api: FakeKubeApi;
@@ -48,14 +52,9 @@ describe("status written by the controller", () => {
   it("copies --publish-service's status, writes only differences, and only while leading", async () => {
     api = await new FakeKubeApi().start();
     let leading = false;
-    controller = new KubernetesController({
-      config: loadKubeConfig(api.writeKubeconfig(mkdtempSync(join(tmpdir(), "stickylb-kube-")))),
-      converter: { listenAddress: "127.0.0.1" },
+    controller = controllerOn(api, {
       publishService: { namespace: "edge", name: "front" },
       isLeader: () => leading,
-      log: pino({ level: "silent" }),
-      apply: async () => {},
-      throttleMs: 20,
     });
     // The published Service belongs to another load balancer (its class), which gave it addresses.
     api.apply({
@@ -108,13 +107,8 @@ describe("Gateway API status written by the controller", () => {
   it("nothing while another replica leads; the conditions at once when leadership arrives, then only changes", async () => {
     api = await new FakeKubeApi().start();
     let leading = false;
-    controller = new KubernetesController({
-      config: loadKubeConfig(api.writeKubeconfig(mkdtempSync(join(tmpdir(), "stickylb-kube-")))),
-      converter: { listenAddress: "127.0.0.1" },
+    controller = controllerOn(api, {
       isLeader: () => leading,
-      log: pino({ level: "silent" }),
-      apply: async () => {},
-      throttleMs: 20,
     });
     api.apply({
       kind: "GatewayClass",
@@ -174,21 +168,8 @@ describe("Events posted by the controller", () => {
   it("a partly applied Ingress (a rule another Ingress routes already) gets a Warning, then a Normal once fixed", async () => {
     api = await new FakeKubeApi().start();
     const posted: EventToPost[] = [];
-    controller = new KubernetesController({
-      config: loadKubeConfig(api.writeKubeconfig(mkdtempSync(join(tmpdir(), "stickylb-kube-")))),
-      converter: { listenAddress: "127.0.0.1" },
-      events: new EventRecorder(
-        {
-          post: async (event) => {
-            posted.push(event);
-          },
-        },
-        new ManualClock(0),
-        pino({ level: "silent" }),
-      ),
-      log: pino({ level: "silent" }),
-      apply: async () => {},
-      throttleMs: 20,
+    controller = controllerOn(api, {
+      events: recorderInto(posted),
     });
     const ingress = (name: string, host: string, created: string) => ({
       apiVersion: "networking.k8s.io/v1",
@@ -239,22 +220,9 @@ describe("Events posted by the controller", () => {
     api = await new FakeKubeApi().start();
     const posted: EventToPost[] = [];
     let unbound: { object: string; message: string }[] = [];
-    controller = new KubernetesController({
-      config: loadKubeConfig(api.writeKubeconfig(mkdtempSync(join(tmpdir(), "stickylb-kube-")))),
-      converter: { listenAddress: "127.0.0.1" },
-      events: new EventRecorder(
-        {
-          post: async (event) => {
-            posted.push(event);
-          },
-        },
-        new ManualClock(0),
-        pino({ level: "silent" }),
-      ),
+    controller = controllerOn(api, {
+      events: recorderInto(posted),
       unboundListeners: () => unbound,
-      log: pino({ level: "silent" }),
-      apply: async () => {},
-      throttleMs: 20,
     });
     api.apply(service("web", 8080));
     controller.start();

@@ -2,29 +2,12 @@
  * The controller against the API double, in process: list, watch, relist after 410 Gone and
  * after a broken watch, bad objects left out while the others are served, status written back.
  */
-import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { pino } from "pino";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { KubernetesController } from "../../../src/control/k8s/controller.js";
-import { loadKubeConfig } from "../../../src/control/k8s/kube-config.js";
 import type { ConfigModel } from "../../../src/core/model.js";
 import { FakeKubeApi } from "../../support/fake-kube-api.js";
-
-/** Polls until `check` passes; the failure of the last attempt is thrown after `ms`. */
-async function eventually(check: () => void, ms = 5000): Promise<void> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    try {
-      check();
-      return;
-    } catch (error) {
-      if (Date.now() > deadline) throw error;
-      await new Promise((r) => setTimeout(r, 20));
-    }
-  }
-}
+import { eventually } from "../../support/time.js";
 
 const service = (name: string, port: number, annotations: Record<string, string> = {}) => ({
   apiVersion: "v1",
@@ -58,9 +41,8 @@ describe("KubernetesController against the API double", () => {
   beforeEach(async () => {
     api = await new FakeKubeApi().start();
     models.length = 0;
-    const dir = mkdtempSync(join(tmpdir(), "stickylb-kube-"));
     controller = new KubernetesController({
-      config: loadKubeConfig(api.writeKubeconfig(dir)),
+      config: api.kubeConfig(),
       converter: { listenAddress: "127.0.0.1" },
       publishAddress: "192.0.2.10",
       log: pino({ level: "silent" }),

@@ -4,9 +4,8 @@
  * listener is retried with a doubling delay until the holder lets go. The retry timers are
  * injected, so no test waits for a real backoff; sockets and requests are real.
  */
-import * as net from "node:net";
 import { pino } from "pino";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { listenerViews } from "../../../src/admin/listener-view.js";
 import { systemClock } from "../../../src/core/clock.js";
 import type { ListenerModel } from "../../../src/core/model.js";
@@ -15,56 +14,16 @@ import {
   BIND_RETRY_MAX_MS,
   type BindState,
   nextBindDelay,
-  type RetryTimers,
 } from "../../../src/data/listener/bind-retry.js";
 import { Runtime } from "../../../src/runtime/runtime.js";
+import { cleanupList } from "../../support/cleanups.js";
+import { holdPort } from "../../support/held-port.js";
 import { type HttpBackend, httpGet, startHttpBackend } from "../../support/http-backends.js";
+import { ManualTimers } from "../../support/manual-timers.js";
+import { until } from "../../support/time.js";
 import { listenerModel, poolModel } from "../http/harness.js";
 
-/** Retry timers that fire only when the test says so. */
-class ManualTimers implements RetryTimers {
-  private readonly pending = new Map<number, { fn: () => void; ms: number }>();
-  private next = 1;
-  set(fn: () => void, ms: number): unknown {
-    const id = this.next++;
-    this.pending.set(id, { fn, ms });
-    return id;
-  }
-  clear(handle: unknown): void {
-    this.pending.delete(handle as number);
-  }
-  /** Delays of the timers waiting now. */
-  delays(): number[] {
-    return [...this.pending.values()].map((t) => t.ms);
-  }
-  fireAll(): void {
-    const due = [...this.pending.values()];
-    this.pending.clear();
-    for (const t of due) t.fn();
-  }
-}
-
-async function until(predicate: () => boolean, what: string): Promise<void> {
-  const deadline = Date.now() + 5000;
-  while (!predicate()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
-
-async function holdPort(): Promise<{ port: number; release: () => Promise<void> }> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen({ host: "127.0.0.1", port: 0 }, resolve));
-  return {
-    port: (server.address() as net.AddressInfo).port,
-    release: () => new Promise<void>((resolve) => server.close(() => resolve())),
-  };
-}
-
-const cleanups: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
+const cleanups = cleanupList();
 
 describe("bind retry schedule", () => {
   it("starts at one second and doubles up to thirty", () => {

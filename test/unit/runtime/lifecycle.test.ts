@@ -4,14 +4,14 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
-import { pino } from "pino";
-import { afterEach, describe, expect, it } from "vitest";
-import { systemClock } from "../../../src/core/clock.js";
+import { describe, expect, it } from "vitest";
 import type { ConfigModel } from "../../../src/core/model.js";
 import { descriptorBounds } from "../../../src/data/limits/process-limits.js";
-import { Runtime } from "../../../src/runtime/runtime.js";
+import type { Runtime } from "../../../src/runtime/runtime.js";
 import { makeCertificate } from "../../support/certificates.js";
+import { cleanupList, silentRuntime } from "../../support/cleanups.js";
 import { httpGet } from "../../support/http-backends.js";
+import { until } from "../../support/time.js";
 import { listenerModel, poolModel } from "../http/harness.js";
 import { udpListenerModel } from "../udp/support.js";
 
@@ -35,29 +35,9 @@ async function keepAliveMember(): Promise<{ port: number; open: () => number; cl
   };
 }
 
-async function until(predicate: () => boolean, what: string): Promise<void> {
-  const deadline = Date.now() + 5000;
-  while (!predicate()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
+const cleanups = cleanupList();
 
-const cleanups: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
-
-function newRuntime(): Runtime {
-  const runtime = new Runtime({
-    clock: systemClock,
-    log: pino({ level: "silent" }),
-    drainTimeoutMs: 1000,
-    stateDir: "/nonexistent",
-  });
-  cleanups.push(() => runtime.stop());
-  return runtime;
-}
+const newRuntime = (): Runtime => silentRuntime(cleanups);
 
 describe("runtime lifecycle", () => {
   it("destroys the member connection pools on stop", async () => {

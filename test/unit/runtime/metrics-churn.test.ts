@@ -1,28 +1,15 @@
-import { pino } from "pino";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { runtimeAdminSource } from "../../../src/admin/admin-source.js";
 import { createMetricsRegistry } from "../../../src/admin/metrics.js";
-import { systemClock } from "../../../src/core/clock.js";
 import type { ConfigModel } from "../../../src/core/model.js";
-import { Runtime } from "../../../src/runtime/runtime.js";
+import type { Runtime } from "../../../src/runtime/runtime.js";
+import { cleanupList, silentRuntime } from "../../support/cleanups.js";
 import { type HttpBackend, httpGet, startHttpBackend } from "../../support/http-backends.js";
 import { listenerModel, poolModel } from "../http/harness.js";
 
-const cleanups: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
+const cleanups = cleanupList();
 
-function newRuntime(): Runtime {
-  const runtime = new Runtime({
-    clock: systemClock,
-    log: pino({ level: "silent" }),
-    drainTimeoutMs: 1000,
-    stateDir: "/nonexistent",
-  });
-  cleanups.push(() => runtime.stop());
-  return runtime;
-}
+const newRuntime = (): Runtime => silentRuntime(cleanups);
 
 async function backend(name: string): Promise<HttpBackend> {
   const b = await startHttpBackend(name, "127.0.1.1");

@@ -1,9 +1,7 @@
 import { getHeapSnapshot } from "node:v8";
-import { pino } from "pino";
-import { afterEach, describe, expect, it } from "vitest";
-import { systemClock } from "../../../src/core/clock.js";
+import { describe, expect, it } from "vitest";
 import type { ConfigModel } from "../../../src/core/model.js";
-import { Runtime } from "../../../src/runtime/runtime.js";
+import { cleanupList, silentRuntime } from "../../support/cleanups.js";
 import { listenerModel, poolModel } from "../http/harness.js";
 
 interface HeapSnapshotJson {
@@ -33,20 +31,11 @@ async function liveCounts(): Promise<Map<string, number>> {
   return counts;
 }
 
-const cleanups: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
+const cleanups = cleanupList();
 
 describe("reloads retain nothing", () => {
   it("keeps no more objects after 300 reloads than after 100 (a listener and a member come and go each time)", async () => {
-    const runtime = new Runtime({
-      clock: systemClock,
-      log: pino({ level: "silent" }),
-      drainTimeoutMs: 1000,
-      stateDir: "/nonexistent",
-    });
-    cleanups.push(() => runtime.stop());
+    const runtime = silentRuntime(cleanups);
     const web = listenerModel({ name: "web", port: 0 });
     const tcp = listenerModel({
       name: "extra-tcp",

@@ -1,12 +1,10 @@
 import { createHash } from "node:crypto";
 import * as net from "node:net";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { ReadBufferPool, readBuffersSupported, relayBothWays } from "../../../src/data/proxy/byte-relay.js";
+import { cleanupList } from "../../support/cleanups.js";
 
-const cleanups: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
+const cleanups = cleanupList();
 
 async function listening(server: net.Server, host: string): Promise<number> {
   await new Promise<void>((r) => server.listen({ host, port: 0 }, r));

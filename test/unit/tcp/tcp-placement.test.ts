@@ -1,12 +1,10 @@
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { startTcpListener } from "../../../src/data/listener/tcp-listener.js";
 import { startTcpBackend, type TcpBackend, whoAnswers } from "../../support/backends.js";
+import { cleanupList } from "../../support/cleanups.js";
 import { poolModel, TestRuntime, udpListenerModel } from "../udp/support.js";
 
-const cleanups: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
+const cleanups = cleanupList();
 
 async function backend(name: string, address: string): Promise<TcpBackend> {
   const b = await startTcpBackend(name, address);
