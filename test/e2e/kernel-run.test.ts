@@ -168,6 +168,20 @@ ${members}
       expect(tables()).not.toContain(table);
     });
 
+    it("refuses --workers with exit 2, saying why and what to do instead, before touching the kernel", async () => {
+      const lb = startStickylb(
+        ["run", "-f", config, "--l4-dataplane", "nftables", "--nft-table", table, "--workers", "2"],
+        {},
+        ["ip", "netns", "exec", lab.lb],
+      );
+      expect(await lb.exited()).toBe(2);
+      expect(lb.stderr()).toMatch(
+        /--l4-dataplane nftables is not supported with --workers: one process owns/,
+      );
+      expect(lb.stderr()).toMatch(/second stickylb with --workers and no --l4-dataplane/);
+      expect(tables()).not.toContain(table);
+    });
+
     it.skipIf(noCapsh)(
       "exits 2 with one line naming a missing CAP_NET_ADMIN (needs capsh, package libcap2-bin)",
       () => {
