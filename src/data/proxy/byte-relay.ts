@@ -146,6 +146,13 @@ function relayOneWay(
       return false;
     }
   };
+  // A source that ended before the relay began (a client that half-closed while its placement
+  // waited, say) has emitted "end" already and never will again: end `to` now, as `pipe` would.
+  // Nothing is left to read, so no buffer is installed.
+  if (from.readableEnded) {
+    if (!to.destroyed) to.end();
+    return true;
+  }
   from.once("end", () => {
     if (!to.destroyed) to.end();
   });

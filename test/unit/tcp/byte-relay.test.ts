@@ -197,6 +197,31 @@ describe("byte relay on reused buffers", () => {
     expect(pool.inUse()).toBe(0);
   }, 180_000);
 
+  it("ends the member side for a client that half-closed before the relay began", async () => {
+    // The member answers once it sees the client's end. The client ends at once, without a byte,
+    // and the relay starts 100 ms later: the client socket's "end" has already been emitted.
+    const server = net.createServer({ allowHalfOpen: true }, (socket) => {
+      socket.resume();
+      socket.once("end", () => socket.end("bye"));
+    });
+    const memberPort = await listening(server, "127.0.1.1");
+    const pool = new ReadBufferPool(8);
+    const relay = await startRelay(memberPort, pool, 100);
+    const client = net.connect({
+      host: "127.0.0.1",
+      port: relay.port,
+      localAddress: "127.0.0.5",
+      allowHalfOpen: true,
+    });
+    cleanups.push(() => client.destroy());
+    client.once("connect", () => client.end());
+    const answer = await slowCollect(client);
+    expect(answer.toString()).toBe("bye");
+    expect(relay.paths).toEqual(["buffers"]);
+    for (let i = 0; i < 500 && pool.inUse() > 0; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(pool.inUse()).toBe(0);
+  }, 30_000);
+
   it("falls back to pipe when the pool is spent, still byte for byte", async () => {
     const up = pattern(8 << 20, 5);
     const pool = new ReadBufferPool(1);
