@@ -10,6 +10,9 @@
 # Environment (defaults in brackets):
 #   ROUNDS [3]          rounds; every scenario runs once per peer per round, peers taking turns first
 #   DURATION [5]        seconds per run
+#   WARMUP [1]          seconds of one discarded run per scenario and peer before the first round
+#                       (ARP/neighbour entries, conntrack and socket caches, NGINX/HAProxy workers
+#                       and the stickylb process all warm alike); 0: none
 #   CONNECTIONS [64]    wrk connections; UDP clients
 #   LOADGEN_CPU [0]     CPU of wrk, iperf3 -c and the UDP load tool
 #   PROXY_CPU [1]       CPU of HAProxy, NGINX and the backends
@@ -28,6 +31,7 @@ cd "$ROOT" || exit 1
 
 ROUNDS=${ROUNDS:-3}
 DURATION=${DURATION:-5}
+WARMUP=${WARMUP:-1}
 CONNECTIONS=${CONNECTIONS:-64}
 LOADGEN_CPU=${LOADGEN_CPU:-0}
 PROXY_CPU=${PROXY_CPU:-1}
@@ -38,7 +42,7 @@ SKIP_BUILD=${SKIP_BUILD:-0}
 
 die() { echo "l4-bench: $*" >&2; exit 2; }
 have() { command -v "$1" >/dev/null 2>&1; }
-for n in ROUNDS DURATION CONNECTIONS LOADGEN_CPU PROXY_CPU; do
+for n in ROUNDS DURATION WARMUP CONNECTIONS LOADGEN_CPU PROXY_CPU; do
   [[ ${!n} =~ ^[0-9]+$ ]] || die "$n must be a whole number, got '${!n}'"
 done
 [[ $(id -u) == 0 ]] || die "needs root (network namespaces, nf_tables)"
@@ -239,37 +243,45 @@ for peer in $PEERS; do
 done
 
 # ------------------------------------------------------------------------------------- measuring
-measure() { # SCENARIO PEER -> prints a rate, or nothing
-  local port out
+measure() { # SCENARIO PEER [SECONDS] -> prints a rate, or nothing
+  local port out seconds=${3:-$DURATION}
   case $1 in
   tcp-keepalive | tcp-newconn)
     port=${PORT[$2/tcp]}
     local hdr=()
     [[ $1 == tcp-newconn ]] && hdr=(-H "Connection: close")
-    out=$(timeout -k 2 $((DURATION + 15)) ip netns exec "$NS_C" taskset -c "$LOADGEN_CPU" \
-      wrk -t1 -c"$CONNECTIONS" -d"${DURATION}s" --timeout 2s "${hdr[@]}" "http://$VIP:$port/" 2>&1)
+    out=$(timeout -k 2 $((seconds + 15)) ip netns exec "$NS_C" taskset -c "$LOADGEN_CPU" \
+      wrk -t1 -c"$CONNECTIONS" -d"${seconds}s" --timeout 2s "${hdr[@]}" "http://$VIP:$port/" 2>&1)
     awk '/^Requests\/sec:/ { print $2 }' <<<"$out"
     ;;
   tcp-bulk)
     port=${PORT[$2/bulk]}
-    out=$(timeout -k 2 $((DURATION + 20)) ip netns exec "$NS_C" taskset -c "$LOADGEN_CPU" \
-      iperf3 -c $VIP -p "$port" -t "$DURATION" -J 2>&1)
+    out=$(timeout -k 2 $((seconds + 20)) ip netns exec "$NS_C" taskset -c "$LOADGEN_CPU" \
+      iperf3 -c $VIP -p "$port" -t "$seconds" -J 2>&1)
     node -e 'const j = JSON.parse(require("fs").readFileSync(0, "utf8"));
       const b = j.end?.sum_received?.bits_per_second; if (b) console.log((b / 1e9).toFixed(3));' <<<"$out" 2>/dev/null
     ;;
   udp)
     port=${PORT[$2/udp]:-}
     [[ -n $port ]] || return 0
-    out=$(timeout -k 2 $((DURATION + 15)) ip netns exec "$NS_C" taskset -c "$LOADGEN_CPU" \
-      node dist/bench/lib/udp-load.js --target "$VIP:$port" --clients "$CONNECTIONS" --duration "$DURATION" 2>&1)
+    out=$(timeout -k 2 $((seconds + 15)) ip netns exec "$NS_C" taskset -c "$LOADGEN_CPU" \
+      node dist/bench/lib/udp-load.js --target "$VIP:$port" --clients "$CONNECTIONS" --duration "$seconds" 2>&1)
     awk '/^RESULT / { print $2 }' <<<"$out"
     ;;
   esac
 }
 
 declare -A SAMPLES=()
-LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
 peers=($PEERS)
+if ((WARMUP > 0)); then
+  for scenario in $SCENARIOS; do
+    for peer in "${peers[@]}"; do
+      [[ $scenario == udp && $peer == haproxy ]] && continue
+      echo "warm-up $scenario $peer: $(measure "$scenario" "$peer" "$WARMUP")"
+    done
+  done
+fi
+LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
 for ((round = 1; round <= ROUNDS; round++)); do
   for scenario in $SCENARIOS; do
     # Rotate who goes first, so that a drift in the machine's load favours no peer.
@@ -291,7 +303,7 @@ declare -A TARGET=([tcp-keepalive]=1.6 [tcp-newconn]=1.4 [tcp-bulk]=2 [udp]=1.8)
 {
   echo "# L4 benchmark $(date -u '+%F %H:%M') UTC"
   echo
-  echo "ROUNDS=$ROUNDS DURATION=${DURATION}s CONNECTIONS=$CONNECTIONS; $(nproc) CPUs, $(uname -r);" \
+  echo "ROUNDS=$ROUNDS DURATION=${DURATION}s WARMUP=${WARMUP}s CONNECTIONS=$CONNECTIONS; $(nproc) CPUs, $(uname -r);" \
     "load average $LOAD_START at start, $LOAD_END at the end. Medians of the rounds (every round in brackets)."
   echo
   echo "| scenario | kernel plane | HAProxy | NGINX stream | minimal ruleset | kernel ÷ HAProxy (NGINX for UDP) | target | minimal ÷ same | kernel ÷ minimal |"

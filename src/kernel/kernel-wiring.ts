@@ -4,7 +4,7 @@ import type { Logger } from "../core/log.js";
 import { type MemberId, memberIdOf } from "../core/member.js";
 import type { ConfigModel } from "../core/model.js";
 import { KernelDataPlane, kernelPlanOf } from "./kernel-data-plane.js";
-import { isIpv4Key } from "./reader.js";
+import { isAddressKey } from "./reader.js";
 
 /** The health the kernel plane follows: the member registry's view, and its change events. */
 export interface HealthSource {
@@ -83,13 +83,13 @@ export class KernelPlaneWiring {
       };
     };
     const refused = (pool: string, key: string): ApiAnswer | undefined =>
-      isIpv4Key(key)
+      isAddressKey(key)
         ? undefined
         : {
             status: 400,
             body: {
               ...base(pool),
-              error: `${JSON.stringify(key)} is not an IPv4 address (the kernel plane binds IPv4 clients)`,
+              error: `${JSON.stringify(key)} is not an IPv4 or IPv6 address`,
             },
             outcome: "bad key",
           };

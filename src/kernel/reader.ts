@@ -1,3 +1,4 @@
+import { isIPv6 } from "node:net";
 import type { NftRun } from "./nft-command.js";
 
 /** One element of a binding set. */
@@ -9,10 +10,14 @@ export interface SetElement {
 
 const IPV4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/;
 
-/** Only a dotted IPv4 address may be spliced into an nft command (binding keys come from the admin API). */
-export function isIpv4Key(text: string): boolean {
+/**
+ * Only an IPv4 or IPv6 address may be spliced into an nft command (binding keys come from the admin
+ * API): digits, hex digits, colons and dots, no zone (`%eth0`), nothing nft could read as syntax.
+ */
+export function isAddressKey(text: string): boolean {
   const m = IPV4.exec(text);
-  return m?.slice(1).every((part) => Number(part) <= 255) === true;
+  if (m !== null) return m.slice(1).every((part) => Number(part) <= 255);
+  return /^[0-9a-fA-F:.]+$/.test(text) && isIPv6(text);
 }
 
 /**
@@ -59,16 +64,16 @@ export class NftReader {
     return out;
   }
 
-  /** Whether `client` (dotted IPv4) is in the set. */
+  /** Whether `client` (an IPv4 or IPv6 address) is in the set. */
   async has(set: string, client: string): Promise<boolean> {
-    if (!isIpv4Key(client)) return false;
+    if (!isAddressKey(client)) return false;
     const result = await this.run(["get", "element", "inet", this.table, set, `{ ${client} }`]);
     return result.code === 0;
   }
 
   /** Removes `client` from the set; false when it was not there. */
   async remove(set: string, client: string): Promise<boolean> {
-    if (!isIpv4Key(client)) return false;
+    if (!isAddressKey(client)) return false;
     const result = await this.run(["delete", "element", "inet", this.table, set, `{ ${client} }`]);
     return result.code === 0;
   }

@@ -1,3 +1,5 @@
+import { isIPv6 } from "node:net";
+import { endpointOf } from "../core/member.js";
 import { hashKey, hashKeyWithSeed } from "../data/balancer/hash.js";
 import { MaglevTable } from "../data/balancer/maglev.js";
 
@@ -16,7 +18,10 @@ export interface KernelPlan {
 export interface KernelListener {
   readonly name: string;
   readonly protocol: "TCP" | "UDP";
-  /** An IPv4 address, or 0.0.0.0 for every local address. */
+  /**
+   * An IPv4 or IPv6 address, or 0.0.0.0 for every local IPv4 address. Its pool's members are of the
+   * same family (which-plane.ts keeps other listeners in userspace): NAT does not translate families.
+   */
   readonly address: string;
   readonly port: number;
   readonly pool: string;
@@ -35,7 +40,7 @@ export interface KernelPool {
 }
 
 export interface KernelMember {
-  /** IPv4. */
+  /** IPv4 or IPv6; every member of a pool is of one family. */
   readonly address: string;
   readonly port: number;
   readonly weight: number;
@@ -47,8 +52,10 @@ export interface KernelMember {
 export interface BindingSet {
   readonly set: string;
   readonly pool: string;
-  /** `ADDRESS:PORT`. */
+  /** `ADDRESS:PORT`, IPv6 addresses in brackets. */
   readonly member: string;
+  /** The family of the client addresses it holds (the family of the member). */
+  readonly family: Family;
   /** Whether the member may keep its clients now (healthy, weight > 0); false: the set is emptied. */
   readonly keepsBindings: boolean;
 }
@@ -92,7 +99,17 @@ export function nftName(prefix: string, ...parts: readonly (string | number)[]):
   return `${prefix}_${hi}${lo}`;
 }
 
-export const endpoint = (m: { address: string; port: number }): string => `${m.address}:${m.port}`;
+/** nft's name for an address family inside an `inet` table: `ip` (IPv4) or `ip6`. */
+export type Family = "ip" | "ip6";
+
+export const familyOf = (address: string): Family => (isIPv6(address) ? "ip6" : "ip");
+
+/** `ADDRESS:PORT`, IPv6 addresses in brackets: the member's identity, and nft's syntax for a DNAT target. */
+export const endpoint = (m: { address: string; port: number }): string => endpointOf(m.address, m.port);
+
+/** The family of a pool's members (IPv4 when it has none: then nothing is DNATed anyway). */
+const poolFamily = (pool: KernelPool): Family =>
+  pool.members[0] === undefined ? "ip" : familyOf(pool.members[0].address);
 const keepsBindings = (m: KernelMember): boolean => m.healthy && m.weight > 0;
 const takesNewClients = (m: KernelMember): boolean => keepsBindings(m) && !m.draining;
 const byEndpoint = (a: KernelMember, b: KernelMember): number =>
@@ -107,7 +124,7 @@ const byEndpoint = (a: KernelMember, b: KernelMember): number =>
  * to its pool's chain, which DNATs to a member:
  *
  * - `SOURCE_IP`: a Maglev table over the eligible members (see docs/consistent-hashing.md), as an
- *   anonymous map indexed by `jhash ip saddr mod M`.
+ *   anonymous map indexed by `jhash ip saddr mod M` (`ip6 saddr` for an IPv6 pool).
  * - `ROUND_ROBIN`: the smooth weighted round-robin sequence of the eligible members as a verdict
  *   map indexed by `numgen inc`; with SOURCE_IP persistence, a client address found in a member's
  *   binding set goes to that member first, and every placement refreshes the set's timeout.
@@ -120,6 +137,9 @@ const byEndpoint = (a: KernelMember, b: KernelMember): number =>
  * the kernel answers TCP with a reset and UDP with port unreachable. Masquerading in `postrouting`
  * makes members see the load balancer's address, with fully random source ports so a member's
  * TIME_WAIT sockets never meet a reused tuple; `preserveClientIp` listeners skip it.
+ *
+ * IPv4 and IPv6 share the `inet` table: each rule names its family (`ip`/`ip6` matches, `dnat ip
+ * to`/`dnat ip6 to`, `ipv4_addr`/`ipv6_addr` sets), so a rule never applies to the other family.
  */
 export function renderRuleset(plan: KernelPlan): RenderedRuleset {
   const chains: string[] = [];
@@ -138,16 +158,22 @@ export function renderRuleset(plan: KernelPlan): RenderedRuleset {
     const poolChain = nftName("p", pool.name);
     poolChains.set(pool.name, poolChain);
     const members = [...pool.members].sort(byEndpoint);
+    const fam = poolFamily(pool);
     const rules: string[] = [];
     if (pool.algorithm === "SOURCE_IP") {
       const eligible = members.filter(takesNewClients);
       if (eligible.length > 0) {
         const table = new MaglevTable(eligible.map(endpoint), kernelMaglevSize(eligible.length));
-        const targets = table.endpoints.map((e) => e.replace(":", " . "));
+        const byIdentity = new Map(eligible.map((m) => [endpoint(m), m]));
+        // A map's data is the concatenation `address . port` (no brackets, in either family).
+        const targets = table.endpoints.map((e) => {
+          const m = byIdentity.get(e)!;
+          return `${m.address} . ${m.port}`;
+        });
         const entries: string[] = [];
         for (let i = 0; i < table.size; i++) entries.push(`${i} : ${targets[table.entryAt(i)]}`);
         rules.push(
-          `meta l4proto { tcp, udp } dnat ip to jhash ip saddr mod ${table.size} seed ${JHASH_SEED} map { ${entries.join(", ")} }`,
+          `meta l4proto { tcp, udp } dnat ${fam} to jhash ${fam} saddr mod ${table.size} seed ${JHASH_SEED} map { ${entries.join(", ")} }`,
         );
       }
     } else {
@@ -164,13 +190,13 @@ export function renderRuleset(plan: KernelPlan): RenderedRuleset {
         if (persistence !== undefined) {
           const set = bindingSet(pool, m, true);
           bindingSets.push(set);
-          rules.push(`ip saddr @${set.set} jump ${chain}`);
-          lines.push(`update @${set.set} { ip saddr }`);
+          rules.push(`${fam} saddr @${set.set} jump ${chain}`);
+          lines.push(`update @${set.set} { ${fam} saddr }`);
           const targets = refreshTargets.get(pool.name) ?? [];
           targets.push({ member: m, set: set.set });
           refreshTargets.set(pool.name, targets);
         }
-        lines.push(`meta l4proto { tcp, udp } dnat ip to ${endpoint(m)}`);
+        lines.push(`meta l4proto { tcp, udp } dnat ${fam} to ${endpoint(m)}`);
         chains.push(chain);
         bodies.push(chainBlock(chain, undefined, lines));
       }
@@ -183,7 +209,7 @@ export function renderRuleset(plan: KernelPlan): RenderedRuleset {
   for (const set of bindingSets) {
     const pool = plan.pools.find((p) => p.name === set.pool)!;
     sets.push(
-      `  set ${set.set} {\n    type ipv4_addr\n    flags dynamic,timeout\n    timeout ${seconds(pool.persistenceTimeoutMs!)}\n    size ${pool.maxBindings ?? DEFAULT_SET_SIZE}\n  }`,
+      `  set ${set.set} {\n    type ${set.family === "ip6" ? "ipv6_addr" : "ipv4_addr"}\n    flags dynamic,timeout\n    timeout ${seconds(pool.persistenceTimeoutMs!)}\n    size ${pool.maxBindings ?? DEFAULT_SET_SIZE}\n  }`,
     );
   }
 
@@ -195,21 +221,23 @@ export function renderRuleset(plan: KernelPlan): RenderedRuleset {
     const counter = nftName("c", listener.name);
     counters.set(listener.name, counter);
     const proto = listener.protocol === "TCP" ? "tcp" : "udp";
-    const destination =
-      listener.address === "0.0.0.0" ? "fib daddr type local" : `ip daddr ${listener.address}`;
+    const any = listener.address === "0.0.0.0";
+    const fam = familyOf(listener.address);
+    // 0.0.0.0 is every local IPv4 address, as for a socket: IPv6 packets to the port are not its.
+    const destination = any ? "meta nfproto ipv4 fib daddr type local" : `${fam} daddr ${listener.address}`;
     entryRules.push(
       `${destination} ${proto} dport ${listener.port} counter name ${counter} jump ${poolChain}`,
     );
     // Only this listener's connections refresh this pool's sets (a member may serve other pools too).
-    const original = listener.address === "0.0.0.0" ? "" : ` ct original ip daddr ${listener.address}`;
+    const original = any ? "" : ` ct original ${fam} daddr ${listener.address}`;
     const viaListener = `ct direction original ct status dnat meta l4proto ${proto}${original} ct original proto-dst ${listener.port}`;
     for (const { member, set } of refreshTargets.get(listener.pool) ?? [])
       refreshRules.push(
-        `${viaListener} ip daddr ${member.address} th dport ${member.port} update @${set} { ip saddr }`,
+        `${viaListener} ${fam} daddr ${member.address} th dport ${member.port} update @${set} { ${fam} saddr }`,
       );
     if (!listener.preserveClientIp) {
       snatRules.push(
-        `ct status dnat meta l4proto ${proto}${original} ct original proto-dst ${listener.port} masquerade fully-random`,
+        `${any ? "meta nfproto ipv4 " : ""}ct status dnat meta l4proto ${proto}${original} ct original proto-dst ${listener.port} masquerade fully-random`,
       );
     }
   }
@@ -259,6 +287,7 @@ function bindingSet(pool: KernelPool, m: KernelMember, keeps: boolean): BindingS
     set: nftName("b", pool.name, endpoint(m), pool.persistenceTimeoutMs ?? 0),
     pool: pool.name,
     member: endpoint(m),
+    family: familyOf(m.address),
     keepsBindings: keeps,
   };
 }

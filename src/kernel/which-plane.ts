@@ -1,4 +1,4 @@
-import { isIPv4 } from "node:net";
+import { isIPv4, isIPv6 } from "node:net";
 import type { ListenerModel, PoolModel } from "../core/model.js";
 
 /** Where one listener runs with `--l4-dataplane nftables`. */
@@ -15,7 +15,8 @@ const DEFAULT_MEMBER_MS = 60_000;
  * Decides whether a listener can be served by nf_tables. The kernel only rewrites addresses: it
  * cannot read a PROXY protocol header (that needs the byte stream), count open connections per
  * member for LEAST_CONNECTIONS, or time a client or member out apart from conntrack's own idle
- * timeouts. Such listeners stay in userspace, with the reason. This version programs IPv4 only.
+ * timeouts. Nor can NAT translate between IPv4 and IPv6: a listener and its pool's members must be
+ * of one family. Such listeners stay in userspace, with the reason.
  */
 export function planeFor(listener: ListenerModel, pool: PoolModel | undefined): PlaneChoice {
   if (listener.protocol === "HTTP" || listener.protocol === "HTTPS")
@@ -30,12 +31,30 @@ export function planeFor(listener: ListenerModel, pool: PoolModel | undefined): 
     return why(
       `pool ${pool.name} uses LEAST_CONNECTIONS, which needs open-connection counts the kernel does not keep`,
     );
-  if (listener.address !== "0.0.0.0" && !isIPv4(listener.address))
-    return why(`its address ${listener.address} is IPv6; the kernel plane programs IPv4 listeners only`);
-  const v6 = pool.members.find((m) => !isIPv4(m.address));
-  if (v6 !== undefined)
-    return why(
-      `pool ${pool.name} has the IPv6 member ${v6.address}; the kernel plane programs IPv4 members only`,
-    );
+  const family = familyMismatch(listener.address, pool);
+  if (family !== undefined) return why(family);
   return { plane: "kernel" };
+}
+
+const familyName = (address: string): string => (isIPv4(address) ? "IPv4" : "IPv6");
+
+/**
+ * Why a listener and its pool cannot be joined by NAT in the kernel, or undefined when they can:
+ * `::` takes clients of both families, a pool may not mix families, and a listener's family must
+ * be its members'.
+ */
+function familyMismatch(address: string, pool: PoolModel): string | undefined {
+  const cannot = "the kernel cannot translate between IPv4 and IPv6";
+  if (isIPv6(address) && /^[0:]+$/.test(address))
+    return `its address ${address} takes IPv4 and IPv6 clients alike and ${cannot} (listen on 0.0.0.0 or on one address to use the kernel plane)`;
+  const v4 = pool.members.find((m) => isIPv4(m.address));
+  const v6 = pool.members.find((m) => !isIPv4(m.address));
+  if (v4 !== undefined && v6 !== undefined)
+    return `pool ${pool.name} mixes the IPv4 member ${v4.address} and the IPv6 member ${v6.address}, and ${cannot}`;
+  const member = v4 ?? v6;
+  if (member === undefined) return undefined;
+  const listenerFamily = address === "0.0.0.0" ? "IPv4" : familyName(address);
+  const memberFamily = familyName(member.address);
+  if (listenerFamily === memberFamily) return undefined;
+  return `pool ${pool.name} has the ${memberFamily} member ${member.address} but the listener's address ${address} is ${listenerFamily}, and ${cannot}`;
 }

@@ -9,6 +9,7 @@ import {
   type Lab,
   netnsUnavailable,
   VIP,
+  VIP6,
 } from "../support/netns.js";
 
 /**
@@ -254,6 +255,58 @@ describe.skipIf(unavailable !== undefined)(
         fresh.map((s) => ({ source: s, protocol: "tcp" as const, port: 83 })),
       );
       for (const n of newcomers) expect(n.member).toBe(`${a}:${BACKEND_PORT}`);
+    });
+
+    it("IPv6: SOURCE_IP keeps each client on one member over TCP and UDP, persistence sets hold IPv6 clients, mixed families stay in userspace", async () => {
+      const backends6 = lab.backendAddresses6;
+      const clients6 = lab.clientAddresses6.slice(0, 20);
+      const model: ConfigModel = {
+        listeners: [
+          listener("hash6-tcp", "TCP", 86, "hash6", { address: VIP6 }),
+          listener("hash6-udp", "UDP", 86, "hash6", { address: VIP6 }),
+          listener("sticky6", "TCP", 87, "sticky6", { address: VIP6 }),
+          listener("mixed", "TCP", 88, "hash6"),
+        ],
+        pools: [
+          pool("hash6", backends6, { algorithm: "SOURCE_IP" }),
+          pool("sticky6", backends6, { sessionPersistence: persistence(60_000) }),
+        ],
+      };
+      const result = await plane.apply(model, allHealthy);
+      expect(result.kernel).toEqual(["hash6-tcp", "hash6-udp", "sticky6"]);
+      expect(result.userspace).toEqual([
+        { listener: "mixed", reason: expect.stringMatching(/cannot translate between IPv4 and IPv6/) },
+      ]);
+      const ask = (protocol: "tcp" | "udp", port: number) =>
+        lab.clients(clients6.map((source) => ({ source, protocol, port, address: VIP6 })));
+
+      const tcp = await ask("tcp", 86);
+      expect(tcp.filter((a) => a.error !== undefined)).toEqual([]);
+      const first = byClient(tcp);
+      expect(byClient(await ask("tcp", 86))).toEqual(first);
+      expect(new Set(first.values())).toEqual(new Set(backends6.map((b) => `${b}:${BACKEND_PORT}`)));
+      // Masqueraded to the load balancer's IPv6 address on the backend side.
+      expect(new Set(tcp.map((a) => a.seenFrom))).toEqual(new Set(["fd00:77:2::1"]));
+      for (const a of await ask("udp", 86)) {
+        expect(a.error).toBeUndefined();
+        expect(a.replyFrom).toBe(VIP6);
+        expect(a.member).toBe(first.get(a.source));
+      }
+
+      const bound = byClient(await ask("tcp", 87));
+      expect(byClient(await ask("tcp", 87))).toEqual(bound);
+      const bindings = await plane.bindings("sticky6");
+      // The bindings API names members as everywhere else: IPv6 in brackets.
+      expect(new Map(bindings.map((b) => [b.client, b.member.replace(/^\[(.*)\]/, "$1")]))).toEqual(bound);
+      const probe = clients6[0]!;
+      expect(await plane.lookupBinding("sticky6", probe)).toBe(
+        `[${bound.get(probe)!.slice(0, -`:${BACKEND_PORT}`.length)}]:${BACKEND_PORT}`,
+      );
+      expect(await plane.deleteBinding("sticky6", probe)).toBe(true);
+      expect(await plane.lookupBinding("sticky6", probe)).toBeUndefined();
+      // The IPv4 listener on the IPv6 pool is not in the kernel: nothing listens there.
+      const refused = await lab.clients([{ source: lab.clientAddresses[0]!, protocol: "tcp", port: 88 }]);
+      expect(refused[0]!.error).toBe("ECONNREFUSED");
     });
 
     it("keeps listeners the kernel cannot serve out of the table, naming why", async () => {

@@ -1,7 +1,7 @@
 import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { BACKEND_PORT, createLab, type Lab, netnsUnavailable, VIP } from "../support/netns.js";
+import { BACKEND_PORT, createLab, type Lab, netnsUnavailable, VIP, VIP6 } from "../support/netns.js";
 import { STICKYLB_MAIN, startStickylb, tempDir, writeConfig } from "../support/stickylb-process.js";
 
 /**
@@ -154,6 +154,67 @@ ${members}
       }
     });
 
+    it("serves an IPv6 listener in the kernel, and keeps :: in userspace with the reason", async () => {
+      const members6 = lab.backendAddresses6
+        .map((a) => `        - {address: "${a}", port: ${BACKEND_PORT}}`)
+        .join("\n");
+      const config6 = writeConfig(
+        tempDir(),
+        "lb6.yaml",
+        `apiVersion: stickylb/v1
+kind: LoadBalancer
+metadata: {name: k6}
+spec:
+  listeners:
+    - {name: tcp6, protocol: TCP, address: "${VIP6}", port: 90, defaultPool: hash6}
+    - {name: both, protocol: TCP, address: "::", port: 91, defaultPool: hash6}
+  pools:
+    - name: hash6
+      algorithm: SOURCE_IP
+      members:
+${members6}
+`,
+      );
+      const lb = startStickylb(
+        ["run", "-f", config6, "--l4-dataplane", "nftables", "--nft-table", table],
+        {},
+        ["ip", "netns", "exec", lab.lb],
+      );
+      try {
+        const warning = await lb.waitForLog(
+          (e) => e.listener === "both" && typeof e.reason === "string",
+          20_000,
+        );
+        expect(warning.reason).toMatch(/takes IPv4 and IPv6 clients alike/);
+        await lb.waitForLog((e) => e.msg === "kernel data plane programmed", 20_000);
+        const listed = spawnSync("ip", ["netns", "exec", lab.lb, "nft", "list", "table", "inet", table], {
+          encoding: "utf8",
+        }).stdout;
+        expect(listed).toContain(`ip6 daddr ${VIP6} tcp dport 90`);
+        expect(listed).toMatch(/dnat ip6 to jhash ip6 saddr mod 1021/);
+        const ask = () =>
+          lab.clients(
+            lab.clientAddresses6.map((source) => ({
+              source,
+              protocol: "tcp" as const,
+              port: 90,
+              address: VIP6,
+            })),
+          );
+        const first = await ask();
+        expect(first.filter((a) => a.error !== undefined)).toEqual([]);
+        expect((await ask()).map((a) => a.member)).toEqual(first.map((a) => a.member));
+        expect(new Set(first.map((a) => a.member)).size).toBe(2);
+        expect(await lb.stop("SIGTERM")).toBe(0);
+        expect(tables()).not.toContain(table);
+      } finally {
+        lb.child.kill("SIGKILL");
+        spawnSync("ip", ["netns", "exec", lab.lb, "nft", "delete", "table", "inet", table], {
+          stdio: "ignore",
+        });
+      }
+    });
+
     it("exits 2 with one line naming a missing nft", async () => {
       // env, found on the test's PATH, starts node with a PATH that holds no nft.
       const lb = startStickylb(
@@ -165,6 +226,20 @@ ${members}
       expect(lb.stderr().trim()).toMatch(
         /^SLB_ERR_KERNEL_ENVIRONMENT: --l4-dataplane nftables needs the nft command .*apt-get install nftables/,
       );
+      expect(tables()).not.toContain(table);
+    });
+
+    it("refuses --workers with exit 2, saying why and what to do instead, before touching the kernel", async () => {
+      const lb = startStickylb(
+        ["run", "-f", config, "--l4-dataplane", "nftables", "--nft-table", table, "--workers", "2"],
+        {},
+        ["ip", "netns", "exec", lab.lb],
+      );
+      expect(await lb.exited()).toBe(2);
+      expect(lb.stderr()).toMatch(
+        /--l4-dataplane nftables is not supported with --workers: one process owns/,
+      );
+      expect(lb.stderr()).toMatch(/second stickylb with --workers and no --l4-dataplane/);
       expect(tables()).not.toContain(table);
     });
 

@@ -6,6 +6,10 @@
  *
  *   client ns  10.77.1.10… ── veth ── 10.77.1.1  LB ns  10.77.2.1 ── veth ── 10.77.2.10…  backend ns
  *                                     VIP 10.77.0.1 on lo
+ *
+ * The same in IPv6, with unique local addresses (fd00::/8) added `nodad` so they work at once
+ * (no duplicate address detection delay): clients fd00:77:1::10…, LB fd00:77:1::1 and
+ * fd00:77:2::1, VIP fd00:77::1 on lo, backends fd00:77:2::10….
  */
 import { execFile, spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";
@@ -16,6 +20,7 @@ import { promisify } from "node:util";
 const run = promisify(execFile);
 
 export const VIP = "10.77.0.1";
+export const VIP6 = "fd00:77::1";
 export const BACKEND_PORT = 9000;
 
 /** Why kernel tests cannot run here, or undefined when they can (root, `ip`, `nft`). */
@@ -38,6 +43,9 @@ export interface Lab {
   readonly backend: string;
   readonly clientAddresses: readonly string[];
   readonly backendAddresses: readonly string[];
+  /** IPv6 client and backend addresses, as many as the IPv4 ones. */
+  readonly clientAddresses6: readonly string[];
+  readonly backendAddresses6: readonly string[];
   /** The command prefix that runs a program inside a namespace. */
   inside(ns: string, command: readonly string[]): string[];
   /** Runs clients inside the client namespace; see CLIENT_SCRIPT for the shape. */
@@ -76,6 +84,14 @@ export async function createLab(clientCount: number, backendCount: number): Prom
   const backend = `slbb-${id}`;
   const clientAddresses = Array.from({ length: clientCount }, (_, i) => `10.77.1.${10 + i}`);
   const backendAddresses = Array.from({ length: backendCount }, (_, i) => `10.77.2.${10 + i}`);
+  const clientAddresses6 = Array.from(
+    { length: clientCount },
+    (_, i) => `fd00:77:1::${(10 + i).toString(16)}`,
+  );
+  const backendAddresses6 = Array.from(
+    { length: backendCount },
+    (_, i) => `fd00:77:2::${(10 + i).toString(16)}`,
+  );
   const dir = mkdtempSync(join(tmpdir(), "slb-netns-"));
   writeFileSync(join(dir, "backend.mjs"), BACKEND_SCRIPT);
   writeFileSync(join(dir, "client.mjs"), CLIENT_SCRIPT);
@@ -102,17 +118,28 @@ export async function createLab(clientCount: number, backendCount: number): Prom
     await sh(lb, "ip", "link", "set", vlc!, "up");
     await sh(lb, "ip", "link", "set", vlb!, "up");
     await sh(lb, "sysctl", "-qw", "net.ipv4.ip_forward=1");
+    await sh(lb, "sysctl", "-qw", "net.ipv6.conf.all.forwarding=1");
+    await sh(lb, "ip", "-6", "addr", "add", "fd00:77:1::1/64", "dev", vlc!, "nodad");
+    await sh(lb, "ip", "-6", "addr", "add", "fd00:77:2::1/64", "dev", vlb!, "nodad");
+    await sh(lb, "ip", "-6", "addr", "add", `${VIP6}/128`, "dev", "lo", "nodad");
     for (const a of clientAddresses) await sh(client, "ip", "addr", "add", `${a}/24`, "dev", vc!);
     await sh(client, "ip", "link", "set", vc!, "up");
     await sh(client, "ip", "route", "add", "default", "via", "10.77.1.1");
+    for (const a of clientAddresses6)
+      await sh(client, "ip", "-6", "addr", "add", `${a}/64`, "dev", vc!, "nodad");
+    await sh(client, "ip", "-6", "route", "add", "default", "via", "fd00:77:1::1");
     for (const a of backendAddresses) await sh(backend, "ip", "addr", "add", `${a}/24`, "dev", vb!);
     await sh(backend, "ip", "link", "set", vb!, "up");
     await sh(backend, "ip", "route", "add", "default", "via", "10.77.2.1");
+    for (const a of backendAddresses6)
+      await sh(backend, "ip", "-6", "addr", "add", `${a}/64`, "dev", vb!, "nodad");
+    await sh(backend, "ip", "-6", "route", "add", "default", "via", "fd00:77:2::1");
     const [program, ...args] = inside(backend, [
       process.execPath,
       join(dir, "backend.mjs"),
       String(BACKEND_PORT),
       ...backendAddresses,
+      ...backendAddresses6,
     ]);
     const server = spawn(program!, args, { stdio: ["ignore", "pipe", "inherit"] });
     children.push(server);
@@ -130,6 +157,8 @@ export async function createLab(clientCount: number, backendCount: number): Prom
     backend,
     clientAddresses,
     backendAddresses,
+    clientAddresses6,
+    backendAddresses6,
     inside,
     destroy,
     async clients(requests) {
@@ -157,7 +186,7 @@ const ready = () => { if (--pending === 0) process.stdout.write("ready\\n"); };
 for (const address of addresses) {
   net.createServer((s) => { s.on("error", () => {}); s.write(address + ":" + port + " " + s.remoteAddress + "\\n"); s.pipe(s); })
     .listen(Number(port), address, ready);
-  const u = dgram.createSocket("udp4");
+  const u = dgram.createSocket(address.includes(":") ? "udp6" : "udp4");
   u.on("message", (msg, rinfo) => u.send(address + ":" + port + " " + rinfo.address + "\\n", rinfo.port, rinfo.address));
   u.bind(Number(port), address, ready);
 }
@@ -197,7 +226,7 @@ function tcp(q) {
 }
 function udp(q) {
   return new Promise((resolve) => {
-    const s = dgram.createSocket("udp4");
+    const s = dgram.createSocket(q.source.includes(":") ? "udp6" : "udp4");
     const done = (answer) => { clearTimeout(t); s.close(); resolve({ source: q.source, ...answer }); };
     const t = setTimeout(() => done({ error: "timeout" }), 3000);
     s.on("message", (msg, rinfo) => done({ ...parse(msg.toString()), replyFrom: rinfo.address }));

@@ -56,9 +56,13 @@ export async function runCommand(options: CliOptions, err: NodeJS.WritableStream
     );
   }
   if (options.l4Dataplane === "nftables" && workers > 1) {
-    // One process owns the table: workers would each program it, and the kernel needs no workers.
+    // One process owns the table: workers would each program it and each delete it on exit, and
+    // the kernel already moves the TCP/UDP bytes on every core without them.
     throw new UsageError(
-      "--l4-dataplane nftables is not supported with --workers (the kernel moves the bytes; run one process)",
+      "--l4-dataplane nftables is not supported with --workers: one process owns the nftables table, " +
+        "and the kernel already carries the TCP/UDP listeners on every core. Run it without --workers; " +
+        "if HTTP listeners need more cores, serve them from a second stickylb with --workers and no " +
+        "--l4-dataplane (docs/kernel-dataplane.md)",
     );
   }
   const log = createLogger(options.logLevel);

@@ -61,12 +61,10 @@ export class ReadBufferPool {
 }
 
 /**
- * The process's pool. Empty for now, so every connection uses `pipe`: under heavy machine load the
- * buffer path was seen to stall a bulk transfer in both directions at once (test/unit/tcp/
- * byte-relay.test.ts, skipped test), not yet explained. The intended size is 1,024 buffers of
- * 64 KiB (64 MiB at most, 512 connections on the fast path).
+ * The process's pool: 1,024 buffers of 64 KiB, so at most 64 MiB of read buffers, enough for 512
+ * connections on the fast path at once; the 513th and later use `pipe` until a buffer comes back.
  */
-export const sharedReadBuffers = new ReadBufferPool(0);
+export const sharedReadBuffers = new ReadBufferPool(1024);
 
 /** Node's private fields behind the `onread` option, looked up once by their descriptions. */
 interface ReadFields {
@@ -148,6 +146,13 @@ function relayOneWay(
       return false;
     }
   };
+  // A source that ended before the relay began (a client that half-closed while its placement
+  // waited, say) has emitted "end" already and never will again: end `to` now, as `pipe` would.
+  // Nothing is left to read, so no buffer is installed.
+  if (from.readableEnded) {
+    if (!to.destroyed) to.end();
+    return true;
+  }
   from.once("end", () => {
     if (!to.destroyed) to.end();
   });

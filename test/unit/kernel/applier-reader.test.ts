@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { NftApplier, NftTransactionError } from "../../../src/kernel/applier.js";
 import type { NftResult } from "../../../src/kernel/nft-command.js";
-import { isIpv4Key, NftReader } from "../../../src/kernel/reader.js";
+import { isAddressKey, NftReader } from "../../../src/kernel/reader.js";
 import { renderRuleset } from "../../../src/kernel/ruleset.js";
 
 const empty = (table: string) => renderRuleset({ table, listeners: [], pools: [] });
@@ -77,7 +77,7 @@ describe("NftReader", () => {
     ]);
   });
 
-  it("looks up and deletes one element, and never splices anything but an IPv4 address into a command", async () => {
+  it("looks up and deletes one element, and never splices anything but an IPv4 or IPv6 address into a command", async () => {
     const calls: string[] = [];
     const reader = new NftReader(async (args) => {
       calls.push(args.join(" "));
@@ -86,7 +86,15 @@ describe("NftReader", () => {
     expect(await reader.has("b_1", "1.2.3.4")).toBe(true);
     expect(await reader.remove("b_1", "9.9.9.9")).toBe(false);
     expect(await reader.has("b_1", "1.2.3.4 }; flush ruleset; {")).toBe(false);
-    expect(calls).toEqual(["get element inet t b_1 { 1.2.3.4 }", "delete element inet t b_1 { 9.9.9.9 }"]);
-    expect(isIpv4Key("256.1.1.1")).toBe(false);
+    expect(await reader.has("b_6", "fd00:77::2")).toBe(false);
+    expect(await reader.remove("b_6", "fd00::1 }; flush ruleset; {")).toBe(false);
+    expect(calls).toEqual([
+      "get element inet t b_1 { 1.2.3.4 }",
+      "delete element inet t b_1 { 9.9.9.9 }",
+      "get element inet t b_6 { fd00:77::2 }",
+    ]);
+    expect(isAddressKey("256.1.1.1")).toBe(false);
+    expect(isAddressKey("fe80::1%eth0")).toBe(false);
+    expect(isAddressKey("::ffff:1.2.3.4")).toBe(true);
   });
 });

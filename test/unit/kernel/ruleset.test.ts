@@ -161,6 +161,103 @@ describe("renderRuleset", () => {
   });
 });
 
+describe("renderRuleset with IPv6", () => {
+  const member6 = (last: number, fields: Partial<KernelMember> = {}): KernelMember => ({
+    ...member(last, fields),
+    address: `fd00:77:2::${last}`,
+  });
+  const members6 = [member6(1, { weight: 2 }), member6(2), member6(3)];
+  const dual: KernelPlan = {
+    table: "slb",
+    listeners: [
+      {
+        name: "tcp6",
+        protocol: "TCP",
+        address: "fd00:77::1",
+        port: 80,
+        pool: "rr6",
+        preserveClientIp: false,
+      },
+      {
+        name: "hash6",
+        protocol: "UDP",
+        address: "fd00:77::1",
+        port: 81,
+        pool: "ip6",
+        preserveClientIp: false,
+      },
+      { name: "any4", protocol: "TCP", address: "0.0.0.0", port: 82, pool: "ip4", preserveClientIp: false },
+    ],
+    pools: [
+      { name: "rr6", algorithm: "ROUND_ROBIN", persistenceTimeoutMs: 30_000, members: members6 },
+      { name: "ip6", algorithm: "SOURCE_IP", members: members6 },
+      { name: "ip4", algorithm: "SOURCE_IP", members: [member(1), member(2)] },
+    ],
+  };
+  const rendered = renderRuleset(dual);
+  const text = rendered.block;
+  const rr6 = nftName("p", "rr6");
+  const ip6 = nftName("p", "ip6");
+  const ip4 = nftName("p", "ip4");
+  const m1 = nftName("m", "rr6", "[fd00:77:2::1]:9000");
+
+  it("matches IPv6 listeners by ip6 daddr, and 0.0.0.0 only for IPv4 packets", () => {
+    const tcp6 = `ip6 daddr fd00:77::1 tcp dport 80 counter name ${rendered.counters.get("tcp6")} jump ${rr6}`;
+    const any4 = `meta nfproto ipv4 fib daddr type local tcp dport 82 counter name ${rendered.counters.get("any4")} jump ${ip4}`;
+    expect(text.split(tcp6).length - 1).toBe(2);
+    expect(text.split(any4).length - 1).toBe(2);
+  });
+
+  it("keeps IPv6 bindings in ipv6_addr timeout sets and DNATs to bracketed IPv6 members", () => {
+    const [s1] = rendered.bindingSets;
+    expect(rendered.bindingSets.map((s) => [s.member, s.family])).toEqual([
+      ["[fd00:77:2::1]:9000", "ip6"],
+      ["[fd00:77:2::2]:9000", "ip6"],
+      ["[fd00:77:2::3]:9000", "ip6"],
+    ]);
+    expect(text).toContain(
+      `set ${s1!.set} {\n    type ipv6_addr\n    flags dynamic,timeout\n    timeout 30s\n    size 1000000\n  }`,
+    );
+    expect(text).toContain(`ip6 saddr @${s1!.set} jump ${m1}`);
+    expect(text).toContain(
+      `chain ${m1} {\n    update @${s1!.set} { ip6 saddr }\n    meta l4proto { tcp, udp } dnat ip6 to [fd00:77:2::1]:9000\n  }`,
+    );
+    expect(text).toContain(
+      `ct direction original ct status dnat meta l4proto tcp ct original ip6 daddr fd00:77::1 ct original proto-dst 80 ip6 daddr fd00:77:2::1 th dport 9000 update @${s1!.set} { ip6 saddr }`,
+    );
+  });
+
+  it("installs an IPv6 SOURCE_IP pool as a Maglev map indexed by jhash of ip6 saddr", () => {
+    const rule = lineOf(text.slice(text.indexOf(`chain ${ip6} {`)), "jhash")!;
+    expect(
+      rule.startsWith(
+        "meta l4proto { tcp, udp } dnat ip6 to jhash ip6 saddr mod 1021 seed 0x5eed1e55 map { 0 : ",
+      ),
+    ).toBe(true);
+    expect(rule.match(/\d+ : fd00:77:2::\d \. 9000/g)).toHaveLength(1021);
+    const v4 = lineOf(text.slice(text.indexOf(`chain ${ip4} {`)), "jhash")!;
+    expect(v4).toMatch(/^meta l4proto \{ tcp, udp \} dnat ip to jhash ip saddr mod 1021 /);
+  });
+
+  it("masquerades each family by its own original destination", () => {
+    expect(text).toContain(
+      "ct status dnat meta l4proto tcp ct original ip6 daddr fd00:77::1 ct original proto-dst 80 masquerade fully-random",
+    );
+    expect(text).toContain(
+      "ct status dnat meta l4proto udp ct original ip6 daddr fd00:77::1 ct original proto-dst 81 masquerade fully-random",
+    );
+    expect(text).toContain(
+      "meta nfproto ipv4 ct status dnat meta l4proto tcp ct original proto-dst 82 masquerade fully-random",
+    );
+  });
+
+  it("writes no IPv4 match into an IPv6 pool's rules", () => {
+    const v6Rules = text.slice(text.indexOf(`chain ${rr6} {`), text.indexOf(`chain ${rr6} {`) + 2000);
+    expect(text.slice(text.indexOf(`chain ${ip6} {`)).split("\n")[1]).not.toMatch(/ ip saddr|dnat ip to/);
+    expect(v6Rules.split("\n  }")[0]).not.toMatch(/ ip saddr|dnat ip to/);
+  });
+});
+
 describe("transactionText", () => {
   const before = renderRuleset(plan([member(1), member(2), member(3)]));
 

@@ -36,6 +36,12 @@ describe("planeFor", () => {
     });
   });
 
+  it("puts IPv6 listeners with IPv6 pools in the kernel", () => {
+    const v6 = pool({ members: [{ address: "fd00::1", port: 80, weight: 1, draining: false }] });
+    expect(planeFor(listener({ address: "fd00::10" }), v6)).toEqual({ plane: "kernel" });
+    expect(planeFor(listener({ address: "fd00::10" }), pool({ members: [] }))).toEqual({ plane: "kernel" });
+  });
+
   it("keeps HTTP and HTTPS in userspace without a warning", () => {
     expect(planeFor(listener({ protocol: "HTTP" }), pool())).toEqual({
       plane: "userspace",
@@ -67,6 +73,22 @@ describe("planeFor", () => {
       /IPv6 member fd00::1/,
     ],
     [listener(), undefined, /pool "p" is not defined/],
+    [listener({ address: "::" }), pool(), /:: takes IPv4 and IPv6 clients alike/],
+    [
+      listener({ address: "fd00::10" }),
+      pool({
+        members: [
+          { address: "fd00::1", port: 80, weight: 1, draining: false },
+          { address: "10.0.1.2", port: 80, weight: 1, draining: false },
+        ],
+      }),
+      /mixes the IPv4 member 10.0.1.2 and the IPv6 member fd00::1/,
+    ],
+    [
+      listener({ address: "0.0.0.0" }),
+      pool({ members: [{ address: "fd00::1", port: 80, weight: 1, draining: false }] }),
+      /cannot translate between IPv4 and IPv6/,
+    ],
   ])(
     "keeps a listener that needs what the kernel cannot do in userspace, naming why (%#)",
     (l, p, reason) => {
