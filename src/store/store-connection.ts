@@ -9,6 +9,7 @@ import { Cluster, Redis, type RedisOptions } from "ioredis";
 import type { Logger } from "../core/log.js";
 import type { StateStoreTarget } from "./state-store-url.js";
 import type { StateStoreMetrics } from "./store-metrics.js";
+import { UNBATCHED_COMMANDS } from "./store-scripts.js";
 
 export interface BackoffOptions {
   readonly minMs: number;
@@ -182,6 +183,7 @@ function createClient(options: StoreConnectionOptions): Client {
     // Commands issued in one tick go out as one pipeline (one write, one round trip), also in a
     // cluster where ioredis groups them per node.
     enableAutoPipelining: true,
+    autoPipeliningIgnoredCommands: [...UNBATCHED_COMMANDS],
     retryStrategy: (times: number) => backoffDelay(times, backoff),
     ...(target.username === undefined ? {} : { username: target.username }),
     ...(password === undefined ? {} : { password }),
@@ -203,6 +205,7 @@ function createClient(options: StoreConnectionOptions): Client {
       lazyConnect: true,
       enableOfflineQueue: false,
       enableAutoPipelining: true,
+      autoPipeliningIgnoredCommands: [...UNBATCHED_COMMANDS],
       clusterRetryStrategy: (times: number) => backoffDelay(times, backoff),
       redisOptions: { ...common, ...(target.tls ? { tls: {} } : {}) },
     },

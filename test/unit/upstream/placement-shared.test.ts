@@ -1,6 +1,7 @@
 /**
  * The placement front with a shared binding store: a local hit stays synchronous and never asks
- * the store; only a local miss does, and the store's answer is honoured like a local binding.
+ * the store; only a local miss does (one claim), and the store's answer is honoured like a local
+ * binding.
  */
 import { describe, expect, it } from "vitest";
 import { ManualClock } from "../../../src/core/clock.js";
@@ -28,17 +29,21 @@ const model: PoolModel = {
   },
 };
 
-/** A local table whose "store" answers what the test says (undefined: it cannot be asked). */
+/**
+ * A local table whose "store" answers what the test says (undefined: it cannot be asked): `answer`
+ * is the binding the store already holds for a key, if any; a claim finds it, or stores ours.
+ */
 class TableWithStore extends BindingTable {
   asked: string[] = [];
   answer: (key: string) => Promise<MemberId | undefined> | undefined = () => undefined;
-  lookupShared(key: string): Promise<MemberId | undefined> | undefined {
+  claimShared(key: string, member: MemberId): Promise<MemberId | undefined> | undefined {
     this.asked.push(key);
     const found = this.answer(key);
-    // Like the real store: a member found is cached locally.
+    // Like the real store: the member it holds afterwards is cached locally.
     return found?.then((m) => {
-      if (m !== undefined) this.bind(key, m);
-      return m;
+      const held = m ?? member;
+      this.bind(key, held);
+      return held;
     });
   }
 }
