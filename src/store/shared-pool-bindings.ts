@@ -201,9 +201,12 @@ export class SharedPoolBindings implements BindingStore, WriteTarget {
     const sk = this.storedKey(key);
     const key_ = bindingKey(link.keyPrefix, this.name, sk);
     const endpoint = this.endpointOf(member);
-    return link
-      .ask("claim", () => link.client.stickylbClaim(key_, endpoint, this.storeTtlMs))
-      .then((held) => (held === undefined ? undefined : this.cacheFromStore(sk, held)));
+    return (
+      link
+        .ask("claim", () => link.client.stickylbClaim(key_, endpoint, this.storeTtlMs))
+        // The claim set (or refreshed) the key's TTL itself: no refresh to batch for it.
+        .then((held) => (held === undefined ? undefined : this.cacheFromStore(sk, held, false)))
+    );
   }
 
   /**
@@ -322,12 +325,12 @@ export class SharedPoolBindings implements BindingStore, WriteTarget {
     if (this.touched.size < this.maxEntries) this.touched.add(sk);
   }
 
-  private cacheFromStore(sk: string, value: string): MemberId | undefined {
+  private cacheFromStore(sk: string, value: string, refresh = true): MemberId | undefined {
     if (!isEndpoint(value)) return undefined;
     const member = this.memberPrefix + value;
     // The store's answer is the shared truth; the local entry (if a stale one lapsed here) follows it.
     this.local.bind(sk, member);
-    this.touchKey(sk);
+    if (refresh) this.touchKey(sk);
     return member;
   }
 
