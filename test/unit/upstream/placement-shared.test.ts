@@ -114,4 +114,26 @@ describe("placement front with a shared binding store", () => {
     expect(client.result).toBe("hit");
     expect(table.asked).toEqual([]);
   });
+
+  it("a claim that the store keeps (the client is new everywhere): a miss, placed on the policy's pick", async () => {
+    const { table, pool } = setup();
+    table.answer = async () => undefined;
+    const expected = pool.peek("10.0.0.6");
+    const client = await placeClient(pool, l4Client("10.0.0.6"));
+    expect(client.result).toBe("miss");
+    expect(client.member).toBe(expected);
+    expect(table.asked).toEqual(["10.0.0.6"]);
+    expect(pool.counters.decisions).toMatchObject({ miss: 1, hit: 0, redispatch: 0 });
+  });
+
+  it("another replica claimed the client first on a member that may not take it here: the pick stays, a redispatch", async () => {
+    const { table, pool } = setup();
+    table.answer = async () => "p/127.0.1.1:9001";
+    pool.members.find((m) => m.endpoint === "127.0.1.1:9001")!.weight = 0;
+    const client = await placeClient(pool, l4Client("10.0.0.7"));
+    expect(client.result).toBe("redispatch");
+    expect(client.member?.endpoint).not.toBe("127.0.1.1:9001");
+    // Rebound here on the pick; the store's write (compare-and-set) is the table's business.
+    expect(table.peek("10.0.0.7")?.member).toBe(client.member!.id);
+  });
 });
