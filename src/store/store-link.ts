@@ -76,7 +76,14 @@ export class StoreLink {
         this.metrics.count(op, "timeout");
         resolve(undefined);
       }, this.budgetMs);
-      run().then(
+      let sent: Promise<T>;
+      try {
+        sent = run();
+      } catch (err) {
+        // A client that throws instead of rejecting must not break "never rejects".
+        sent = Promise.reject(err);
+      }
+      sent.then(
         (answer) => {
           this.inFlight--;
           this.metrics.observe((performance.now() - start) / 1000);
