@@ -111,7 +111,7 @@ ${membersYaml(tcp3)}
   };
 
   beforeAll(async () => {
-    redis = await startRedis();
+    redis = await startRedis(["--enable-debug-command", "local"]);
     for (let i = 1; i <= 3; i++) http3.push(await startHttpBackend(`h${i}`, `127.0.1.${i}`, "jsessionid"));
     for (let i = 1; i <= 3; i++) tcp3.push(await startTcpBackend(`t${i}`, `127.0.1.${i}`));
     replicas.push(await startReplica(), await startReplica());
@@ -182,4 +182,32 @@ ${membersYaml(tcp3)}
       expect(await whoAnswers(r(0).tcp, ip)).toBe(tcpA);
     }
   }, 60_000);
+
+  it("only a response that teaches a binding waits for the store; a returning client never does", async () => {
+    const from = "127.0.0.246";
+    const learnt = await requestHead(r(0).app, from);
+    const pair = cookiePair(learnt.setCookies, "JSESSIONID")!;
+    const member = await learnt.body;
+    // Cached on both replicas now.
+    expect(await (await requestHead(r(1).app, from, { Cookie: pair })).body).toBe(member);
+    // The store stops answering for 1.5 s (its budget here is 3 s, see LOADED_MACHINE).
+    const blocked = redis.cli("DEBUG", "SLEEP", "1.5");
+    await new Promise((res) => setTimeout(res, 100));
+    const started = performance.now();
+    const newSession = requestHead(r(0).app, "127.0.0.247").then((h) => ({
+      h,
+      at: performance.now() - started,
+    }));
+    for (const i of [0, 1, 0, 1]) {
+      const t = performance.now();
+      expect(await (await requestHead(r(i).app, from, { Cookie: pair })).body).toBe(member);
+      // Served from the local cache while the store sleeps: no wait for it (a generous bound).
+      expect(performance.now() - t).toBeLessThan(1000);
+    }
+    const fresh = await newSession;
+    // The learning response waited for the store's acknowledgement, which came after the sleep.
+    expect(fresh.at).toBeGreaterThan(1000);
+    expect(cookiePair(fresh.h.setCookies, "JSESSIONID")).toBeDefined();
+    await blocked;
+  }, 30_000);
 });
