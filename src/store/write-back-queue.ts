@@ -9,8 +9,9 @@
  *   locally, so a write-back never overwrites a binding already in the store.
  * - Two changes of one key coalesce (the compare stays what the store held before the first).
  * - A write may have waiters (a response held until the store acknowledges the binding it teaches,
- *   `SharedPoolBindings.bindAcknowledged`): they are told when the write lands, or when it is
- *   dropped; their own budget timer lets them go on without it.
+ *   `SharedPoolBindings.bindAcknowledged`): such a write leaves at once on its own rather than
+ *   with the next drain (which may be waiting for a batch in flight); its waiters are told when it
+ *   lands, or when it is dropped, and their own budget timer lets them go on without it.
  * - At the bound the oldest write is dropped (counted); the binding stays in the local table and
  *   is offered again by the resync after an outage.
  */
@@ -47,6 +48,8 @@ export class WriteBackQueue {
   /** The store or the subscription was lost: offer every local entry again once it is back. */
   resyncNeeded = false;
   private closed = false;
+  /** Acknowledged writes sent on their own, not yet answered. */
+  private sendingNow = 0;
 
   constructor(
     private readonly link: StoreLink,
@@ -60,7 +63,7 @@ export class WriteBackQueue {
   }
 
   get busy(): boolean {
-    return this.writes.size > 0 || this.draining !== undefined;
+    return this.writes.size > 0 || this.draining !== undefined || this.sendingNow > 0;
   }
 
   /**
@@ -83,13 +86,25 @@ export class WriteBackQueue {
       pending = { pool, storedKey, expected, member, waiters: undefined };
       this.writes.set(id, pending);
     }
-    this.schedule();
-    if (!acknowledged) return undefined;
     const write = pending;
-    return new Promise<void>((resolve) => {
-      write.waiters ??= [];
-      write.waiters.push(resolve);
-    });
+    const landed = acknowledged
+      ? new Promise<void>((resolve) => {
+          write.waiters ??= [];
+          write.waiters.push(resolve);
+        })
+      : undefined;
+    if (acknowledged && this.link.connection.up && !this.closed) {
+      // Someone waits for this one: it leaves now, not behind a drain that may be in flight.
+      this.writes.delete(id);
+      this.sendingNow++;
+      this.send(write)
+        .then(
+          () => release(write),
+          () => this.requeue(write),
+        )
+        .finally(() => this.sendingNow--);
+    } else this.schedule();
+    return landed;
   }
 
   /** Drains soon if the store is up (after a state change, on the flush timer). */
@@ -147,16 +162,18 @@ export class WriteBackQueue {
         ),
       ),
     );
-    // Requeue what failed unless a newer change to the same key was queued meanwhile.
-    for (const w of failed) {
-      const id = `${w.pool.name}\n${w.storedKey}`;
-      if (!this.writes.has(id) && this.writes.size < this.max) this.writes.set(id, w);
-      else release(w);
-    }
+    for (const w of failed) this.requeue(w);
     if (failed.length === 0 && this.resyncNeeded && this.writes.size === 0) {
       this.resyncNeeded = false;
       await this.resync();
     }
+  }
+
+  /** A write that failed waits again, unless a newer change to the same key was queued meanwhile. */
+  private requeue(w: PendingWrite): void {
+    const id = `${w.pool.name}\n${w.storedKey}`;
+    if (!this.writes.has(id) && this.writes.size < this.max && !this.closed) this.writes.set(id, w);
+    else release(w);
   }
 
   private async send(w: PendingWrite): Promise<void> {
