@@ -97,7 +97,8 @@ export abstract class ExchangeResponse extends ExchangeRequest {
    * The response taught a binding the shared store has not acknowledged yet: its head waits for
    * the store (at most the store's budget, docs/shared-state.md), so that the client's next
    * request finds the binding whichever replica it reaches. The member connection is paused
-   * meanwhile; bytes that still arrive are kept and relayed after the head.
+   * meanwhile; bytes that still arrive are kept and relayed after the head. `buf` is kept too,
+   * which is safe because a member connection's chunks are fresh buffers (never a reused one).
    */
   private holdHead(
     storeAck: Promise<void>,
