@@ -56,6 +56,12 @@ export class SharedPoolBindings implements BindingStore, WriteTarget {
    * grows that large) refreshes every cached key anyway.
    */
   private touched = new Set<string>();
+  /**
+   * Keys claimed since the last flush: the claim set their TTL in the store, and any traffic on
+   * them before the next flush is less than one flush interval later, which the store's TTL
+   * (persistenceTimeout + one interval) already covers, so they need no refresh in this batch.
+   */
+  private readonly claimed = new Set<string>();
   /** Keys with open connections: refreshed in the store on every flush. */
   private readonly held = new Map<string, number>();
   private readonly memberPrefix: string;
@@ -78,6 +84,7 @@ export class SharedPoolBindings implements BindingStore, WriteTarget {
       clock: options.clock ?? link.clock,
       onEvict: (key, member) => {
         this.touched.delete(key);
+        this.claimed.delete(key);
         this.held.delete(key);
         options.onEvict?.(key, member);
       },
@@ -201,12 +208,14 @@ export class SharedPoolBindings implements BindingStore, WriteTarget {
     const sk = this.storedKey(key);
     const key_ = bindingKey(link.keyPrefix, this.name, sk);
     const endpoint = this.endpointOf(member);
-    return (
-      link
-        .ask("claim", () => link.client.stickylbClaim(key_, endpoint, this.storeTtlMs))
+    return link
+      .ask("claim", () => link.client.stickylbClaim(key_, endpoint, this.storeTtlMs))
+      .then((held) => {
+        if (held === undefined) return undefined;
         // The claim set (or refreshed) the key's TTL itself: no refresh to batch for it.
-        .then((held) => (held === undefined ? undefined : this.cacheFromStore(sk, held, false)))
-    );
+        if (this.claimed.size < this.maxEntries) this.claimed.add(sk);
+        return this.cacheFromStore(sk, held);
+      });
   }
 
   /**
@@ -291,6 +300,7 @@ export class SharedPoolBindings implements BindingStore, WriteTarget {
 
   /** Refreshes in the store the TTL of keys with traffic since the last flush, and of held keys. */
   flushTouches(): void {
+    this.claimed.clear();
     const keys = this.touched;
     this.touched = new Set();
     for (const sk of this.held.keys()) keys.add(sk);
@@ -317,20 +327,21 @@ export class SharedPoolBindings implements BindingStore, WriteTarget {
 
   private forget(sk: string): boolean {
     this.touched.delete(sk);
+    this.claimed.delete(sk);
     this.held.delete(sk);
     return this.local.delete(sk);
   }
 
   private touchKey(sk: string): void {
-    if (this.touched.size < this.maxEntries) this.touched.add(sk);
+    if (this.touched.size < this.maxEntries && !this.claimed.has(sk)) this.touched.add(sk);
   }
 
-  private cacheFromStore(sk: string, value: string, refresh = true): MemberId | undefined {
+  private cacheFromStore(sk: string, value: string): MemberId | undefined {
     if (!isEndpoint(value)) return undefined;
     const member = this.memberPrefix + value;
     // The store's answer is the shared truth; the local entry (if a stale one lapsed here) follows it.
     this.local.bind(sk, member);
-    if (refresh) this.touchKey(sk);
+    this.touchKey(sk);
     return member;
   }
 

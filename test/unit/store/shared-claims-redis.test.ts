@@ -51,6 +51,24 @@ describe("claims of new placements", () => {
     expect(r1.store.metrics.operations("get", "ok")).toBe(0);
   });
 
+  it("a claim sets the TTL itself: no refresh is batched for it; later traffic is refreshed as usual", async () => {
+    const r = replica();
+    await waitUp(r);
+    const p = r.store.bindings.pool("web", ipPool);
+    const touches = () => r.store.metrics.operations("touch", "ok");
+    expect(await p.claimShared("10.7.1.1", A)).toBe(A);
+    // What the placement front does next: bind the same member (no write), a request's traffic.
+    p.bind("10.7.1.1", A);
+    p.get("10.7.1.1");
+    // Several flushes (every 100 ms here) pass without a PEXPIRE for it.
+    await new Promise((x) => setTimeout(x, 400));
+    expect(touches()).toBe(0);
+    // Traffic after a flush is refreshed again.
+    p.get("10.7.1.1");
+    for (let t = 0; t < 200 && touches() === 0; t++) await new Promise((x) => setTimeout(x, 25));
+    expect(touches()).toBe(1);
+  });
+
   it("two replicas claiming one new client at the same moment converge on one member", async () => {
     const [r1, r2] = [replica(), replica()];
     await Promise.all([waitUp(r1), waitUp(r2)]);
