@@ -9,8 +9,12 @@
  * 2. SOURCE_IP persistence over TCP, returning clients: connections per second (connect, read the
  *    backend's line, close) from client IPs already bound; ratio (target ≥ 0.9).
  * 3. New-client placement: sequential HTTP requests each carrying a never-seen APP_COOKIE value
- *    (a local miss: with the store, one GET before placing and one write after); p50 and p99 with
- *    and without (target p99 ≤ +1 ms).
+ *    (a local miss: with the store, one claim — one round trip — before placing); p50 and p99
+ *    with and without (target p99 ≤ +1 ms).
+ * 4. Store operations per request in each phase, from the server's own `INFO commandstats`:
+ *    commands on the request path (target 0 for a returning client whose entry is cached and
+ *    fresh, 1 for a new client), and apart from them the batched TTL refreshes (`PEXPIRE`, at most
+ *    one per active key per second, whatever its request rate).
  *
  * Run: npm run build && node dist/bench/state-store-e2e.js [seconds-per-round]
  */
@@ -66,11 +70,13 @@ interface Lb {
   proc: ChildProcess;
   http: number;
   tcp: number;
+  admin: number;
 }
 
 async function startLb(members: string, tcpMembers: string, store: string | undefined): Promise<Lb> {
   const httpPort = await freePort();
   const tcpPort = await freePort();
+  const adminPort = await freePort();
   const dir = mkdtempSync(join(tmpdir(), "stickylb-bench-"));
   const file = join(dir, "lb.yaml");
   writeFileSync(
@@ -95,7 +101,18 @@ ${members}
 ${tcpMembers}
 `,
   );
-  const args = [MAIN, "run", "-f", file, "--admin", "off", "--state-dir", dir, "--log-level", "warn"];
+  const args = [
+    MAIN,
+    "run",
+    "-f",
+    file,
+    "--admin",
+    `127.0.0.1:${adminPort}`,
+    "--state-dir",
+    dir,
+    "--log-level",
+    "warn",
+  ];
   if (store !== undefined) args.push("--state-store", store);
   const proc = spawn(process.execPath, args, { stdio: ["ignore", "ignore", "inherit"] });
   for (let i = 0; i < 200; i++) {
@@ -112,7 +129,7 @@ ${tcpMembers}
       await sleep(50);
     }
   }
-  return { proc, http: httpPort, tcp: tcpPort };
+  return { proc, http: httpPort, tcp: tcpPort, admin: adminPort };
 }
 
 function get(agent: http.Agent, port: number, cookie: string | undefined): Promise<string[]> {
@@ -199,6 +216,70 @@ async function newClients(lb: Lb, count: number): Promise<number[]> {
   return times;
 }
 
+/** Commands the server has run, by name (`INFO commandstats`; commands inside scripts included). */
+function commandCalls(port: number): Map<string, number> {
+  const text = execFileSync("redis-cli", ["-p", String(port), "INFO", "commandstats"]).toString();
+  const calls = new Map<string, number>();
+  for (const line of text.split("\n")) {
+    const m = /^cmdstat_([^:]+):calls=(\d+)/.exec(line);
+    if (m !== null) calls.set(m[1]!, Number(m[2]));
+  }
+  return calls;
+}
+
+/** stickylb's own count of store round trips by `op` (`stickylb_state_store_operations_total`), sent ones only. */
+async function storeRoundTrips(adminPort: number): Promise<Map<string, number>> {
+  const text = await new Promise<string>((res, rej) => {
+    http
+      .get({ host: "127.0.0.1", port: adminPort, path: "/metrics", agent: false }, (r) => {
+        let body = "";
+        r.setEncoding("utf8");
+        r.on("data", (c: string) => {
+          body += c;
+        });
+        r.on("end", () => res(body));
+      })
+      .on("error", rej);
+  });
+  const byOp = new Map<string, number>();
+  for (const line of text.split("\n")) {
+    const m = /^stickylb_state_store_operations_total\{op="([^"]+)",result="([^"]+)"\} (\d+)/.exec(line);
+    if (m === null || m[2] === "skipped") continue;
+    byOp.set(m[1]!, (byOp.get(m[1]!) ?? 0) + Number(m[3]));
+  }
+  return byOp;
+}
+
+/**
+ * What one phase cost the store, per request: round trips on the request path (claims, lookups,
+ * writes) and, apart from them, the batched TTL refreshes (`touch`), which do not depend on the
+ * request rate but land in whichever phase runs when the one-second batch leaves.
+ */
+class StoreOps {
+  private pathOps = 0;
+  private refreshes = 0;
+  private requests = 0;
+  constructor(private readonly adminPort: number) {}
+
+  async measure<T>(run: () => Promise<T>, requestsOf: (result: T) => number): Promise<T> {
+    const before = await storeRoundTrips(this.adminPort);
+    const result = await run();
+    const after = await storeRoundTrips(this.adminPort);
+    for (const [op, n] of after) {
+      const d = n - (before.get(op) ?? 0);
+      if (op === "touch") this.refreshes += d;
+      else if (op !== "cookie_key") this.pathOps += d;
+    }
+    this.requests += requestsOf(result);
+    return result;
+  }
+
+  report(): { requestPath: number; ttlRefreshes: number } {
+    const per = (n: number) => Math.round((n / Math.max(1, this.requests)) * 10_000) / 10_000;
+    return { requestPath: per(this.pathOps), ttlRefreshes: per(this.refreshes) };
+  }
+}
+
 function quantile(sorted: number[], q: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
 }
@@ -239,21 +320,38 @@ async function main(): Promise<void> {
     const http = { plain: [] as number[], shared: [] as number[] };
     const tcp = { plain: [] as number[], shared: [] as number[] };
     const lat = { plain: [] as number[], shared: [] as number[] };
+    const ops = {
+      http: new StoreOps(shared.admin),
+      tcp: new StoreOps(shared.admin),
+      fresh: new StoreOps(shared.admin),
+    };
+    const perRound = (rate: number) => Math.round((rate * ROUND_MS) / 1000);
     for (let r = 0; r < ROUNDS; r++) {
       // Which side goes first alternates too: a load change within a round then hits both.
       const order = r % 2 === 0 ? (["plain", "shared"] as const) : (["shared", "plain"] as const);
       for (const side of order) {
         const lb = side === "plain" ? plain : shared;
-        http[side].push(await returningHttp(lb, sessions[side]));
-        tcp[side].push(await returningTcp(lb));
-        lat[side].push(...(await newClients(lb, 1000)));
+        if (side === "plain") {
+          http.plain.push(await returningHttp(lb, sessions.plain));
+          tcp.plain.push(await returningTcp(lb));
+          lat.plain.push(...(await newClients(lb, 1000)));
+          continue;
+        }
+        http.shared.push(await ops.http.measure(() => returningHttp(lb, sessions.shared), perRound));
+        tcp.shared.push(await ops.tcp.measure(() => returningTcp(lb), perRound));
+        lat.shared.push(
+          ...(await ops.fresh.measure(
+            () => newClients(lb, 1000),
+            (t) => t.length,
+          )),
+        );
       }
     }
     const sum = (a: number[]) => a.reduce((x, y) => x + y, 0);
     const ratio = (o: { plain: number[]; shared: number[] }) => sum(o.shared) / sum(o.plain);
     lat.plain.sort((a, b) => a - b);
     lat.shared.sort((a, b) => a - b);
-    const ops = execFileSync("redis-cli", ["-p", String(redisPort), "INFO", "commandstats"]).toString();
+    const totals = commandCalls(redisPort);
     const result = {
       roundSeconds: ROUND_MS / 1000,
       rounds: ROUNDS,
@@ -275,10 +373,12 @@ async function main(): Promise<void> {
         withP99: quantile(lat.shared, 0.99).toFixed(3),
         p99DeltaMs: (quantile(lat.shared, 0.99) - quantile(lat.plain, 0.99)).toFixed(3),
       },
-      redisCommands: ops
-        .split("\n")
-        .filter((l) => l.startsWith("cmdstat_"))
-        .map((l) => l.slice(8, l.indexOf(",")).replace(":calls=", " ")),
+      storeOpsPerRequest: {
+        appCookieReturning: ops.http.report(),
+        sourceIpTcpReturning: ops.tcp.report(),
+        newClient: ops.fresh.report(),
+      },
+      redisCommands: [...totals].map(([name, n]) => `${name} ${n}`),
     };
     console.log(JSON.stringify(result, null, 2));
   } finally {

@@ -5,10 +5,12 @@
  * because every caller has something better to do than wait (serve from the local table, keep the
  * write in its own bounded queue).
  */
+import { isIP } from "node:net";
 import { Cluster, Redis, type RedisOptions } from "ioredis";
 import type { Logger } from "../core/log.js";
 import type { StateStoreTarget } from "./state-store-url.js";
 import type { StateStoreMetrics } from "./store-metrics.js";
+import { UNBATCHED_COMMANDS } from "./store-scripts.js";
 
 export interface BackoffOptions {
   readonly minMs: number;
@@ -182,6 +184,7 @@ function createClient(options: StoreConnectionOptions): Client {
     // Commands issued in one tick go out as one pipeline (one write, one round trip), also in a
     // cluster where ioredis groups them per node.
     enableAutoPipelining: true,
+    autoPipeliningIgnoredCommands: [...UNBATCHED_COMMANDS],
     retryStrategy: (times: number) => backoffDelay(times, backoff),
     ...(target.username === undefined ? {} : { username: target.username }),
     ...(password === undefined ? {} : { password }),
@@ -194,7 +197,10 @@ function createClient(options: StoreConnectionOptions): Client {
       host: first.host,
       port: first.port,
       db: target.db,
-      ...(target.tls ? { tls: { servername: first.host } } : {}),
+      // The certificate is checked against the host (name or IP address) by Node's TLS; the CA
+      // is the system's store plus NODE_EXTRA_CA_CERTS (docs/shared-state.md, "TLS"). A server
+      // name (SNI) may only be a DNS name: an IP address there is refused by RFC 6066.
+      ...(target.tls ? { tls: isIP(first.host) === 0 ? { servername: first.host } : {} } : {}),
     });
   }
   return new Cluster(
@@ -203,6 +209,7 @@ function createClient(options: StoreConnectionOptions): Client {
       lazyConnect: true,
       enableOfflineQueue: false,
       enableAutoPipelining: true,
+      autoPipeliningIgnoredCommands: [...UNBATCHED_COMMANDS],
       clusterRetryStrategy: (times: number) => backoffDelay(times, backoff),
       redisOptions: { ...common, ...(target.tls ? { tls: {} } : {}) },
     },

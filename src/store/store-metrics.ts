@@ -5,14 +5,14 @@
  */
 
 /** What was asked of the store. Fixed words: these become label values. */
-export type StoreOp = "get" | "bind" | "touch" | "delete" | "cookie_key";
+export type StoreOp = "get" | "claim" | "bind" | "touch" | "delete" | "cookie_key";
 /**
  * `ok`; `error` (the store answered with an error or the connection broke); `timeout` (no answer
  * within the lookup budget); `skipped` (not sent: the store is down or too many lookups are in flight).
  */
 export type StoreResult = "ok" | "error" | "timeout" | "skipped";
 
-const OPS: readonly StoreOp[] = ["get", "bind", "touch", "delete", "cookie_key"];
+const OPS: readonly StoreOp[] = ["get", "claim", "bind", "touch", "delete", "cookie_key"];
 const RESULTS: readonly StoreResult[] = ["ok", "error", "timeout", "skipped"];
 
 /** Seconds; from a loopback round trip (~100 µs) to well past the 50 ms lookup budget. */

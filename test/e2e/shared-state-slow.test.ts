@@ -98,7 +98,7 @@ ${membersYaml([tcp])}
       if (b.status === 200) expect(JSON.parse(b.body).openConnections).toBe(0);
     }
     const metrics = (await httpGet(admin, "/metrics")).body;
-    expect(metrics).toMatch(/^stickylb_state_store_operations_total\{op="get",result="timeout"\} [1-9]/m);
+    expect(metrics).toMatch(/^stickylb_state_store_operations_total\{op="claim",result="timeout"\} [1-9]/m);
     for (const line of metrics.split("\n").filter((l) => l.startsWith("stickylb_internal_errors_total{")))
       expect(line).toMatch(/ 0$/);
     // And the process still serves, with the store answering again.

@@ -5,10 +5,11 @@
  * empty one on the same port.
  */
 import { type ChildProcess, execFile, spawn } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import * as net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import * as tls from "node:tls";
 import { promisify } from "node:util";
 import { freeTcpPort } from "./ports.js";
 
@@ -151,6 +152,141 @@ export async function startRedisCluster(masters = 3): Promise<RedisCluster> {
       }
     },
   };
+}
+
+export interface RedisTlsServer {
+  readonly port: number;
+  /** `rediss://127.0.0.1:PORT` */
+  readonly url: string;
+  /** The PEM file of the test's own certificate authority (what `NODE_EXTRA_CA_CERTS` is given). */
+  readonly caFile: string;
+  stop(): Promise<void>;
+}
+
+/**
+ * A redis-server that speaks only TLS (`--port 0 --tls-port PORT`), with a certificate authority
+ * and a server certificate for 127.0.0.1 made by openssl for this test in a private folder.
+ * Debian's redis-server is built with TLS; this throws when it is not.
+ */
+export async function startRedisTls(): Promise<RedisTlsServer> {
+  const port = await freeTcpPort();
+  const dir = mkdtempSync(join(tmpdir(), "stickylb-redis-tls-"));
+  const at = (f: string) => join(dir, f);
+  const openssl = (...args: string[]) => run("openssl", args);
+  await openssl(
+    "req",
+    "-x509",
+    "-newkey",
+    "rsa:2048",
+    "-nodes",
+    "-keyout",
+    at("ca.key"),
+    "-out",
+    at("ca.crt"),
+    "-days",
+    "2",
+    "-subj",
+    "/CN=stickylb test CA",
+  );
+  await openssl(
+    "req",
+    "-newkey",
+    "rsa:2048",
+    "-nodes",
+    "-keyout",
+    at("server.key"),
+    "-out",
+    at("server.csr"),
+    "-subj",
+    "/CN=127.0.0.1",
+  );
+  writeFileSync(at("ext.cnf"), "subjectAltName=IP:127.0.0.1\n");
+  await openssl(
+    "x509",
+    "-req",
+    "-in",
+    at("server.csr"),
+    "-CA",
+    at("ca.crt"),
+    "-CAkey",
+    at("ca.key"),
+    "-CAcreateserial",
+    "-out",
+    at("server.crt"),
+    "-days",
+    "2",
+    "-extfile",
+    at("ext.cnf"),
+  );
+  const child = spawn(
+    "redis-server",
+    [
+      "--port",
+      "0",
+      "--tls-port",
+      String(port),
+      "--bind",
+      "127.0.0.1",
+      "--tls-cert-file",
+      at("server.crt"),
+      "--tls-key-file",
+      at("server.key"),
+      "--tls-ca-cert-file",
+      at("ca.crt"),
+      // Clients authenticate with the password or nothing, as with most managed Redis services.
+      "--tls-auth-clients",
+      "no",
+      "--save",
+      "",
+      "--appendonly",
+      "no",
+      "--dir",
+      dir,
+    ],
+    { stdio: "ignore" },
+  );
+  const stop = async (): Promise<void> => {
+    if (child.exitCode === null && child.signalCode === null) {
+      const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+      child.kill("SIGKILL");
+      await exited;
+    }
+    rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    await waitForTlsPing(port, readFileSync(at("ca.crt")));
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return { port, url: `rediss://127.0.0.1:${port}`, caFile: at("ca.crt"), stop };
+}
+
+async function waitForTlsPing(port: number, ca: Buffer, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const ok = await new Promise<boolean>((resolve) => {
+      const socket = tls.connect({ host: "127.0.0.1", port, ca });
+      socket.setTimeout(1000);
+      let reply = "";
+      socket.on("secureConnect", () => socket.write("PING\r\n"));
+      socket.on("data", (d) => {
+        reply += d.toString();
+        if (reply.includes("\r\n")) {
+          socket.destroy();
+          resolve(reply.startsWith("+PONG"));
+        }
+      });
+      socket.on("error", () => resolve(false));
+      socket.on("timeout", () => {
+        socket.destroy();
+        resolve(false);
+      });
+    });
+    if (ok) return;
+    if (Date.now() > deadline) throw new Error(`redis-server (TLS) on port ${port} did not answer PING`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
 }
 
 /**

@@ -18,6 +18,10 @@ export const MAX_APP_COOKIE_VALUE_LENGTH = 256;
  * Learns from the response of the member that answered: binds the request's value when it was
  * placed afresh or moved by a retry (`mustBind`), then applies the response's `Set-Cookie` headers of the
  * cookie's name — a value binds to `answered`, a deletion removes the request value's binding.
+ * With a shared table, a value that binds anew is written to the store at once: the result then
+ * settles once the store acknowledged it (or after the store's budget), and the caller holds the
+ * response until then so that the client's next request finds the binding on every replica. A
+ * deletion is not waited for: the client drops the cookie and sends no key any more.
  */
 export function learnAppCookie(
   table: BindingStore,
@@ -27,8 +31,17 @@ export function learnAppCookie(
   answered: MemberRuntime,
   memberSetCookies: readonly string[],
   now: number,
-): void {
-  if (requestValue !== undefined && mustBind) table.bind(requestValue, answered.id);
+): Promise<void> | undefined {
+  let ack: Promise<void> | undefined;
+  const bind = (value: string): void => {
+    if (table.bindAcknowledged === undefined) {
+      table.bind(value, answered.id);
+      return;
+    }
+    const landed = table.bindAcknowledged(value, answered.id);
+    if (landed !== undefined) ack = ack === undefined ? landed : Promise.all([ack, landed]).then(noop);
+  };
+  if (requestValue !== undefined && mustBind) bind(requestValue);
   for (const header of memberSetCookies) {
     const cookie = parseSetCookie(header, now);
     if (
@@ -40,7 +53,10 @@ export function learnAppCookie(
     if (cookie.deletes) {
       if (requestValue !== undefined) table.delete(requestValue);
     } else {
-      table.bind(cookie.value, answered.id);
+      bind(cookie.value);
     }
   }
+  return ack;
 }
+
+function noop(): void {}

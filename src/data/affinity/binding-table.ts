@@ -81,6 +81,20 @@ export interface BindingStore {
    */
   lookupShared?(key: string): Promise<MemberId | undefined> | undefined;
   /**
+   * A store shared with other replicas: a new placement of `key` on `member`, claimed in one atomic
+   * round trip — the store keeps `member` if it has no binding for the key and answers with the
+   * member it holds (ours or another replica's), which is then cached locally. Undefined when no
+   * question is sent; the promise settles within the store's budget, never rejects, and resolves
+   * to `undefined` on an error or no answer in time (then place locally and `bind`).
+   */
+  claimShared?(key: string, member: MemberId): Promise<MemberId | undefined> | undefined;
+  /**
+   * A store shared with other replicas: `bind`, and when that changes the binding and the store
+   * can be asked, a promise settled once the store acknowledged it or the store's budget passed
+   * (never rejected). Undefined when there is nothing to wait for.
+   */
+  bindAcknowledged?(key: string, member: MemberId): Promise<void> | undefined;
+  /**
    * A shared store: removes the binding here, in the store and on every replica, and waits for
    * the store's answer (true when it existed here or there). Rejects when the store cannot be
    * asked; the binding is then removed here and the store's delete waits for the store's return.

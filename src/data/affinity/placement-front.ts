@@ -14,7 +14,13 @@
  * request for everything affinity still has to do (moved, answered, hold/release).
  */
 import type { MemberRuntime } from "../upstream/member-runtime.js";
-import { type AffinityResult, type PlacementPool, type Proposal, resolvePlacement } from "./resolver.js";
+import {
+  type AffinityResult,
+  type Placement,
+  type PlacementPool,
+  type Proposal,
+  resolvePlacement,
+} from "./resolver.js";
 import type { ClientFacts, KeyPeek, Stickiness, StickyClient } from "./stickiness.js";
 
 /** Counters of one pool that outlive snapshots (kept by pool name with the pool's state). */
@@ -49,6 +55,8 @@ export class PlacedClient implements StickyClient {
   result: AffinityResult | undefined = undefined;
   /** A new placement (or a move): the member that takes the client must be remembered. */
   rebind = false;
+  /** HTTP: the response taught a binding the shared store has not acknowledged yet (see `answered`). */
+  storeAck: Promise<void> | undefined = undefined;
   private held = false;
 
   constructor(
@@ -73,7 +81,10 @@ export class PlacedClient implements StickyClient {
 
   /**
    * HTTP: `member` answered with these raw response header pairs; returns the header pairs
-   * (`[name, value, …]`: a `Set-Cookie`, a session token header) to add to its response.
+   * (`[name, value, …]`: a `Set-Cookie`, a session token header) to add to its response. When the
+   * response taught a new or changed binding that a shared store must acknowledge, `storeAck` is
+   * then a promise (settled within the store's budget, never rejected) that the response head
+   * waits for; otherwise undefined, and the head goes on at once.
    */
   answered(member: MemberRuntime, responseRaw: readonly string[]): readonly string[] {
     return this.pool.stickiness.answered(this, member, responseRaw);
@@ -96,34 +107,51 @@ export class PlacedClient implements StickyClient {
 
 /**
  * Places a client (steps 1–3 above). Synchronous whenever the proposal comes from the local table:
- * a hit, a client that is not sticky, or a pool with no shared store. Only a local miss (`none` or
- * `expired`) in a pool whose bindings are shared asks the store and returns a promise, settled
- * within the store's budget (50 ms) and never rejected; the caller checks `instanceof Promise`, so
- * a hit costs no await. A caller that awaits must check afterwards that its client is still there.
+ * a hit, a client that is not sticky, or a pool with no shared store. A new placement (`none` or
+ * `expired`) in a pool whose bindings are shared is placed by the policy here and then *claimed* in
+ * the store in one round trip (`Stickiness.claim`): the store keeps this member unless another
+ * replica bound the client first, in which case that member is honoured (a `hit`, if it may take
+ * the client; else the policy's pick stays and is rebound with compare-and-set). So a binding is in
+ * the store before the client gets its first byte. Then a promise comes back, settled within the
+ * store's budget (50 ms) and never rejected; the caller checks `instanceof Promise`, so a hit costs
+ * no await. A caller that awaits must check afterwards that its client is still there.
  */
 export function placeClient(pool: FrontPool, facts: ClientFacts): PlacedClient | Promise<PlacedClient> {
   const client = new PlacedClient(pool, facts);
   const proposal = pool.stickiness.propose(client);
-  if (proposal !== undefined && (proposal.kind === "none" || proposal.kind === "expired")) {
-    const remote = pool.stickiness.proposeRemote?.(client, proposal);
-    if (remote !== undefined) return remote.then((p) => settle(pool, client, p));
-  }
-  return settle(pool, client, proposal);
+  if (proposal === undefined || (proposal.kind !== "none" && proposal.kind !== "expired"))
+    return settle(pool, client, proposal);
+  const placement = resolvePlacement(pool, proposal, facts.clientIp);
+  const picked = placement.member;
+  const claimed = picked === undefined ? undefined : pool.stickiness.claim?.(client, picked);
+  if (claimed === undefined) return record(pool, client, placement);
+  return claimed.then((held) => {
+    if (held === undefined || held === picked?.id) return record(pool, client, placement);
+    // Another replica placed this client first: its member wins wherever it may take the client.
+    const first = pool.member(held);
+    if (first?.keepsBindings === true)
+      return record(pool, client, { member: first, result: "hit", rebind: false });
+    return record(pool, client, { member: picked, result: "redispatch", rebind: true });
+  });
 }
 
 /** Steps 2 and 3: resolve the proposal to a member and record the decision. */
 function settle(pool: FrontPool, client: PlacedClient, proposal: Proposal | undefined): PlacedClient {
-  const { facts } = client;
   if (proposal === undefined) {
-    client.member = pool.pick(facts.clientIp);
-  } else {
-    const placement = resolvePlacement(pool, proposal, facts.clientIp);
-    client.member = placement.member;
-    client.result = placement.result;
-    client.rebind = placement.rebind;
-    if (placement.result !== undefined) pool.counters.decisions[placement.result]++;
-    if (placement.rebind && placement.member !== undefined) pool.stickiness.bind(client, placement.member);
+    client.member = pool.pick(client.facts.clientIp);
+    if (client.member === undefined) pool.counters.noMember++;
+    return client;
   }
+  return record(pool, client, resolvePlacement(pool, proposal, client.facts.clientIp));
+}
+
+/** Step 3: count the decision, bind a new placement (a claimed one is already bound: no write). */
+function record(pool: FrontPool, client: PlacedClient, placement: Placement): PlacedClient {
+  client.member = placement.member;
+  client.result = placement.result;
+  client.rebind = placement.rebind;
+  if (placement.result !== undefined) pool.counters.decisions[placement.result]++;
+  if (placement.rebind && placement.member !== undefined) pool.stickiness.bind(client, placement.member);
   if (client.member === undefined) pool.counters.noMember++;
   return client;
 }

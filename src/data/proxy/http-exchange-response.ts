@@ -23,9 +23,15 @@ export abstract class ExchangeResponse extends ExchangeRequest {
   protected responseDecoder: ChunkedDecoder | undefined;
   protected memberKeepAlive = true;
   protected trailingBytes = false;
+  /** Body bytes that arrived while the head waits for the state store (see `holdHead`). */
+  private heldBody: Buffer[] | undefined;
 
   override onUpstreamData(chunk: Buffer): void {
     if (this.over) return;
+    if (this.heldBody !== undefined) {
+      this.heldBody.push(chunk);
+      return;
+    }
     if (this.responded) {
       this.relayBody(chunk);
       return;
@@ -90,7 +96,43 @@ export abstract class ExchangeResponse extends ExchangeRequest {
     const out = responseHeadersForClient(head.raw, false, connection);
     out.push(...this.sticky.answered(target, head.raw));
     env.counters.countResponse(this.pool.name, target.endpoint, head.status);
+    const storeAck = this.sticky.storeAck;
+    if (storeAck !== undefined) this.holdHead(storeAck, head, buf, bodyStart, out);
+    else this.sendHead(head, buf, bodyStart, out);
+  }
 
+  /**
+   * The response taught a binding the shared store has not acknowledged yet: its head waits for
+   * the store (at most the store's budget, docs/shared-state.md), so that the client's next
+   * request finds the binding whichever replica it reaches. The member connection is paused
+   * meanwhile; bytes that still arrive are kept and relayed after the head. `buf` is kept too,
+   * which is safe because a member connection's chunks are fresh buffers (never a reused one).
+   */
+  private holdHead(
+    storeAck: Promise<void>,
+    head: ResponseHead,
+    buf: Buffer,
+    bodyStart: number,
+    out: string[],
+  ): void {
+    this.heldBody = [];
+    this.conn?.socket.pause();
+    storeAck.then(() => {
+      const held = this.heldBody ?? [];
+      this.heldBody = undefined;
+      if (this.over) return;
+      try {
+        this.sendHead(head, buf, bodyStart, out);
+        for (const chunk of held) if (!this.over) this.relayBody(chunk);
+        if (!this.over && this.client.socket.writableNeedDrain !== true) this.conn?.socket.resume();
+      } catch (err) {
+        this.onUpstreamFault(err);
+      }
+    });
+  }
+
+  /** Sends the response head (with the first body bytes when they fit) and follows the body. */
+  private sendHead(head: ResponseHead, buf: Buffer, bodyStart: number, out: string[]): void {
     // A response that comes before the whole request body leaves the client stream mid-body.
     if (!this.requestDone) this.closeClient = true;
     let dechunk = false;

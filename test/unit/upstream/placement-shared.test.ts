@@ -1,6 +1,7 @@
 /**
  * The placement front with a shared binding store: a local hit stays synchronous and never asks
- * the store; only a local miss does, and the store's answer is honoured like a local binding.
+ * the store; only a local miss does (one claim), and the store's answer is honoured like a local
+ * binding.
  */
 import { describe, expect, it } from "vitest";
 import { ManualClock } from "../../../src/core/clock.js";
@@ -28,17 +29,21 @@ const model: PoolModel = {
   },
 };
 
-/** A local table whose "store" answers what the test says (undefined: it cannot be asked). */
+/**
+ * A local table whose "store" answers what the test says (undefined: it cannot be asked): `answer`
+ * is the binding the store already holds for a key, if any; a claim finds it, or stores ours.
+ */
 class TableWithStore extends BindingTable {
   asked: string[] = [];
   answer: (key: string) => Promise<MemberId | undefined> | undefined = () => undefined;
-  lookupShared(key: string): Promise<MemberId | undefined> | undefined {
+  claimShared(key: string, member: MemberId): Promise<MemberId | undefined> | undefined {
     this.asked.push(key);
     const found = this.answer(key);
-    // Like the real store: a member found is cached locally.
+    // Like the real store: the member it holds afterwards is cached locally.
     return found?.then((m) => {
-      if (m !== undefined) this.bind(key, m);
-      return m;
+      const held = m ?? member;
+      this.bind(key, held);
+      return held;
     });
   }
 }
@@ -108,5 +113,27 @@ describe("placement front with a shared binding store", () => {
     const client = placedNow(placeClient(pool, l4Client("10.0.0.5")));
     expect(client.result).toBe("hit");
     expect(table.asked).toEqual([]);
+  });
+
+  it("a claim that the store keeps (the client is new everywhere): a miss, placed on the policy's pick", async () => {
+    const { table, pool } = setup();
+    table.answer = async () => undefined;
+    const expected = pool.peek("10.0.0.6");
+    const client = await placeClient(pool, l4Client("10.0.0.6"));
+    expect(client.result).toBe("miss");
+    expect(client.member).toBe(expected);
+    expect(table.asked).toEqual(["10.0.0.6"]);
+    expect(pool.counters.decisions).toMatchObject({ miss: 1, hit: 0, redispatch: 0 });
+  });
+
+  it("another replica claimed the client first on a member that may not take it here: the pick stays, a redispatch", async () => {
+    const { table, pool } = setup();
+    table.answer = async () => "p/127.0.1.1:9001";
+    pool.members.find((m) => m.endpoint === "127.0.1.1:9001")!.weight = 0;
+    const client = await placeClient(pool, l4Client("10.0.0.7"));
+    expect(client.result).toBe("redispatch");
+    expect(client.member?.endpoint).not.toBe("127.0.1.1:9001");
+    // Rebound here on the pick; the store's write (compare-and-set) is the table's business.
+    expect(table.peek("10.0.0.7")?.member).toBe(client.member!.id);
   });
 });
