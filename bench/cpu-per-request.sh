@@ -12,7 +12,9 @@
 # request. MODE=together (the default) loads both builds at the same time, so that both see the
 # same machine (on one shared core the scheduler gives each the same CPU time, and the req/s ratio
 # is then the inverse of the CPU ratio); MODE=alternate loads one at a time (A B B A …). The table
-# gives every run and the medians; lower is better.
+# gives every run, the medians, and the median over the rounds of each round's ratio (the two runs
+# of a round saw the same machine, so their ratio drifts far less than either figure); lower CPU is
+# better.
 #
 # Settings (environment):
 #   MODE [together]  PAIRS [3]  DURATION [10]  WARMUP [3]  CONNECTIONS [64]  PORT_BASE [19300]
@@ -165,7 +167,7 @@ measure() { # SCENARIO BUILD -> "µs/request req/s"
     'BEGIN { printf "%.2f %d\n", t / hz * 1e6 / n, n / d }'
 }
 
-median() { sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else printf "%.2f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+median() { sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else printf "%.4g\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
 measure_together() { # SCENARIO -> "µs/request req/s" of this build, then of the baseline (two lines)
   local b ep before=() after=() n=()
@@ -185,7 +187,7 @@ measure_together() { # SCENARIO -> "µs/request req/s" of this build, then of th
 }
 
 log "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
-declare -A ALL=() RATE=()
+declare -A ALL=() RATE=() RATIO=() RATE_RATIO=()
 # As in bench/run.sh: every scenario is warmed up first, then each round runs every scenario, so
 # that the code of each scenario is measured after the process has run all of them (the JIT's
 # type feedback then is what a process serving mixed traffic has).
@@ -203,30 +205,34 @@ for ((i = 1; i <= PAIRS; i++)); do
       log "round $i $sc: this ${rt% *} µs/request (${rt#* } req/s), baseline ${rb% *} µs/request (${rb#* } req/s)"
       ALL[$sc/this]+="${rt% *} " ALL[$sc/baseline]+="${rb% *} "
       RATE[$sc/this]+="${rt#* } " RATE[$sc/baseline]+="${rb#* } "
+      RATIO[$sc]+="$(awk -v a="${rt% *}" -v b="${rb% *}" 'BEGIN { printf "%.4f", a / b }') "
+      RATE_RATIO[$sc]+="$(awk -v a="${rt#* }" -v b="${rb#* }" 'BEGIN { printf "%.4f", a / b }') "
       continue
     fi
     # Which build goes first alternates with each round.
     order="this baseline"
     ((i % 2 == 0)) && order="baseline this"
+    declare -A ROUND=()
     for b in $order; do
       r=$(measure "$sc" "$b") || { log "$b $sc: measurement failed"; exit 1; }
       log "round $i $sc $b: ${r% *} µs/request (${r#* } req/s)"
       ALL[$sc/$b]+="${r% *} "
       RATE[$sc/$b]+="${r#* } "
+      ROUND[$b]=$r
     done
+    RATIO[$sc]+="$(awk -v a="${ROUND[this]% *}" -v b="${ROUND[baseline]% *}" 'BEGIN { printf "%.4f", a / b }') "
+    RATE_RATIO[$sc]+="$(awk -v a="${ROUND[this]#* }" -v b="${ROUND[baseline]#* }" 'BEGIN { printf "%.4f", a / b }') "
   done
 done
 
 med() { tr ' ' '\n' <<<"$1" | grep . | median; }
 printf '\nMODE=%s PAIRS=%s DURATION=%ss CONNECTIONS=%s; CPU µs per request, lower is better\n\n' "$MODE" "$PAIRS" \
   "$DURATION" "$CONNECTIONS"
-printf '| scenario | this build µs/request (each run) | baseline µs/request (each run) | median this / baseline | this ÷ baseline (CPU) | req/s this ÷ baseline |\n'
+printf '| scenario | this build µs/request (each round) | baseline µs/request (each round) | medians this / baseline | CPU this ÷ baseline (median of the rounds) | req/s this ÷ baseline (median of the rounds) |\n'
 printf '| --- | --- | --- | ---: | ---: | ---: |\n'
 for sc in $SCENARIOS; do
   mt=$(med "${ALL[$sc/this]}") mb=$(med "${ALL[$sc/baseline]}")
-  rt=$(med "${RATE[$sc/this]}") rb=$(med "${RATE[$sc/baseline]}")
   printf '| %s | %s | %s | %s / %s | **%s** | %s |\n' "$sc" "${ALL[$sc/this]% }" "${ALL[$sc/baseline]% }" "$mt" "$mb" \
-    "$(awk -v a="$mt" -v b="$mb" 'BEGIN { printf "%.3f", a / b }')" \
-    "$(awk -v a="$rt" -v b="$rb" 'BEGIN { printf "%.3f", a / b }')"
+    "$(med "${RATIO[$sc]}")" "$(med "${RATE_RATIO[$sc]}")"
 done
 log "load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"
