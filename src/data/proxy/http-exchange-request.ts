@@ -83,7 +83,8 @@ export abstract class ExchangeRequest implements UpstreamUser {
   // Current attempt.
   protected conn: UpstreamConnection | undefined;
   protected target: MemberRuntime;
-  protected finishClaim: (() => void) | undefined;
+  /** The member this attempt is counted on (`MemberRuntime.enter`), until {@link releaseClaim}. */
+  protected claimed: MemberRuntime | undefined;
   protected connected = false;
   protected retried = false;
   protected staleRetried = false;
@@ -131,7 +132,8 @@ export abstract class ExchangeRequest implements UpstreamUser {
     this.target = target;
     this.connected = false;
     this.conn = undefined;
-    this.finishClaim = target.claim(this.client.socket);
+    target.enter(this.client.socket);
+    this.claimed = target;
     const timeouts = this.listener.timeouts;
     this.env.agents.poolFor(target).acquire(this, timeouts.connectMs, timeouts.memberMs, fresh);
   }
@@ -244,8 +246,15 @@ export abstract class ExchangeRequest implements UpstreamUser {
   /** The exchange is over for this member: release the claim, ignore further events. */
   protected settle(): void {
     this.over = true;
-    this.finishClaim?.();
-    this.finishClaim = undefined;
+    this.releaseClaim();
+  }
+
+  /** Idempotent: error and completion paths may both call it. */
+  protected releaseClaim(): void {
+    const member = this.claimed;
+    if (member === undefined) return;
+    this.claimed = undefined;
+    member.leave(this.client.socket);
   }
 
   /** The client went away: stop the member request, keep nothing. */

@@ -66,7 +66,7 @@ export class Exchange extends ExchangeResponse {
   override onUpstreamError(code: string, closed: UpstreamConnection | undefined = this.conn): void {
     if (this.over) return;
     this.conn = undefined;
-    this.finishClaim?.();
+    this.releaseClaim();
     const { counters, ctx } = this.env;
     const target = this.target;
     if (this.responded) {
