@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # CPU time per request of this build against another build of stickylb, HTTP scenarios.
 #
-#   bench/cpu-per-request.sh BASELINE_DIR
+#   bench/cpu-per-request.sh BASELINE_DIR        (npm run bench:cpu -- BASELINE_DIR)
 #   PAIRS=5 DURATION=10 SCENARIOS="rr cookie-returning" bench/cpu-per-request.sh /tmp/baseline
 #
 # Requests per second move with everything else the machine runs; the CPU time the stickylb
@@ -28,12 +28,11 @@
 set -uo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-cd "$ROOT" || exit 1
-
 BASELINE=${1:-}
 [[ -n $BASELINE && -f $BASELINE/dist/src/main.js ]] ||
   { echo "usage: bench/cpu-per-request.sh BASELINE_DIR (a built checkout: BASELINE_DIR/dist/src/main.js)" >&2; exit 2; }
 BASELINE=$(cd "$BASELINE" && pwd)
+cd "$ROOT" || exit 1
 PAIRS=${PAIRS:-3}
 DURATION=${DURATION:-10}
 WARMUP=${WARMUP:-3}
@@ -101,6 +100,13 @@ cpu_ticks() { # PID -> utime + stime in clock ticks (fields 14 and 15; the name 
   read -r -a f <<<"$rest"
   echo $((f[11] + f[12]))
 }
+
+# Another run (or anything else) on these ports would be measured instead: refuse to start.
+for p in $BACKEND_HTTP $BACKEND_APP $((PORT_BASE + 40)) $((PORT_BASE + 43)) $((PORT_BASE + 80)) $((PORT_BASE + 83)); do
+  for h in 127.0.0.1 $B1; do
+    (exec 3<>"/dev/tcp/$h/$p") 2>/dev/null && { log "port $p is in use on $h (set PORT_BASE)"; exit 2; }
+  done
+done
 
 if [[ $SKIP_BUILD != 1 ]]; then npm run -s build >"$RUN_DIR/build.log" 2>&1 || { cat "$RUN_DIR/build.log" >&2; exit 1; }; fi
 
