@@ -175,15 +175,18 @@ measure() { # SCENARIO BUILD -> "µs/request req/s"
 
 median() { sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else printf "%.4g\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
-measure_together() { # SCENARIO -> "µs/request req/s" of this build, then of the baseline (two lines)
-  local b ep before=() after=() n=()
-  for b in this baseline; do ep=$(endpoint "$1" "$b") || return 1; eval "ep_$b=\$ep"; done
+measure_together() { # SCENARIO "FIRST SECOND" -> "µs/request req/s" of this build, then of the baseline (two lines)
+  local b ep before=() after=() n=() waits=() w
+  declare -A eps=()
+  for b in this baseline; do eps[$b]=$(endpoint "$1" "$b") || return 1; done
   before=("$(cpu_ticks "${PID[this]}")" "$(cpu_ticks "${PID[baseline]}")")
-  run_wrk "${ep_this%%|*}" "${ep_this#*|}" "$DURATION" >"$RUN_DIR/wrk-this" &
-  local w1=$!
-  run_wrk "${ep_baseline%%|*}" "${ep_baseline#*|}" "$DURATION" >"$RUN_DIR/wrk-baseline" &
-  local w2=$!
-  wait "$w1" && wait "$w2" || return 1
+  # Started one after the other, in the order given (it alternates with the rounds).
+  for b in $2; do
+    ep=${eps[$b]}
+    run_wrk "${ep%%|*}" "${ep#*|}" "$DURATION" >"$RUN_DIR/wrk-$b" &
+    waits+=($!)
+  done
+  for w in "${waits[@]}"; do wait "$w" || return 1; done
   after=("$(cpu_ticks "${PID[this]}")" "$(cpu_ticks "${PID[baseline]}")")
   n=("$(<"$RUN_DIR/wrk-this")" "$(<"$RUN_DIR/wrk-baseline")")
   for b in 0 1; do
@@ -205,8 +208,11 @@ for sc in $SCENARIOS; do
 done
 for ((i = 1; i <= PAIRS; i++)); do
   for sc in $SCENARIOS; do
+    # Which build's load starts first alternates with each round.
+    order="this baseline"
+    ((i % 2 == 0)) && order="baseline this"
     if [[ $MODE == together ]]; then
-      r=$(measure_together "$sc") || { log "$sc: measurement failed"; exit 1; }
+      r=$(measure_together "$sc" "$order") || { log "$sc: measurement failed"; exit 1; }
       rt=$(sed -n 1p <<<"$r") rb=$(sed -n 2p <<<"$r")
       log "round $i $sc: this ${rt% *} µs/request (${rt#* } req/s), baseline ${rb% *} µs/request (${rb#* } req/s)"
       ALL[$sc/this]+="${rt% *} " ALL[$sc/baseline]+="${rb% *} "
@@ -215,9 +221,6 @@ for ((i = 1; i <= PAIRS; i++)); do
       RATE_RATIO[$sc]+="$(awk -v a="${rt#* }" -v b="${rb#* }" 'BEGIN { printf "%.4f", a / b }') "
       continue
     fi
-    # Which build goes first alternates with each round.
-    order="this baseline"
-    ((i % 2 == 0)) && order="baseline this"
     declare -A ROUND=()
     for b in $order; do
       r=$(measure "$sc" "$b") || { log "$b $sc: measurement failed"; exit 1; }
