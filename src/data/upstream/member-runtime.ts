@@ -66,9 +66,9 @@ export class MemberRuntime implements Candidate {
   }
 
   /**
-   * {@link claim} without the release closure, for the HTTP exchange (one per request, where a
-   * closure per request is measurable): the caller must call {@link leave} with the same client
-   * exactly once.
+   * {@link claim} without the release closure, for the HTTP exchange: one claim per request, and
+   * the request path allocates no closure (docs/performance.md). The caller must call
+   * {@link leave} with the same client exactly once.
    */
   enter(client: Closable): void {
     this.active++;
