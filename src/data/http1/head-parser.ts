@@ -101,6 +101,11 @@ export class HeadScanner {
 
 /** Reads header lines from `pos` to `end` (the index after the blank line) into `raw`. */
 function parseFields(buf: Buffer, pos: number, end: number, raw: string[]): HeadError | undefined {
+  // The byte tables as locals: an imported binding is read through its module cell with a
+  // not-yet-initialised check on every access, and these loops run once per byte of every head
+  // (docs/performance.md, "CPU per request after the runtime restructuring").
+  const token = TOKEN;
+  const fieldValue = FIELD_VALUE;
   let lines = 0;
   while (pos < end - 2) {
     const lf = buf.indexOf(LF, pos);
@@ -109,7 +114,7 @@ function parseFields(buf: Buffer, pos: number, end: number, raw: string[]): Head
     const first = buf[pos]!;
     if (first === SP || first === HTAB) return new HeadError(400, "obs-fold line in the head");
     let colon = pos;
-    while (colon < lineEnd && TOKEN[buf[colon]!] === 1) colon++;
+    while (colon < lineEnd && token[buf[colon]!] === 1) colon++;
     if (colon === pos || colon === lineEnd || buf[colon] !== COLON)
       return new HeadError(400, "invalid header name");
     let valueStart = colon + 1;
@@ -117,7 +122,7 @@ function parseFields(buf: Buffer, pos: number, end: number, raw: string[]): Head
     let valueEnd = lineEnd;
     while (valueEnd > valueStart && (buf[valueEnd - 1] === SP || buf[valueEnd - 1] === HTAB)) valueEnd--;
     for (let k = valueStart; k < valueEnd; k++)
-      if (FIELD_VALUE[buf[k]!] !== 1) return new HeadError(400, "control byte in a header value");
+      if (fieldValue[buf[k]!] !== 1) return new HeadError(400, "control byte in a header value");
     raw.push(latin1(buf, pos, colon), latin1(buf, valueStart, valueEnd));
     pos = lf + 1;
   }
@@ -168,7 +173,8 @@ export function parseRequestHead(buf: Buffer, start: number, end: number): Reque
   const lf = buf.indexOf(LF, start);
   const lineEnd = lf - 1;
   let p = start;
-  while (p < lineEnd && TOKEN[buf[p]!] === 1) p++;
+  const token = TOKEN; // a local, as in parseFields
+  while (p < lineEnd && token[buf[p]!] === 1) p++;
   if (p === start || buf[p] !== SP) return new HeadError(400, "invalid method");
   const method = latin1(buf, start, p);
   const targetStart = ++p;
@@ -208,8 +214,9 @@ export function parseResponseHead(buf: Buffer, start: number, end: number): Resp
   let reason = "";
   if (start + 12 < lineEnd) {
     if (buf[start + 12] !== SP) return new HeadError(400, "invalid status line");
+    const fieldValue = FIELD_VALUE; // a local, as in parseFields
     for (let k = start + 13; k < lineEnd; k++)
-      if (FIELD_VALUE[buf[k]!] !== 1) return new HeadError(400, "control byte in the reason phrase");
+      if (fieldValue[buf[k]!] !== 1) return new HeadError(400, "control byte in the reason phrase");
     reason = latin1(buf, start + 13, lineEnd);
   }
   const raw: string[] = [];

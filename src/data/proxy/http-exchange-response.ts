@@ -94,7 +94,9 @@ export abstract class ExchangeResponse extends ExchangeRequest {
     this.responseKind = kindOf(framing);
     this.responseLeft = framing.kind === "length" ? framing.length : 0;
     const out = responseHeadersForClient(head.raw, false, connection);
-    out.push(...this.sticky.answered(target, head.raw));
+    // A loop, not a spread: most responses add nothing, and a spread costs an iterator each time.
+    const added = this.sticky.answered(target, head.raw);
+    for (let i = 0; i < added.length; i++) out.push(added[i]!);
     env.counters.countResponse(this.pool.name, target.endpoint, head.status);
     const storeAck = this.sticky.storeAck;
     if (storeAck !== undefined) this.holdHead(storeAck, head, buf, bodyStart, out);

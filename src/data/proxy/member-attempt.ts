@@ -41,7 +41,8 @@ export abstract class MemberAttempt implements UpstreamUser {
   protected conn: UpstreamConnection | undefined;
   /** The member of the current attempt. */
   protected target: MemberRuntime;
-  protected finishClaim: (() => void) | undefined;
+  /** The member this attempt is counted on (`MemberRuntime.enter`), until {@link releaseClaim}. */
+  protected claimed: MemberRuntime | undefined;
   /** The current attempt's connection is established. */
   protected connected = false;
   /** A retry on another member happened (the rule allows one). */
@@ -91,7 +92,9 @@ export abstract class MemberAttempt implements UpstreamUser {
     this.target = target;
     this.connected = false;
     this.conn = undefined;
-    this.finishClaim = target.claim(this.claimant);
+    // Counted without a release closure per attempt (enter/leave): the HTTP path allocates none.
+    target.enter(this.claimant);
+    this.claimed = target;
     const { pools, activityMs } = this;
     const connectMs = this.listener.timeouts.connectMs;
     const conn =
@@ -115,8 +118,10 @@ export abstract class MemberAttempt implements UpstreamUser {
 
   /** Releases the claim on the current member (idempotent). */
   protected releaseClaim(): void {
-    this.finishClaim?.();
-    this.finishClaim = undefined;
+    const member = this.claimed;
+    if (member === undefined) return;
+    this.claimed = undefined;
+    member.leave(this.claimant);
   }
 
   /**

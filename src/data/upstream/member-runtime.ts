@@ -56,16 +56,30 @@ export class MemberRuntime implements Candidate {
    * error and close paths may both call it.
    */
   claim(client: Closable): () => void {
-    this.active++;
-    this.total++;
-    this.open.add(client);
+    this.enter(client);
     let released = false;
     return () => {
       if (released) return;
       released = true;
-      this.active--;
-      this.open.delete(client);
+      this.leave(client);
     };
+  }
+
+  /**
+   * {@link claim} without the release closure, for the HTTP exchange: one claim per request, and
+   * the request path allocates no closure (docs/performance.md). The caller must call
+   * {@link leave} with the same client exactly once.
+   */
+  enter(client: Closable): void {
+    this.active++;
+    this.total++;
+    this.open.add(client);
+  }
+
+  /** Ends what {@link enter} counted. */
+  leave(client: Closable): void {
+    this.active--;
+    this.open.delete(client);
   }
 
   /** May take new clients: healthy, weight > 0, not draining, not removed (docs/glossary.md). */

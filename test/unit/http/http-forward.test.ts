@@ -96,6 +96,21 @@ describe("HTTP forwarding", () => {
     expect(alone.counters.connectFailures).toBe(1);
   });
 
+  it("counts each attempt on its member once and releases it once, after a retry and after a response", async () => {
+    const [a] = await backends("a");
+    const dead = { address: "127.0.0.1", port: await freeTcpPort() };
+    const proxy = await proxyFor({ listeners: [listenerModel()], pools: [poolModel("web", [dead, a!])] });
+    expect((await httpGet(proxy.port, "/", {}, { method: "POST", body: "x" })).body).toBe("a\n");
+    const first = proxy.member("web", dead.port);
+    const second = proxy.member("web", a!.port);
+    expect([first.total, first.active, first.open.size]).toEqual([1, 0, 0]);
+    expect([second.total, second.active, second.open.size]).toEqual([1, 0, 0]);
+    await httpGet(proxy.port);
+    const counted = first.total + second.total;
+    expect(counted).toBe(3);
+    expect([first.active, second.active, first.open.size, second.open.size]).toEqual([0, 0, 0, 0]);
+  });
+
   it("retries an idempotent request reset before any response byte; not a POST with a body", async () => {
     const [bad, good] = await backends("bad", "good");
     bad!.behave("reset");
