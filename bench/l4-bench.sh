@@ -101,6 +101,21 @@ in_ns "$NS_C" ip route add default via 10.79.1.1
 for b in $B1 $B2 $B3; do in_ns "$NS_B" ip addr add $b/24 dev vb$ID; done
 in_ns "$NS_B" ip link set vb$ID up
 in_ns "$NS_B" ip route add default via 10.79.2.1
+# Every packet a namespace receives is processed on that side's core (receive packet steering),
+# as a NIC's queues would place it: the load balancer's forwarding (conntrack, NAT, the maps) and
+# the backends on PROXY_CPU like the proxies, the client side on LOADGEN_CPU. Without it a veth
+# hands the whole kernel path to the sender's core, so the kernel plane's work would land on the
+# load generator's core while the proxies get a core of their own.
+steer() { # NS DEV CPU
+  local mask
+  mask=$(printf '%x' $((1 << $3)))
+  in_ns "$1" sh -c "for q in /sys/class/net/$2/queues/rx-*; do echo $mask > \$q/rps_cpus; done" 2>/dev/null ||
+    echo "l4-bench: note: could not steer $2's packets to CPU $3 (figures may favour the proxies)" >&2
+}
+steer "$NS_L" vl$ID "$PROXY_CPU"
+steer "$NS_L" vm$ID "$PROXY_CPU"
+steer "$NS_B" vb$ID "$PROXY_CPU"
+steer "$NS_C" vc$ID "$LOADGEN_CPU"
 # New connections at tens of thousands a second: wide port ranges, reuse of TIME_WAIT tuples.
 for ns in "$NS_C" "$NS_L" "$NS_B"; do
   in_ns "$ns" sysctl -qw net.ipv4.ip_local_port_range="1024 65000" net.ipv4.tcp_tw_reuse=1
