@@ -23,8 +23,11 @@ export abstract class ExchangeResponse extends ExchangeRequest {
   protected responseDecoder: ChunkedDecoder | undefined;
   protected memberKeepAlive = true;
   protected trailingBytes = false;
-  /** Body bytes that arrived while the head waits for the state store (see `holdHead`). */
-  private heldBody: Buffer[] | undefined;
+  /**
+   * Bytes from the member that arrived while its answer waits for the state store (see `holdHead`;
+   * an upgrade's `101` waits the same way): kept in order, relayed after the head.
+   */
+  protected heldBody: Buffer[] | undefined;
 
   override onUpstreamData(chunk: Buffer): void {
     if (this.over) return;
