@@ -129,6 +129,9 @@ export abstract class ExchangeResponse extends ExchangeRequest {
         for (const chunk of held) if (!this.over) this.relayBody(chunk);
         if (!this.over && this.client.socket.writableNeedDrain !== true) this.conn?.socket.resume();
       } catch (err) {
+        // Not a callback of the member connection (whose own guard closes it): close it here, or
+        // the paused socket would stay open, lent to an exchange that is over.
+        this.conn?.close();
         this.onUpstreamFault(err);
       }
     });

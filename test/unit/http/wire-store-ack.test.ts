@@ -3,12 +3,14 @@
  * the answer) waits for that acknowledgement like any response head: the member socket paused,
  * its bytes after the 101 kept in order, the client's bytes kept too. A client that leaves
  * meanwhile gets nothing written, the member connection closes, the claim is released and the
- * access log has one line; a bug in the switch ends that upgrade only. The acknowledgement is
+ * access log has one line; a bug in the switch ends that upgrade only (as a bug after an ordinary
+ * response's wait ends that exchange, its member connection closed). The acknowledgement is
  * stood in for here (the store itself is in test/e2e/shared-state-websocket.test.ts).
  */
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { PlacedClient } from "../../../src/data/affinity/placement-front.js";
 import { HttpClientConnection } from "../../../src/data/proxy/http-client-connection.js";
+import { Exchange } from "../../../src/data/proxy/http-forward.js";
 import {
   cleanupWire,
   type MemberConnection,
@@ -129,5 +131,29 @@ describe("a 101 that taught a binding the store must acknowledge", () => {
     const next = await RawClient.connect(proxy.port);
     next.write(`GET /ws HTTP/1.1\r\n${UPGRADE}\r\n`);
     expect((await next.response()).status).toBe(101);
+  });
+});
+
+describe("an ordinary response held for the store", () => {
+  it("a bug when its head goes on ends that exchange, member connection closed, and the next is served", async () => {
+    const member = await RawMember.start("127.0.1.2");
+    member.onRequest = (_req, conn) => conn.socket.write("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+    const proxy = await startWireProxy([member]);
+    const store = storeAckHeld();
+    vi.spyOn(Exchange.prototype as unknown as { sendHead(): void }, "sendHead").mockImplementationOnce(() => {
+      throw new Error("injected bug");
+    });
+    const client = await RawClient.connect(proxy.port);
+    client.write("GET /a HTTP/1.1\r\nHost: h\r\n\r\n");
+    await expect.poll(() => member.requests.length).toBe(1);
+    store.release();
+    await client.waitEnded();
+    expect(proxy.faults.bySite.http_member).toBe(1);
+    await expect.poll(() => member.connections[0]!.closed).toBe(true);
+    expect(proxy.holder.current.pools.get("web")!.members[0]!.active).toBe(0);
+
+    const next = await RawClient.connect(proxy.port);
+    next.write("GET /b HTTP/1.1\r\nHost: h\r\n\r\n");
+    expect((await next.response()).status).toBe(200);
   });
 });
