@@ -1,7 +1,7 @@
 import { getHeapStatistics } from "node:v8";
 import type { Clock } from "../core/clock.js";
 import type { PoolModel, SessionPersistence } from "../core/model.js";
-import { type BindingStore, BindingTable } from "../data/affinity/binding-table.js";
+import { type BindingStore, BindingTable, type TableRemovals } from "../data/affinity/binding-table.js";
 import { createPolicy } from "../data/balancer/registry.js";
 import { PoolCounters, type PoolState } from "../data/upstream/pool-runtime.js";
 
@@ -48,7 +48,7 @@ export interface SharedBindings {
   pool(
     name: string,
     options: { ttlMs: number; maxEntries: number; kind: "SOURCE_IP" | "APP_COOKIE"; clock?: Clock },
-  ): BindingStore;
+  ): BindingStore & TableRemovals;
   /** Forgets the pools no longer configured. */
   retainPools(names: ReadonlySet<string>): void;
 }
@@ -78,8 +78,11 @@ export class PoolStates {
   private shared: SharedBindings | undefined;
   /** Changes with the shared store, so that sticky pools start over on the new one. */
   private storeGeneration = 0;
-  /** The in-process table behind each pool's binding store (wrapped or not), for its removal counts. */
-  private readonly tables = new WeakMap<BindingStore, BindingTable>();
+  /**
+   * The in-process table behind each pool's binding store (wrapped or not, or a shared store's
+   * local cache), for its removal counts.
+   */
+  private readonly tables = new WeakMap<BindingStore, TableRemovals>();
 
   constructor(
     private readonly clock: Clock,
@@ -149,12 +152,14 @@ export class PoolStates {
     ) {
       // The `--workers` replication is for the no-store case only: with a store every worker
       // shares through it.
-      return this.shared.pool(pool.name, {
+      const shared = this.shared.pool(pool.name, {
         ttlMs: persistence.persistenceTimeoutMs,
         maxEntries: persistence.maxBindings,
         kind: persistence.type,
         clock: this.clock,
       });
+      this.tables.set(shared, shared);
+      return shared;
     }
     const table = new BindingTable({
       ttlMs: persistence.persistenceTimeoutMs,
@@ -168,8 +173,9 @@ export class PoolStates {
 
   /**
    * Entries each pool's in-process binding table removed: `expired` (idle past the persistence
-   * timeout) and `evicted` (the oldest, to stay within `maxBindings`). Pools whose bindings live in
-   * a shared store are not listed (docs/shared-state.md has the store's own series).
+   * timeout) and `evicted` (the oldest, to stay within `maxBindings`). For pools whose bindings live
+   * in a shared store these are the removals from this replica's local cache (the store keeps its
+   * own expiry; docs/shared-state.md).
    */
   *tableRemovals(): Iterable<{ readonly pool: string; readonly expired: number; readonly evicted: number }> {
     for (const [pool, state] of this.states) {

@@ -97,6 +97,7 @@ export class Runtime {
     this.memberPools = new MemberConnectionPools(DEFAULT_UPSTREAM_IDLE_MS, options.clock);
     this.stateStore = new StateStoreLink(
       options.log,
+      options.clock,
       options.stateStoreUrl,
       testLookupBudget(options.env ?? process.env),
     );

@@ -5,6 +5,7 @@
  * changes. A store that is down at start is not an error: the store module reports it (one log
  * line per state change) and every replica serves from its local tables meanwhile.
  */
+import type { Clock } from "../core/clock.js";
 import type { Logger } from "../core/log.js";
 import type { ConfigModel, StateStoreModel } from "../core/model.js";
 import type { SharedCookieKey } from "../store/shared-cookie-key.js";
@@ -34,6 +35,8 @@ export class StateStoreLink {
 
   constructor(
     private readonly log: Logger,
+    /** The runtime's clock: the store's local caches, refresh batches and start wait run on it. */
+    private readonly clock: Clock,
     /** `--state-store URL`: wins over the configuration's URL. */
     private readonly flagUrl: string | undefined,
     /** The wait for a store answer on a local miss; the store's default (50 ms) when undefined. */
@@ -67,6 +70,7 @@ export class StateStoreLink {
       next === undefined
         ? undefined
         : openStateStore({
+            clock: this.clock,
             url: next.url,
             keyPrefix: next.keyPrefix,
             ...(next.passwordFile === undefined ? {} : { passwordFile: next.passwordFile }),

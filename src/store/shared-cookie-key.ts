@@ -9,6 +9,7 @@
  * cookies are valid at least on itself and across its own restarts), logs it, and switches to the
  * store's key as soon as the store answers: `onChange` then fires once.
  */
+import { type Clock, systemClock } from "../core/clock.js";
 import type { Logger } from "../core/log.js";
 import { MIN_COOKIE_SECRET_BYTES } from "../runtime/cookie-key.js";
 import type { StoreConnection } from "./store-connection.js";
@@ -24,6 +25,8 @@ export interface SharedCookieKeyOptions {
   readonly fallback: Buffer;
   /** How long start waits for the store before going on with the fallback. Default 2 s. */
   readonly startWaitMs?: number;
+  /** The clock that wait is measured on; default the system clock. */
+  readonly clock?: Clock;
 }
 
 export class SharedCookieKey {
@@ -43,8 +46,9 @@ export class SharedCookieKey {
   static async start(options: SharedCookieKeyOptions): Promise<SharedCookieKey> {
     const shared = new SharedCookieKey(options);
     const wait = options.startWaitMs ?? 2000;
-    const deadline = Date.now() + wait;
-    while (!shared.fromStore && Date.now() < deadline) {
+    const clock = options.clock ?? systemClock;
+    const deadline = clock.now() + wait;
+    while (!shared.fromStore && clock.now() < deadline) {
       if (options.connection.up) {
         if (await shared.fetch()) break;
       }

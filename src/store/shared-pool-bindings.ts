@@ -25,6 +25,7 @@ import {
   type BindingLookup,
   type BindingStore,
   BindingTable,
+  type TableRemovals,
 } from "../data/affinity/binding-table.js";
 import type { StoreLink } from "./store-link.js";
 import { isEndpoint } from "./store-scripts.js";
@@ -43,7 +44,7 @@ export interface SharedPoolOptions {
   readonly onEvict?: (key: string, member: MemberId) => void;
 }
 
-export class SharedPoolBindings implements BindingStore, WriteTarget {
+export class SharedPoolBindings implements BindingStore, TableRemovals, WriteTarget {
   readonly ttlMs: number;
   readonly maxEntries: number;
   readonly kind: SharedKeyKind;
@@ -98,6 +99,16 @@ export class SharedPoolBindings implements BindingStore, WriteTarget {
 
   get size(): number {
     return this.local.size;
+  }
+
+  /** Cached entries removed idle past the persistence timeout (`stickylb_binding_table_removals_total`). */
+  get expirations(): number {
+    return this.local.expirations;
+  }
+
+  /** Cached entries evicted at the cache's bound; the store keeps them (`stickylb_binding_table_removals_total`). */
+  get evictions(): number {
+    return this.local.evictions;
   }
 
   get(key: string): BindingLookup {

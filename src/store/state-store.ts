@@ -87,6 +87,7 @@ export function openStateStore(options: OpenStateStoreOptions): StateStore {
         metrics,
         fallback,
         ...(startWaitMs === undefined ? {} : { startWaitMs }),
+        ...(options.clock === undefined ? {} : { clock: options.clock }),
       });
       keys.push(key);
       return key;

@@ -23,6 +23,8 @@ export interface RedisServer {
   stop(signal?: NodeJS.Signals): Promise<void>;
   /** Starts a new, empty server on the same port. */
   restart(): Promise<void>;
+  /** Sends a signal without waiting (SIGSTOP: a store that is there but answers nothing; SIGCONT). */
+  signal(signal: NodeJS.Signals): void;
   /** Runs one command through redis-cli and returns its raw output (trimmed). */
   cli(...args: string[]): Promise<string>;
 }
@@ -68,6 +70,9 @@ export async function startRedis(extraArgs: string[] = []): Promise<RedisServer>
     async restart() {
       await stop();
       await launch();
+    },
+    signal(signal) {
+      child?.kill(signal);
     },
     cli: (...args) => redisCli(port, ...args),
   };
@@ -291,22 +296,34 @@ async function waitForTlsPing(port: number, ca: Buffer, timeoutMs = 10_000): Pro
 
 /**
  * A TCP proxy in front of a server that holds every answer back by `delayMs` (a slow store).
- * Requests pass at once, so the store does the work; only the client's wait grows.
+ * Requests pass at once, so the store does the work; only the client's wait grows. With
+ * `direction` "requests" it is the other way round: every request reaches the store `delayMs`
+ * late (a slow link from one replica), answers come back at once.
  */
 export async function startSlowProxy(
   targetPort: number,
   delayMs: number,
+  direction: "answers" | "requests" = "answers",
 ): Promise<{ port: number; close(): Promise<void> }> {
   const sockets = new Set<net.Socket>();
   const server = net.createServer((client) => {
     const upstream = net.connect({ host: "127.0.0.1", port: targetPort });
     sockets.add(client);
     sockets.add(upstream);
-    client.on("data", (d) => upstream.write(d));
+    // One delay for every chunk: the timers fire in order, so the bytes keep theirs.
+    client.on("data", (d) => {
+      if (direction === "answers") upstream.write(d);
+      else
+        setTimeout(() => {
+          if (!upstream.destroyed) upstream.write(d);
+        }, delayMs);
+    });
     upstream.on("data", (d) => {
-      setTimeout(() => {
-        if (!client.destroyed) client.write(d);
-      }, delayMs);
+      if (direction === "requests") client.write(d);
+      else
+        setTimeout(() => {
+          if (!client.destroyed) client.write(d);
+        }, delayMs);
     });
     const end = () => {
       client.destroy();

@@ -105,6 +105,7 @@ export class KubernetesController {
       options.converter.gatewayClassController ?? DEFAULT_GATEWAY_CONTROLLER,
       options.log,
       () => this.count("api"),
+      options.clock ?? systemClock,
     );
     this.published = new ControllerStatus(
       loadBalancerStatus,

@@ -5,7 +5,9 @@
  * showing what is wanted is not written: each write comes back as a watch event and a rebuild.
  * An HTTPRoute's `parents` entries of other controllers are kept. Only the leader calls `publish`.
  */
+
 import { CustomObjectsApi, type KubeConfig, PatchStrategy, setHeaderOptions } from "@kubernetes/client-node";
+import { type Clock, systemClock } from "../../core/clock.js";
 import type { Logger } from "../../core/log.js";
 import { type Condition, GATEWAY_GROUP, type WantedStatus } from "./gateway-conditions.js";
 import { asList, asObj, type Obj } from "./objects.js";
@@ -96,15 +98,13 @@ export class GatewayStatusWriter {
     private readonly controller: string,
     private readonly log: Logger,
     private readonly failed: (error: unknown) => void,
-    private readonly now: () => Date = () => new Date(),
+    private readonly clock: Clock = systemClock,
   ) {
     this.custom = config.makeApiClient(CustomObjectsApi);
   }
 
   publish(targets: readonly { wanted: WantedStatus; current: Obj | undefined }[]): void {
-    const now = this.now()
-      .toISOString()
-      .replace(/\.\d{3}Z$/, "Z");
+    const now = new Date(this.clock.now()).toISOString().replace(/\.\d{3}Z$/, "Z");
     for (const { wanted, current } of targets) {
       if (current === undefined) continue;
       const status = statusToWrite(wanted, current, this.controller, now);

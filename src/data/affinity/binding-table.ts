@@ -102,6 +102,17 @@ export interface BindingStore {
   deleteShared?(key: string): Promise<boolean>;
 }
 
+/**
+ * What an in-process table removed, for `stickylb_binding_table_removals_total`: a {@link BindingTable}
+ * itself, or a shared store's local cache (docs/shared-state.md).
+ */
+export interface TableRemovals {
+  /** Entries removed idle past the persistence timeout. */
+  readonly expirations: number;
+  /** Live entries removed, the oldest first, to stay within the bound. */
+  readonly evictions: number;
+}
+
 export interface BindingTableOptions {
   /** Idle time after which a binding lapses (the pool's `persistenceTimeout`). */
   readonly ttlMs: number;

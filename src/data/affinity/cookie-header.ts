@@ -90,7 +90,7 @@ export interface SetCookie {
  * grammar (not `Date.parse`, which reads `Expires=0` as the year 2000). Undefined for a header a
  * browser would ignore (no `=` in the first pair, bad name) or that is over the length limit.
  */
-export function parseSetCookie(header: string, nowMs: number = Date.now()): SetCookie | undefined {
+export function parseSetCookie(header: string, nowMs: number): SetCookie | undefined {
   if (typeof header !== "string" || header.length > MAX_SET_COOKIE_LENGTH) return undefined;
   let end = header.indexOf(";");
   if (end === -1) end = header.length;

@@ -23,8 +23,11 @@ export abstract class ExchangeResponse extends ExchangeRequest {
   protected responseDecoder: ChunkedDecoder | undefined;
   protected memberKeepAlive = true;
   protected trailingBytes = false;
-  /** Body bytes that arrived while the head waits for the state store (see `holdHead`). */
-  private heldBody: Buffer[] | undefined;
+  /**
+   * Bytes from the member that arrived while its answer waits for the state store (see `holdHead`;
+   * an upgrade's `101` waits the same way): kept in order, relayed after the head.
+   */
+  protected heldBody: Buffer[] | undefined;
 
   override onUpstreamData(chunk: Buffer): void {
     if (this.over) return;
@@ -128,6 +131,9 @@ export abstract class ExchangeResponse extends ExchangeRequest {
         for (const chunk of held) if (!this.over) this.relayBody(chunk);
         if (!this.over && this.client.socket.writableNeedDrain !== true) this.conn?.socket.resume();
       } catch (err) {
+        // Not a callback of the member connection (whose own guard closes it): close it here, or
+        // the paused socket would stay open, lent to an exchange that is over.
+        this.conn?.close();
         this.onUpstreamFault(err);
       }
     });

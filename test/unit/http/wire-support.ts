@@ -472,6 +472,8 @@ export interface WireProxy {
   readonly agents: MemberConnectionPools;
   /** The snapshot holder (pool counters, affinity decisions). */
   readonly holder: SnapshotHolder<Snapshot>;
+  /** The data path's clock (manual: it moves only when a test says so). */
+  readonly clock: ManualClock;
   /** Every line logged at info level or above, parsed (access-log lines among them). */
   readonly logLines: Record<string, unknown>[];
   /** Connect outcomes reported for passive health, in order: `failed ADDRESS:PORT` or `ok ADDRESS:PORT`. */
@@ -520,6 +522,7 @@ export async function startWireProxy(
     counters,
     agents,
     holder,
+    clock,
     logLines,
     outcomes,
     faults,

@@ -3,6 +3,7 @@
  * process, each with its own connections and local cache) sharing one Redis.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { ManualClock } from "../../../src/core/clock.js";
 import { bindingKey, storedClientKey } from "../../../src/store/stored-key.js";
 import { type RedisServer, startRedis, startSilentServer, startSlowProxy } from "../../support/redis.js";
 import { eventually, openReplica, sleep, type TestReplica, waitUp } from "../../support/store-harness.js";
@@ -353,5 +354,28 @@ describe("shared HTTP_COOKIE key", () => {
     await redis.cli("SET", "t:cookie-key", "d".repeat(32));
     expect((await changed).equals(key("d"))).toBe(true);
     expect(k.shared).toBe(true);
+  });
+
+  it("the wait for the store at start is measured on the injected clock", async () => {
+    // A store that accepts connections and never answers: it never comes up.
+    const silent = await startSilentServer();
+    try {
+      const clock = new ManualClock(1_000_000);
+      const r = replica(`redis://127.0.0.1:${silent.port}`, { clock });
+      let settled = false;
+      const started = r.store.cookieKey(key("e"), 100).then((k) => {
+        settled = true;
+        return k;
+      });
+      // Far past 100 ms of real time, but the injected clock has not moved: still waiting.
+      await sleep(400);
+      expect(settled).toBe(false);
+      clock.advance(100);
+      const k = await started;
+      expect(k.shared).toBe(false);
+      expect(k.current.equals(key("e"))).toBe(true);
+    } finally {
+      await silent.close();
+    }
   });
 });
