@@ -71,7 +71,7 @@ describe("a 101 that taught a binding the store must acknowledge", () => {
 
     store.release();
     await client.waitFor(() => client.text().endsWith("firstsecond"), "the 101 and the member's frames");
-    expect(client.text()).toMatch(/^HTTP\/1\.1 101 Switching Protocols\r\n[^]*\r\n\r\nfirstsecond$/);
+    expect(client.text()).toMatch(/^HTTP\/1\.1 101 Switching Protocols\r\n[\s\S]*\r\n\r\nfirstsecond$/);
     await expect.poll(() => conn().received.toString().endsWith("ping")).toBe(true);
     expect(proxy.counters.upgrades).toBe(1);
     // Relayed both ways from here.
