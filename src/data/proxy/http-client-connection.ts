@@ -217,7 +217,7 @@ export class HttpClientConnection extends ClientConnectionAnswers {
     const connection = connectionInfo(head.raw);
     const keepAlive = head.minor === 1 ? !connection.close : connection.keepAlive;
     const started = ctx.clock.now();
-    const routed = routeAndPlace(head, compiled.routes, snapshot, env, this.clientIp);
+    const routed = routeAndPlace(head, compiled.routes, snapshot, env, this.clientIp, started);
     const request: ParsedRequest = { head, framing, hosts, connection, keepAlive, started, listener };
     if (!(routed instanceof Promise)) {
       this.forward(request, routed);

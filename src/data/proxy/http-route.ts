@@ -69,6 +69,8 @@ export function routeAndPlace(
   snapshot: Snapshot,
   env: HttpEnv,
   clientIp: string,
+  /** When the head was complete (the data path's clock): the placement's "now" too. */
+  now: number,
 ): RouteOutcome | Promise<RouteOutcome> {
   const poolName = routes(normalizeHost(firstHeader(head.raw, "host")), pathOf(head.target));
   if (poolName === undefined) {
@@ -80,14 +82,7 @@ export function routeAndPlace(
     env.counters.noMember++;
     return { ok: false, status: 503, pool: poolName };
   }
-  const client = new RoutedRequest(
-    pool,
-    clientIp,
-    cookieHeaderOf(head.raw),
-    head.raw,
-    env.https,
-    env.ctx.clock.now(),
-  );
+  const client = new RoutedRequest(pool, clientIp, cookieHeaderOf(head.raw), head.raw, env.https, now);
   const placed = place(pool, client);
   // A promise only on a local miss in a pool whose bindings are shared: a hit stays synchronous.
   return placed instanceof Promise ? placed.then((routed) => outcomeOf(routed, env)) : outcomeOf(placed, env);
