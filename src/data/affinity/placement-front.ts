@@ -11,7 +11,9 @@
  *    bound and a `hit` becomes a `redispatch` (the client did not stay where its key said).
  *
  * The result is a {@link PlacedClient}, the one object the proxy keeps per connection, flow or
- * request for everything affinity still has to do (moved, answered, hold/release).
+ * request for everything affinity still has to do (moved, answered, hold/release). It carries the
+ * client's facts as its own fields, so that placing an HTTP request allocates one object, not two
+ * (docs/performance.md).
  */
 import type { MemberRuntime } from "../upstream/member-runtime.js";
 import {
@@ -44,8 +46,8 @@ export interface FrontPool extends PlacementPool {
   peek(clientIp: string): MemberRuntime | undefined;
 }
 
-/** One client's placement and what affinity still has to do for it. */
-export class PlacedClient implements StickyClient {
+/** One client's placement and what affinity still has to do for it; also the client's facts. */
+export class PlacedClient implements StickyClient, ClientFacts {
   key: string | undefined = undefined;
   issuedAt = 0;
   sessionStart: number | undefined = undefined;
@@ -60,9 +62,19 @@ export class PlacedClient implements StickyClient {
   private held = false;
 
   constructor(
-    private readonly pool: FrontPool,
-    readonly facts: ClientFacts,
+    private readonly front: FrontPool,
+    readonly clientIp: string,
+    readonly http: boolean,
+    readonly cookieHeader: string | undefined,
+    readonly requestRaw: readonly string[],
+    readonly https: boolean,
+    readonly now: number,
   ) {}
+
+  /** What the listener knew of the client: this object's own fields. */
+  get facts(): ClientFacts {
+    return this;
+  }
 
   /**
    * The placed member failed before it served anything and a retry gives the client to `to`:
@@ -70,13 +82,13 @@ export class PlacedClient implements StickyClient {
    */
   moved(to: MemberRuntime): void {
     if (this.result === "hit") {
-      const decisions = this.pool.counters.decisions;
+      const decisions = this.front.counters.decisions;
       decisions.hit--;
       decisions.redispatch++;
       this.result = "redispatch";
     }
     this.rebind = true;
-    this.pool.stickiness.bind(this, to);
+    this.front.stickiness.bind(this, to);
   }
 
   /**
@@ -87,21 +99,21 @@ export class PlacedClient implements StickyClient {
    * waits for; otherwise undefined, and the head goes on at once.
    */
   answered(member: MemberRuntime, responseRaw: readonly string[]): readonly string[] {
-    return this.pool.stickiness.answered(this, member, responseRaw);
+    return this.front.stickiness.answered(this, member, responseRaw);
   }
 
   /** L4: an open connection or flow holds its binding until {@link release}. */
   hold(): void {
     if (this.held) return;
     this.held = true;
-    this.pool.stickiness.hold(this);
+    this.front.stickiness.hold(this);
   }
 
   /** Idempotent: error and close paths may both call it. */
   release(): void {
     if (!this.held) return;
     this.held = false;
-    this.pool.stickiness.release(this);
+    this.front.stickiness.release(this);
   }
 }
 
@@ -117,11 +129,19 @@ export class PlacedClient implements StickyClient {
  * no await. A caller that awaits must check afterwards that its client is still there.
  */
 export function placeClient(pool: FrontPool, facts: ClientFacts): PlacedClient | Promise<PlacedClient> {
-  const client = new PlacedClient(pool, facts);
+  const { clientIp, http, cookieHeader, requestRaw, https, now } = facts;
+  return place(pool, new PlacedClient(pool, clientIp, http, cookieHeader, requestRaw, https, now));
+}
+
+/**
+ * {@link placeClient} for a client object the caller made: the HTTP path's own subclass, which
+ * is also its routing outcome (`proxy/http-route.ts`). `client` must have been made for `pool`.
+ */
+export function place<C extends PlacedClient>(pool: FrontPool, client: C): C | Promise<C> {
   const proposal = pool.stickiness.propose(client);
   if (proposal === undefined || (proposal.kind !== "none" && proposal.kind !== "expired"))
     return settle(pool, client, proposal);
-  const placement = resolvePlacement(pool, proposal, facts.clientIp);
+  const placement = resolvePlacement(pool, proposal, client.clientIp);
   const picked = placement.member;
   const claimed = picked === undefined ? undefined : pool.stickiness.claim?.(client, picked);
   if (claimed === undefined) return record(pool, client, placement);
@@ -136,17 +156,17 @@ export function placeClient(pool: FrontPool, facts: ClientFacts): PlacedClient |
 }
 
 /** Steps 2 and 3: resolve the proposal to a member and record the decision. */
-function settle(pool: FrontPool, client: PlacedClient, proposal: Proposal | undefined): PlacedClient {
+function settle<C extends PlacedClient>(pool: FrontPool, client: C, proposal: Proposal | undefined): C {
   if (proposal === undefined) {
-    client.member = pool.pick(client.facts.clientIp);
+    client.member = pool.pick(client.clientIp);
     if (client.member === undefined) pool.counters.noMember++;
     return client;
   }
-  return record(pool, client, resolvePlacement(pool, proposal, client.facts.clientIp));
+  return record(pool, client, resolvePlacement(pool, proposal, client.clientIp));
 }
 
 /** Step 3: count the decision, bind a new placement (a claimed one is already bound: no write). */
-function record(pool: FrontPool, client: PlacedClient, placement: Placement): PlacedClient {
+function record<C extends PlacedClient>(pool: FrontPool, client: C, placement: Placement): C {
   client.member = placement.member;
   client.result = placement.result;
   client.rebind = placement.rebind;

@@ -17,7 +17,8 @@ export interface PickContext {
  * A balancing policy: pure and synchronous — no I/O, no timers, no `await` (docs/architecture.md).
  *
  * `pick` never returns an ineligible candidate and returns undefined when none is eligible.
- * A policy instance belongs to one pool and may keep state between picks (round-robin position).
+ * A policy instance belongs to one pool and may keep state between picks (round-robin position),
+ * but not the `ctx` it is given: the pool refills one context object for every pick.
  */
 export interface BalancingPolicy {
   readonly algorithm: Algorithm;

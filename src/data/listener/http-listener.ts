@@ -13,7 +13,7 @@ import { admitSocket } from "../limits/connection-budget.js";
 import { HttpClientConnection } from "../proxy/http-client-connection.js";
 import { HttpListenerCounters } from "../proxy/http-counters.js";
 import type { HttpEnv } from "../proxy/http-forward.js";
-import { bindKeyOf, type CompiledListener, type Snapshot } from "../snapshot.js";
+import { bindKeyOf, type Snapshot } from "../snapshot.js";
 import type { MemberConnectionPools } from "../upstream/member-connections.js";
 import { CarriedAddresses } from "./client-address.js";
 import { readProxyHeader, refuseProxyHeader } from "./proxy-protocol.js";
@@ -51,10 +51,8 @@ export async function startHttpListener(
     },
     initial: model,
     connections,
-    currentListener: (): { snapshot: Snapshot; compiled: CompiledListener | undefined } => {
-      const snapshot = ctx.holder.current;
-      return { snapshot, compiled: snapshot.compiled.get(bindKey) };
-    },
+    bindKey,
+    currentSnapshot: (): Snapshot => ctx.holder.current,
   };
   const serve = (socket: net.Socket): void => {
     // Closed at once when over the process's connection budget (below).

@@ -24,7 +24,7 @@ import {
   parseRequestHead,
   type RequestHead,
 } from "../http1/head-parser.js";
-import type { CompiledListener, Snapshot } from "../snapshot.js";
+import type { Snapshot } from "../snapshot.js";
 import { type AnsweringHost, ClientConnectionAnswers, Phase } from "./http-client-answers.js";
 import { exchangeFor } from "./http-exchange-start.js";
 import { type ParsedRequest, routeAndPlace } from "./http-forward.js";
@@ -36,8 +36,13 @@ const PIPELINE_LIMIT = MAX_HEAD_BYTES;
 
 /** What the listener gives each of its connections. */
 export interface ConnectionHost extends AnsweringHost {
-  /** The listener as the current snapshot compiled it; undefined once it left the configuration. */
-  currentListener(): { compiled: CompiledListener | undefined; snapshot: Snapshot };
+  /** The snapshot current now (read per request, so a reload applies to the next one). */
+  currentSnapshot(): Snapshot;
+  /**
+   * The listener's key in a snapshot's compiled listeners; no entry once it left the
+   * configuration. Two reads rather than one result object: no allocation per request.
+   */
+  readonly bindKey: string;
   readonly connections: Set<HttpClientConnection>;
 }
 
@@ -184,7 +189,8 @@ export class HttpClientConnection extends ClientConnectionAnswers {
   private dispatch(head: RequestHead): void {
     const { env } = this.host;
     const { counters, ctx } = env;
-    const { snapshot, compiled } = this.host.currentListener();
+    const snapshot = this.host.currentSnapshot();
+    const compiled = snapshot.compiled.get(this.host.bindKey);
     if (compiled === undefined) {
       // The listener left the configuration and drains: serve nothing new on it.
       counters.countResponse("", "", 503);
@@ -211,7 +217,7 @@ export class HttpClientConnection extends ClientConnectionAnswers {
     const connection = connectionInfo(head.raw);
     const keepAlive = head.minor === 1 ? !connection.close : connection.keepAlive;
     const started = ctx.clock.now();
-    const routed = routeAndPlace(head, compiled.routes, snapshot, env, this.clientIp);
+    const routed = routeAndPlace(head, compiled.routes, snapshot, env, this.clientIp, started);
     const request: ParsedRequest = { head, framing, hosts, connection, keepAlive, started, listener };
     if (!(routed instanceof Promise)) {
       this.forward(request, routed);

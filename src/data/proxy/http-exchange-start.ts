@@ -31,7 +31,7 @@ export function exchangeFor(
     connection,
   );
   // HTTP/1.1 needs a Host on the member hop; an HTTP/1.0 client may have sent none.
-  if (request.hosts === 0) headers.push("Host", route.member.endpoint);
+  if (request.hosts === 0) headers.push("Host", route.target.endpoint);
   const text = rawRequestHead(head.method, head.target, headers);
   return upgrade === undefined
     ? new Exchange(client, request, route, text, env)

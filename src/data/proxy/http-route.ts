@@ -4,7 +4,7 @@
  * {@link HttpEnv}.
  */
 
-import { type PlacedClient, placeClient } from "../affinity/placement-front.js";
+import { PlacedClient, place } from "../affinity/placement-front.js";
 import type { DataPathContext } from "../context.js";
 import type { RequestHead } from "../http1/head-parser.js";
 import { normalizeHost, pathOf, type RouteMatcher } from "../router/route-matcher.js";
@@ -25,13 +25,38 @@ export interface HttpEnv {
   readonly port: number;
 }
 
+/**
+ * A request routed to a pool and placed on a member: its placement (the front's
+ * {@link PlacedClient}, whose facts are its own fields) is its routing outcome too, so routing and
+ * placing a request allocates this one object (docs/performance.md).
+ */
+export class RoutedRequest extends PlacedClient {
+  readonly ok = true;
+
+  constructor(
+    readonly pool: PoolRuntime,
+    clientIp: string,
+    cookieHeader: string | undefined,
+    requestRaw: readonly string[],
+    https: boolean,
+    now: number,
+  ) {
+    super(pool, clientIp, true, cookieHeader, requestRaw, https, now);
+  }
+
+  /** The placement, as the exchange keeps it: this object. */
+  get sticky(): PlacedClient {
+    return this;
+  }
+
+  /** The member placed; an outcome is only `ok` once there is one. */
+  get target(): MemberRuntime {
+    return this.member!;
+  }
+}
+
 export type RouteOutcome =
-  | {
-      readonly ok: true;
-      readonly pool: PoolRuntime;
-      readonly sticky: PlacedClient;
-      readonly member: MemberRuntime;
-    }
+  | RoutedRequest
   | { readonly ok: false; readonly status: number; readonly pool: string };
 
 /**
@@ -44,6 +69,8 @@ export function routeAndPlace(
   snapshot: Snapshot,
   env: HttpEnv,
   clientIp: string,
+  /** When the head was complete (the data path's clock): the placement's "now" too. */
+  now: number,
 ): RouteOutcome | Promise<RouteOutcome> {
   const poolName = routes(normalizeHost(firstHeader(head.raw, "host")), pathOf(head.target));
   if (poolName === undefined) {
@@ -55,28 +82,18 @@ export function routeAndPlace(
     env.counters.noMember++;
     return { ok: false, status: 503, pool: poolName };
   }
-  const placed = placeClient(pool, {
-    clientIp,
-    http: true,
-    cookieHeader: cookieHeaderOf(head.raw),
-    requestRaw: head.raw,
-    https: env.https,
-    now: env.ctx.clock.now(),
-  });
+  const client = new RoutedRequest(pool, clientIp, cookieHeaderOf(head.raw), head.raw, env.https, now);
+  const placed = place(pool, client);
   // A promise only on a local miss in a pool whose bindings are shared: a hit stays synchronous.
-  return placed instanceof Promise
-    ? placed.then((sticky) => outcomeOf(pool, sticky, env))
-    : outcomeOf(pool, placed, env);
+  return placed instanceof Promise ? placed.then((routed) => outcomeOf(routed, env)) : outcomeOf(placed, env);
 }
 
-function outcomeOf(pool: PoolRuntime, sticky: PlacedClient, env: HttpEnv): RouteOutcome {
-  const poolName = pool.name;
-  const member = sticky.member;
-  if (member === undefined) {
+function outcomeOf(routed: RoutedRequest, env: HttpEnv): RouteOutcome {
+  if (routed.member === undefined) {
     env.counters.noMember++;
-    return { ok: false, status: 503, pool: poolName };
+    return { ok: false, status: 503, pool: routed.pool.name };
   }
-  return { ok: true, pool, sticky, member };
+  return routed;
 }
 
 /** The `Cookie` header; several are joined with `; ` (RFC 9113 8.2.3, what node:http did too). */

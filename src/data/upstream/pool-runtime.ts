@@ -29,6 +29,14 @@ export class PoolRuntime implements FrontPool {
   readonly name: string;
   readonly stickiness: Stickiness;
   private readonly byId = new Map<MemberId, MemberRuntime>();
+  /**
+   * The context of every pick, refilled each time rather than made per request: a pick is
+   * synchronous and a policy does not keep its context (`balancer/policy.ts`).
+   */
+  private readonly pickContext: { clientIp: string; eligibilityVersion: number | undefined } = {
+    clientIp: "",
+    eligibilityVersion: undefined,
+  };
 
   constructor(
     readonly model: PoolModel,
@@ -58,11 +66,12 @@ export class PoolRuntime implements FrontPool {
 
   /** The policy's pick among eligible members, optionally leaving one out (the retry after a failure). */
   pick(clientIp: string, exclude?: MemberRuntime): MemberRuntime | undefined {
-    if (exclude === undefined)
-      return this.state.policy.pick(this.members, {
-        clientIp,
-        eligibilityVersion: this.versions?.eligibilityVersion,
-      });
+    if (exclude === undefined) {
+      const ctx = this.pickContext;
+      ctx.clientIp = clientIp;
+      ctx.eligibilityVersion = this.versions?.eligibilityVersion;
+      return this.state.policy.pick(this.members, ctx);
+    }
     const candidates = this.members.filter((m) => m !== exclude);
     return this.state.policy.pick(candidates, { clientIp });
   }
