@@ -117,8 +117,12 @@ steer "$NS_L" vm$ID "$PROXY_CPU"
 steer "$NS_B" vb$ID "$PROXY_CPU"
 steer "$NS_C" vc$ID "$LOADGEN_CPU"
 # New connections at tens of thousands a second: wide port ranges, reuse of TIME_WAIT tuples.
+# No TIME_WAIT sockets kept (the sysctl is per namespace): each run of new connections otherwise
+# leaves tens of thousands of them, and the next run's SYNs that meet one of their tuples wait for
+# a retransmission, so a peer's figure depended on who ran before it.
 for ns in "$NS_C" "$NS_L" "$NS_B"; do
-  in_ns "$ns" sysctl -qw net.ipv4.ip_local_port_range="1024 65000" net.ipv4.tcp_tw_reuse=1
+  in_ns "$ns" sysctl -qw net.ipv4.ip_local_port_range="1024 65000" net.ipv4.tcp_tw_reuse=1 \
+    net.ipv4.tcp_max_tw_buckets=0
 done
 
 # ---------------------------------------------------------------------------------------- backends
