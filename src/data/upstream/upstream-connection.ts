@@ -212,6 +212,9 @@ export class UpstreamConnection {
     const socket = this.socket;
     socket.setTimeout(0);
     this.listen(false);
+    // Taking the `data` listener off leaves the stream flowing; paused, the new owner chooses how
+    // it reads (the byte relay reads into its own reused buffers only from a socket not flowing).
+    socket.pause();
     return socket;
   }
 

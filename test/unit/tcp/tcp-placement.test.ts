@@ -1,5 +1,7 @@
+import * as net from "node:net";
 import { describe, expect, it } from "vitest";
 import { startTcpListener } from "../../../src/data/listener/tcp-listener.js";
+import { sharedReadBuffers } from "../../../src/data/proxy/byte-relay.js";
 import { startTcpBackend, type TcpBackend, whoAnswers } from "../../support/backends.js";
 import { cleanupList } from "../../support/cleanups.js";
 import { poolModel, TestRuntime, udpListenerModel } from "../udp/support.js";
@@ -63,5 +65,39 @@ describe("fault containment on the TCP path", () => {
     await expect(whoAnswers(listener.port, "127.0.0.1")).rejects.toThrow();
     expect(ctx.faults.bySite.tcp).toBe(1);
     expect(await whoAnswers(listener.port, "127.0.0.1")).toBe("a");
+  });
+});
+
+describe("the TCP relay's read buffers", () => {
+  it("relays a connection on two reused read buffers (one per direction), given back at close", async () => {
+    const a = await backend("a", "127.0.1.1");
+    const model = {
+      listeners: [udpListenerModel({ name: "tcp", protocol: "TCP" })],
+      pools: [poolModel([a])],
+    };
+    const runtime = new TestRuntime(model);
+    const listener = await startTcpListener(model.listeners[0]!, runtime.ctx);
+    cleanups.push(() => {
+      void listener.stopAccepting();
+      listener.closeAll();
+    });
+    // Connections of the tests before (in this file's process) have given theirs back.
+    await expect.poll(() => sharedReadBuffers.inUse()).toBe(0);
+    const before = 0;
+    const socket = net.connect({ host: "127.0.0.1", port: listener.port });
+    cleanups.push(() => socket.destroy());
+    let echoed = "";
+    socket.setEncoding("utf8");
+    socket.on("data", (text: string) => {
+      echoed += text;
+    });
+    await new Promise<void>((resolve) => socket.once("connect", resolve));
+    socket.write("ping\n");
+    await expect.poll(() => echoed).toBe("a\nping\n");
+    // A member socket left flowing after its hand-over made the relay fall back to `pipe`
+    // (and cost a third of the bulk throughput): both directions must be on pooled buffers.
+    expect(sharedReadBuffers.inUse()).toBe(before + 2);
+    socket.end();
+    await expect.poll(() => sharedReadBuffers.inUse()).toBe(before);
   });
 });
