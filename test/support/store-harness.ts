@@ -4,7 +4,9 @@
  */
 import { Writable } from "node:stream";
 import { pino } from "pino";
+import { afterAll, afterEach, beforeAll } from "vitest";
 import { type OpenStateStoreOptions, openStateStore, type StateStore } from "../../src/store/state-store.js";
+import { type RedisServer, startRedis } from "./redis.js";
 
 export interface TestReplica {
   readonly store: StateStore;
@@ -53,3 +55,36 @@ export async function waitUp(replica: TestReplica): Promise<void> {
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * One redis-server for a whole test file, and replicas on it: every replica opened through
+ * `replica` is closed after each test and the store is flushed, so tests start from an empty store.
+ */
+export function replicasOnOneRedis(): {
+  readonly redis: RedisServer;
+  replica(url?: string, extra?: Partial<OpenStateStoreOptions>): TestReplica;
+} {
+  let server: RedisServer | undefined;
+  const opened: TestReplica[] = [];
+  beforeAll(async () => {
+    server = await startRedis();
+  });
+  afterEach(async () => {
+    for (const r of opened.splice(0)) await r.store.close();
+    await server?.cli("FLUSHALL").catch(() => {});
+  });
+  afterAll(async () => {
+    await server?.stop();
+  });
+  return {
+    get redis(): RedisServer {
+      if (server === undefined) throw new Error("redis-server is started in beforeAll");
+      return server;
+    },
+    replica(url?: string, extra: Partial<OpenStateStoreOptions> = {}): TestReplica {
+      const r = openReplica(url ?? this.redis.url, extra);
+      opened.push(r);
+      return r;
+    },
+  };
+}

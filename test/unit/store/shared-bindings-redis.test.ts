@@ -2,11 +2,11 @@
  * The shared binding store against a real redis-server: two or three "replicas" (stores in this
  * process, each with its own connections and local cache) sharing one Redis.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { ManualClock } from "../../../src/core/clock.js";
 import { bindingKey, storedClientKey } from "../../../src/store/stored-key.js";
-import { type RedisServer, startRedis, startSilentServer, startSlowProxy } from "../../support/redis.js";
-import { eventually, openReplica, sleep, type TestReplica, waitUp } from "../../support/store-harness.js";
+import { startSilentServer, startSlowProxy } from "../../support/redis.js";
+import { eventually, replicasOnOneRedis, sleep, waitUp } from "../../support/store-harness.js";
 
 const A = "web/127.0.1.1:80";
 const B = "web/127.0.1.2:80";
@@ -14,24 +14,8 @@ const C = "web/127.0.1.3:80";
 const cookiePool = { ttlMs: 60_000, maxEntries: 10_000, kind: "APP_COOKIE" as const };
 const ipPool = { ttlMs: 60_000, maxEntries: 10_000, kind: "SOURCE_IP" as const };
 
-let redis: RedisServer;
-const opened: TestReplica[] = [];
-function replica(url = redis.url, extra = {}): TestReplica {
-  const r = openReplica(url, extra);
-  opened.push(r);
-  return r;
-}
-
-beforeAll(async () => {
-  redis = await startRedis();
-});
-afterEach(async () => {
-  for (const r of opened.splice(0)) await r.store.close();
-  if (redis !== undefined) await redis.cli("FLUSHALL").catch(() => {});
-});
-afterAll(async () => {
-  await redis?.stop();
-});
+const fixture = replicasOnOneRedis();
+const replica = (url?: string, extra = {}) => fixture.replica(url, extra);
 
 describe("shared bindings with a real Redis", () => {
   it("a binding made on one replica is found by another on its next lookup; no cookie in clear", async () => {
@@ -42,10 +26,10 @@ describe("shared bindings with a real Redis", () => {
     p1.bind("session-abc", A);
     await r1.store.bindings.settle();
     const key = bindingKey("t:", "web", storedClientKey("APP_COOKIE", "session-abc"));
-    expect(await redis.cli("GET", key)).toBe("127.0.1.1:80");
-    expect(await redis.cli("KEYS", "*session-abc*")).toBe("");
+    expect(await fixture.redis.cli("GET", key)).toBe("127.0.1.1:80");
+    expect(await fixture.redis.cli("KEYS", "*session-abc*")).toBe("");
     // The store's lifetime is persistenceTimeout plus one refresh interval (100 ms here).
-    const pttl = Number(await redis.cli("PTTL", key));
+    const pttl = Number(await fixture.redis.cli("PTTL", key));
     expect(pttl).toBeGreaterThan(50_000);
     expect(pttl).toBeLessThanOrEqual(60_100);
 
@@ -91,12 +75,12 @@ describe("shared bindings with a real Redis", () => {
     // Member A failed as seen by replica 1: it places the client afresh on B.
     p1.bind("10.0.0.7", B);
     await r1.store.bindings.settle();
-    expect(await redis.cli("GET", "t:binding:web:10.0.0.7")).toBe("127.0.1.2:80");
+    expect(await fixture.redis.cli("GET", "t:binding:web:10.0.0.7")).toBe("127.0.1.2:80");
     await eventually("replica 2 follows the rebind", () => p2.peek("10.0.0.7")?.member === B);
     // Replica 2's later traffic and refreshes do not undo it.
     p2.get("10.0.0.7");
     await sleep(300);
-    expect(await redis.cli("GET", "t:binding:web:10.0.0.7")).toBe("127.0.1.2:80");
+    expect(await fixture.redis.cli("GET", "t:binding:web:10.0.0.7")).toBe("127.0.1.2:80");
     expect(r2.store.metrics.invalidationsApplied).toBeGreaterThanOrEqual(1);
   });
 
@@ -110,7 +94,7 @@ describe("shared bindings with a real Redis", () => {
     // Replica 2 never asked the store (say, it timed out) and placed the client on C itself.
     p2.bind("10.0.0.8", C);
     await r2.store.bindings.settle();
-    expect(await redis.cli("GET", "t:binding:web:10.0.0.8")).toBe("127.0.1.1:80");
+    expect(await fixture.redis.cli("GET", "t:binding:web:10.0.0.8")).toBe("127.0.1.1:80");
     expect(p2.peek("10.0.0.8")?.member).toBe(A);
   });
 
@@ -158,17 +142,17 @@ describe("shared bindings with a real Redis", () => {
     expect(p1.get("10.0.0.1")).toEqual({ member: A, expired: true });
     expect(await p1.lookupShared("10.0.0.1")).toBe(A);
     // The held key (an open connection on replica 1) is alive in the store; the idle one is gone.
-    expect(await redis.cli("GET", "t:binding:web:10.0.0.2")).toBe("127.0.1.2:80");
-    expect(await redis.cli("EXISTS", "t:binding:web:10.0.0.3")).toBe("0");
+    expect(await fixture.redis.cli("GET", "t:binding:web:10.0.0.2")).toBe("127.0.1.2:80");
+    expect(await fixture.redis.cli("EXISTS", "t:binding:web:10.0.0.3")).toBe("0");
     // With no traffic anywhere, 10.0.0.1 lapses in the store too.
     await eventually(
       "the idle binding lapses",
-      async () => (await redis.cli("EXISTS", "t:binding:web:10.0.0.1")) === "0",
+      async () => (await fixture.redis.cli("EXISTS", "t:binding:web:10.0.0.1")) === "0",
     );
   });
 
   it("Redis killed under load and restarted empty: local serving goes on, the bindings are written back", async () => {
-    const r1 = replica(redis.url, { backoff: { minMs: 50, maxMs: 400 } });
+    const r1 = replica(fixture.redis.url, { backoff: { minMs: 50, maxMs: 400 } });
     await waitUp(r1);
     const p1 = r1.store.bindings.pool("web", ipPool);
     const members = [A, B, C];
@@ -192,12 +176,12 @@ describe("shared bindings with a real Redis", () => {
       }
     })();
     await sleep(300);
-    await redis.stop("SIGKILL");
+    await fixture.redis.stop("SIGKILL");
     await eventually("the replica sees the store down", () => !r1.store.connection.up);
     const boundAtKill = bound;
     await sleep(500);
     expect(bound).toBeGreaterThan(boundAtKill);
-    await redis.restart();
+    await fixture.redis.restart();
     await eventually("the replica reconnects", () => r1.store.connection.up);
     await sleep(300);
     stop = true;
@@ -206,10 +190,10 @@ describe("shared bindings with a real Redis", () => {
     expect(served).toBeGreaterThan(0);
     await eventually(
       "every binding is back in the store",
-      async () => Number(await redis.cli("DBSIZE")) === bound,
+      async () => Number(await fixture.redis.cli("DBSIZE")) === bound,
       20_000,
     );
-    expect(await redis.cli("GET", `t:binding:web:${keyOf(bound - 1)}`)).toBe(
+    expect(await fixture.redis.cli("GET", `t:binding:web:${keyOf(bound - 1)}`)).toBe(
       (members[(bound - 1) % 3] as string).slice(4),
     );
     const downLines = r1.logs().filter((l) => String(l.msg).startsWith("state store down"));
@@ -220,22 +204,22 @@ describe("shared bindings with a real Redis", () => {
   });
 
   it("write-back after an outage keeps a binding another replica put in the store meanwhile", async () => {
-    const r1 = replica(redis.url, { backoff: { minMs: 3000, maxMs: 3000 } });
+    const r1 = replica(fixture.redis.url, { backoff: { minMs: 3000, maxMs: 3000 } });
     await waitUp(r1);
     const p1 = r1.store.bindings.pool("web", ipPool);
-    await redis.stop("SIGKILL");
+    await fixture.redis.stop("SIGKILL");
     await eventually("down", () => !r1.store.connection.up);
     p1.bind("10.2.0.1", A);
     p1.bind("10.2.0.2", A);
     expect(p1.get("10.2.0.1")?.member).toBe(A);
     expect(r1.store.bindings.pendingWrites).toBe(2);
-    await redis.restart();
+    await fixture.redis.restart();
     // Another replica bound 10.2.0.1 to B before replica 1 is back (its backoff is ≥ 1.5 s).
-    await redis.cli("SET", "t:binding:web:10.2.0.1", "127.0.1.2:80");
+    await fixture.redis.cli("SET", "t:binding:web:10.2.0.1", "127.0.1.2:80");
     await eventually("replica 1 reconnects", () => r1.store.connection.up, 15_000);
     await r1.store.bindings.settle();
-    expect(await redis.cli("GET", "t:binding:web:10.2.0.1")).toBe("127.0.1.2:80");
-    expect(await redis.cli("GET", "t:binding:web:10.2.0.2")).toBe("127.0.1.1:80");
+    expect(await fixture.redis.cli("GET", "t:binding:web:10.2.0.1")).toBe("127.0.1.2:80");
+    expect(await fixture.redis.cli("GET", "t:binding:web:10.2.0.2")).toBe("127.0.1.1:80");
     expect(p1.peek("10.2.0.1")?.member).toBe(B);
   });
 
@@ -265,7 +249,7 @@ describe("shared bindings with a real Redis", () => {
   });
 
   it("a slow store: a lookup gives up after the budget, places locally, then follows the store", async () => {
-    const slow = await startSlowProxy(redis.port, 1500);
+    const slow = await startSlowProxy(fixture.redis.port, 1500);
     try {
       const direct = replica();
       // Connecting takes a few slow round trips (ready check): give it time, this is not what is measured.
@@ -285,14 +269,14 @@ describe("shared bindings with a real Redis", () => {
       // Placed locally on C; the write-back finds A in the store and this replica follows it.
       p.bind("10.4.0.1", C);
       await eventually("the slow replica adopts the store's binding", () => p.peek("10.4.0.1")?.member === A);
-      expect(await redis.cli("GET", "t:binding:web:10.4.0.1")).toBe("127.0.1.1:80");
+      expect(await fixture.redis.cli("GET", "t:binding:web:10.4.0.1")).toBe("127.0.1.1:80");
     } finally {
       await slow.close();
     }
   });
 
   it("too many lookups in flight: further misses are placed at once (bounded)", async () => {
-    const slow = await startSlowProxy(redis.port, 300);
+    const slow = await startSlowProxy(fixture.redis.port, 300);
     try {
       const r = replica(`redis://127.0.0.1:${slow.port}`, {
         maxInFlightLookups: 2,
@@ -341,17 +325,17 @@ describe("shared HTTP_COOKIE key", () => {
   });
 
   it("store down at start: the state-folder key, then the store's key when it answers", async () => {
-    const r = replica(redis.url, { backoff: { minMs: 3000, maxMs: 3000 } });
+    const r = replica(fixture.redis.url, { backoff: { minMs: 3000, maxMs: 3000 } });
     await waitUp(r);
-    await redis.stop("SIGKILL");
+    await fixture.redis.stop("SIGKILL");
     await eventually("down", () => !r.store.connection.up);
     const k = await r.store.cookieKey(key("c"), 200);
     expect(k.shared).toBe(false);
     expect(k.current.equals(key("c"))).toBe(true);
     expect(r.logs().some((l) => String(l.msg).includes("HTTP_COOKIE uses the state-folder key"))).toBe(true);
     const changed = new Promise<Buffer>((resolve) => k.onChange(resolve));
-    await redis.restart();
-    await redis.cli("SET", "t:cookie-key", "d".repeat(32));
+    await fixture.redis.restart();
+    await fixture.redis.cli("SET", "t:cookie-key", "d".repeat(32));
     expect((await changed).equals(key("d"))).toBe(true);
     expect(k.shared).toBe(true);
   });

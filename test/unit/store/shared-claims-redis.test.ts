@@ -3,33 +3,17 @@
  * member in one round trip unless another replica bound the key first, and a learnt binding can be
  * waited for until the store acknowledged it (docs/shared-state.md, "Consistency").
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { type RedisServer, startRedis, startSilentServer, startSlowProxy } from "../../support/redis.js";
-import { openReplica, type TestReplica, waitUp } from "../../support/store-harness.js";
+import { describe, expect, it } from "vitest";
+import { startSilentServer, startSlowProxy } from "../../support/redis.js";
+import { replicasOnOneRedis, waitUp } from "../../support/store-harness.js";
 
 const A = "web/127.0.1.1:80";
 const B = "web/127.0.1.2:80";
 const ipPool = { ttlMs: 60_000, maxEntries: 10_000, kind: "SOURCE_IP" as const };
 const cookiePool = { ttlMs: 60_000, maxEntries: 10_000, kind: "APP_COOKIE" as const };
 
-let redis: RedisServer;
-const opened: TestReplica[] = [];
-function replica(url = redis.url, extra = {}): TestReplica {
-  const r = openReplica(url, extra);
-  opened.push(r);
-  return r;
-}
-
-beforeAll(async () => {
-  redis = await startRedis();
-});
-afterEach(async () => {
-  for (const r of opened.splice(0)) await r.store.close();
-  if (redis !== undefined) await redis.cli("FLUSHALL").catch(() => {});
-});
-afterAll(async () => {
-  await redis?.stop();
-});
+const fixture = replicasOnOneRedis();
+const replica = (url?: string, extra = {}) => fixture.replica(url, extra);
 
 describe("claims of new placements", () => {
   it("the first claim is stored (with the pool's TTL) before it resolves; a later claim gets the first member", async () => {
@@ -39,14 +23,14 @@ describe("claims of new placements", () => {
     const p2 = r2.store.bindings.pool("web", ipPool);
     expect(await p1.claimShared("10.7.0.1", A)).toBe(A);
     // In the store as the claim resolves: no write-behind left.
-    expect(await redis.cli("GET", "t:binding:web:10.7.0.1")).toBe("127.0.1.1:80");
-    const ttl = Number(await redis.cli("PTTL", "t:binding:web:10.7.0.1"));
+    expect(await fixture.redis.cli("GET", "t:binding:web:10.7.0.1")).toBe("127.0.1.1:80");
+    const ttl = Number(await fixture.redis.cli("PTTL", "t:binding:web:10.7.0.1"));
     expect(ttl).toBeGreaterThan(50_000);
     expect(r1.store.bindings.pendingWrites).toBe(0);
     // Another replica proposing B for the same client gets A, cached locally.
     expect(await p2.claimShared("10.7.0.1", B)).toBe(A);
     expect(p2.peek("10.7.0.1")).toEqual({ member: A, expired: false });
-    expect(await redis.cli("GET", "t:binding:web:10.7.0.1")).toBe("127.0.1.1:80");
+    expect(await fixture.redis.cli("GET", "t:binding:web:10.7.0.1")).toBe("127.0.1.1:80");
     expect(r1.store.metrics.operations("claim", "ok")).toBe(1);
     expect(r1.store.metrics.operations("get", "ok")).toBe(0);
   });
@@ -89,7 +73,7 @@ describe("claims of new placements", () => {
     await waitUp(r);
     const p = r.store.bindings.pool("web", cookiePool);
     expect(await p.claimShared("secret-session", B)).toBe(B);
-    const keys = await redis.cli("KEYS", "*");
+    const keys = await fixture.redis.cli("KEYS", "*");
     expect(keys).not.toContain("secret-session");
     expect(keys).toContain(`t:binding:web:${p.storedKey("secret-session")}`);
   });
@@ -110,7 +94,7 @@ describe("claims of new placements", () => {
   });
 
   it("a slow store: a claim gives up after the budget; the write-back then follows the store", async () => {
-    const slow = await startSlowProxy(redis.port, 1500);
+    const slow = await startSlowProxy(fixture.redis.port, 1500);
     try {
       const direct = replica();
       const r = replica(`redis://127.0.0.1:${slow.port}`, { connectTimeoutMs: 15_000, lookupBudgetMs: 50 });
@@ -128,7 +112,7 @@ describe("claims of new placements", () => {
       for (let t = 0; t < 400 && p.peek("10.9.1.1")?.member !== A; t++)
         await new Promise((x) => setTimeout(x, 25));
       expect(p.peek("10.9.1.1")?.member).toBe(A);
-      expect(await redis.cli("GET", "t:binding:web:10.9.1.1")).toBe("127.0.1.1:80");
+      expect(await fixture.redis.cli("GET", "t:binding:web:10.9.1.1")).toBe("127.0.1.1:80");
     } finally {
       await slow.close();
     }
@@ -143,18 +127,18 @@ describe("acknowledged binds (a response held until the store has its binding)",
     const acked = p1.bindAcknowledged("JS-1", A);
     expect(acked).toBeInstanceOf(Promise);
     await acked;
-    expect(await redis.cli("GET", `t:binding:web:${p1.storedKey("JS-1")}`)).toBe("127.0.1.1:80");
+    expect(await fixture.redis.cli("GET", `t:binding:web:${p1.storedKey("JS-1")}`)).toBe("127.0.1.1:80");
     // The other replica finds it at once.
     expect(await r2.store.bindings.pool("web", cookiePool).lookupShared("JS-1")).toBe(A);
     // The same binding again (a member re-sending its cookie): no write, no wait.
     expect(p1.bindAcknowledged("JS-1", A)).toBeUndefined();
     // A change waits again, and other replicas' copies are replaced.
     await p1.bindAcknowledged("JS-1", B);
-    expect(await redis.cli("GET", `t:binding:web:${p1.storedKey("JS-1")}`)).toBe("127.0.1.2:80");
+    expect(await fixture.redis.cli("GET", `t:binding:web:${p1.storedKey("JS-1")}`)).toBe("127.0.1.2:80");
   });
 
   it("a slow store: the wait ends at the budget, and the write still lands", async () => {
-    const slow = await startSlowProxy(redis.port, 1500);
+    const slow = await startSlowProxy(fixture.redis.port, 1500);
     try {
       const r = replica(`redis://127.0.0.1:${slow.port}`, { connectTimeoutMs: 15_000, lookupBudgetMs: 50 });
       await waitUp(r);
@@ -165,7 +149,7 @@ describe("acknowledged binds (a response held until the store has its binding)",
       expect(waited).toBeGreaterThanOrEqual(45);
       expect(waited).toBeLessThan(1400);
       await r.store.bindings.settle();
-      expect(await redis.cli("GET", `t:binding:web:${p.storedKey("JS-slow")}`)).toBe("127.0.1.1:80");
+      expect(await fixture.redis.cli("GET", `t:binding:web:${p.storedKey("JS-slow")}`)).toBe("127.0.1.1:80");
     } finally {
       await slow.close();
     }
