@@ -11,8 +11,10 @@
  * - any other change (a rebind after a failure, a delete, a write whose claim timed out) goes
  *   through the write-back queue, with compare-and-set;
  * - traffic on cached keys is collected and refreshed in the store in batches (PEXPIRE to
- *   persistenceTimeout + one flush interval); held keys are refreshed on every flush so a binding
- *   in active use never lapses, and a refresh that finds the key gone writes the binding back.
+ *   persistenceTimeout + one refresh period), only for keys whose TTL this replica has not set
+ *   within that period (`ttl-refresher.ts`), a slice at a time so that no flush blocks the
+ *   event loop; held keys are refreshed once per period too, so a binding in active use never
+ *   lapses, and a refresh that finds the key gone writes the binding back.
  *
  * Keys given to it are client keys (a source IP, an APP_COOKIE value); the local cache and
  * `entries()` hold the stored form (the SHA-256 for APP_COOKIE), so no cookie value is kept twice.
@@ -27,9 +29,11 @@ import {
   BindingTable,
   type TableRemovals,
 } from "../data/affinity/binding-table.js";
+import { refreshTiming } from "./recent-refreshes.js";
 import type { StoreLink } from "./store-link.js";
 import { isEndpoint } from "./store-scripts.js";
 import { bindingKey, type SharedKeyKind, storedClientKey } from "./stored-key.js";
+import { TtlRefresher } from "./ttl-refresher.js";
 import type { WriteBackQueue, WriteTarget } from "./write-back-queue.js";
 
 export interface SharedPoolOptions {
@@ -48,21 +52,14 @@ export class SharedPoolBindings implements BindingStore, TableRemovals, WriteTar
   readonly ttlMs: number;
   readonly maxEntries: number;
   readonly kind: SharedKeyKind;
-  /** The store's TTL: one flush interval longer, so a key touched just after a flush survives until the next. */
+  /**
+   * The store's TTL: one refresh period longer than the timeout, so a key refreshed less than a
+   * period ago outlives the traffic seen since (see `recent-refreshes.ts`).
+   */
   readonly storeTtlMs: number;
   private readonly local: BindingTable;
-  /**
-   * Keys with traffic since the last flush. Bounded like the local table: past the bound a touch
-   * is not remembered, which is harmless because the resync after an outage (the only time the set
-   * grows that large) refreshes every cached key anyway.
-   */
-  private touched = new Set<string>();
-  /**
-   * Keys claimed since the last flush: the claim set their TTL in the store, and any traffic on
-   * them before the next flush is less than one flush interval later, which the store's TTL
-   * (persistenceTimeout + one interval) already covers, so they need no refresh in this batch.
-   */
-  private readonly claimed = new Set<string>();
+  /** Refreshes the store's TTL of keys with traffic (`ttl-refresher.ts`). */
+  private readonly refresher: TtlRefresher;
   /** Keys with open connections: refreshed in the store on every flush. */
   private readonly held = new Map<string, number>();
   private readonly memberPrefix: string;
@@ -77,15 +74,30 @@ export class SharedPoolBindings implements BindingStore, TableRemovals, WriteTar
     this.ttlMs = options.ttlMs;
     this.maxEntries = options.maxEntries;
     this.kind = options.kind;
-    this.storeTtlMs = options.ttlMs + flushIntervalMs;
+    const timing = refreshTiming(options.ttlMs, flushIntervalMs);
+    this.storeTtlMs = options.ttlMs + timing.refreshPeriodMs;
     this.memberPrefix = `${name}/`;
+    const clock = options.clock ?? link.clock;
+    this.refresher = new TtlRefresher(link, {
+      pool: name,
+      storeTtlMs: this.storeTtlMs,
+      generationMs: timing.generationMs,
+      maxEntries: options.maxEntries,
+      clock,
+      onGone: (sk) => {
+        // Gone from the store (restarted empty, or lapsed): write our binding back.
+        const cached = this.local.peek(sk);
+        if (cached !== undefined && !cached.expired) {
+          this.queue.add(this, sk, "", this.endpointOf(cached.member));
+        }
+      },
+    });
     this.local = new BindingTable({
       ttlMs: options.ttlMs,
       maxEntries: options.maxEntries,
-      clock: options.clock ?? link.clock,
+      clock,
       onEvict: (key, member) => {
-        this.touched.delete(key);
-        this.claimed.delete(key);
+        this.refresher.forget(key);
         this.held.delete(key);
         options.onEvict?.(key, member);
       },
@@ -224,7 +236,7 @@ export class SharedPoolBindings implements BindingStore, TableRemovals, WriteTar
       .then((held) => {
         if (held === undefined) return undefined;
         // The claim set (or refreshed) the key's TTL itself: no refresh to batch for it.
-        if (this.claimed.size < this.maxEntries) this.claimed.add(sk);
+        this.refresher.refreshed(sk);
         return this.cacheFromStore(sk, held);
       });
   }
@@ -309,42 +321,24 @@ export class SharedPoolBindings implements BindingStore, TableRemovals, WriteTar
     for (const e of this.local.entries()) yield { key: e.key, endpoint: this.endpointOf(e.member) };
   }
 
+  /** The queue wrote this key's binding (with the store's TTL): no refresh is due for a period. */
+  written(storedKey: string): void {
+    this.refresher.refreshed(storedKey);
+  }
+
   /** Refreshes in the store the TTL of keys with traffic since the last flush, and of held keys. */
   flushTouches(): void {
-    this.claimed.clear();
-    const keys = this.touched;
-    this.touched = new Set();
-    for (const sk of this.held.keys()) keys.add(sk);
-    if (keys.size === 0) return;
-    const { link } = this;
-    for (const sk of keys) {
-      link
-        .timed("touch", () => link.client.pexpire(bindingKey(link.keyPrefix, this.name, sk), this.storeTtlMs))
-        .then(
-          (n) => {
-            if (n === 1) return;
-            // Gone from the store (restarted empty, or lapsed): write our binding back.
-            const cached = this.local.peek(sk);
-            if (cached !== undefined && !cached.expired) {
-              this.queue.add(this, sk, "", this.endpointOf(cached.member));
-            }
-          },
-          () => {
-            // Counted; the key is refreshed again with the next traffic or resync.
-          },
-        );
-    }
+    this.refresher.flush(this.held.keys());
   }
 
   private forget(sk: string): boolean {
-    this.touched.delete(sk);
-    this.claimed.delete(sk);
+    this.refresher.forget(sk);
     this.held.delete(sk);
     return this.local.delete(sk);
   }
 
   private touchKey(sk: string): void {
-    if (this.touched.size < this.maxEntries && !this.claimed.has(sk)) this.touched.add(sk);
+    this.refresher.touch(sk);
   }
 
   private cacheFromStore(sk: string, value: string): MemberId | undefined {

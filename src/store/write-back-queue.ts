@@ -18,6 +18,12 @@
 import type { StoreLink } from "./store-link.js";
 import { bindingKey } from "./stored-key.js";
 
+/**
+ * Entries offered together by the resync after an outage; the next slice leaves when this one is
+ * answered, so that resyncing a large table never blocks the event loop for long.
+ */
+const RESYNC_SLICE = 500;
+
 /** What the queue needs of a pool's shared bindings. */
 export interface WriteTarget {
   readonly name: string;
@@ -25,6 +31,8 @@ export interface WriteTarget {
   readonly storeTtlMs: number;
   /** The store kept another value than `wrote`: follow it locally. */
   adopt(storedKey: string, wrote: string, winner: string): void;
+  /** The store took this replica's value, with a fresh TTL. */
+  written(storedKey: string): void;
   /** Live local entries with their endpoint, for the resync after an outage. */
   localEntries(): Iterable<{ key: string; endpoint: string }>;
 }
@@ -188,7 +196,8 @@ export class WriteBackQueue {
     const winner = await link.timed("bind", () =>
       link.client.stickylbBind(key, w.expected, member, w.pool.storeTtlMs, link.channel, msg),
     );
-    if (winner !== member) w.pool.adopt(w.storedKey, member, winner);
+    if (winner === member) w.pool.written(w.storedKey);
+    else w.pool.adopt(w.storedKey, member, winner);
   }
 
   /**
@@ -198,9 +207,9 @@ export class WriteBackQueue {
   private async resync(): Promise<void> {
     for (const pool of this.pools()) {
       const rows = [...pool.localEntries()];
-      for (let i = 0; i < rows.length && this.link.connection.up; i += 5000) {
+      for (let i = 0; i < rows.length && this.link.connection.up; i += RESYNC_SLICE) {
         await Promise.all(
-          rows.slice(i, i + 5000).map((r) =>
+          rows.slice(i, i + RESYNC_SLICE).map((r) =>
             this.send({ pool, storedKey: r.key, expected: "", member: r.endpoint, waiters: undefined }).catch(
               () => {
                 this.resyncNeeded = true;

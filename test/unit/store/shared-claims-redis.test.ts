@@ -4,6 +4,8 @@
  * waited for until the store acknowledged it (docs/shared-state.md, "Consistency").
  */
 import { describe, expect, it } from "vitest";
+import { ManualClock } from "../../../src/core/clock.js";
+import { refreshTiming } from "../../../src/store/recent-refreshes.js";
 import { startSilentServer, startSlowProxy } from "../../support/redis.js";
 import { replicasOnOneRedis, waitUp } from "../../support/store-harness.js";
 
@@ -35,22 +37,34 @@ describe("claims of new placements", () => {
     expect(r1.store.metrics.operations("get", "ok")).toBe(0);
   });
 
-  it("a claim sets the TTL itself: no refresh is batched for it; later traffic is refreshed as usual", async () => {
+  it("a claim sets the TTL itself: traffic within the refresh period costs no store command; after it, one refresh", async () => {
     const r = replica();
     await waitUp(r);
-    const p = r.store.bindings.pool("web", ipPool);
+    const clock = new ManualClock(1_000_000);
+    const p = r.store.bindings.pool("web", { ...ipPool, clock });
+    const { refreshPeriodMs } = refreshTiming(ipPool.ttlMs, 100);
     const touches = () => r.store.metrics.operations("touch", "ok");
     expect(await p.claimShared("10.7.1.1", A)).toBe(A);
     // What the placement front does next: bind the same member (no write), a request's traffic.
     p.bind("10.7.1.1", A);
     p.get("10.7.1.1");
-    // Several flushes (every 100 ms here) pass without a PEXPIRE for it.
-    await new Promise((x) => setTimeout(x, 400));
+    // Several flushes (every 100 ms here) pass without a PEXPIRE for it, over most of the period.
+    for (let i = 0; i < 4; i++) {
+      clock.advance(refreshPeriodMs / 8);
+      p.get("10.7.1.1");
+      await new Promise((x) => setTimeout(x, 150));
+    }
     expect(touches()).toBe(0);
-    // Traffic after a flush is refreshed again.
-    p.get("10.7.1.1");
+    // Once a whole period has passed, traffic is refreshed again: once, however many requests.
+    clock.advance(refreshPeriodMs);
+    await new Promise((x) => setTimeout(x, 250));
+    for (let i = 0; i < 50; i++) p.get("10.7.1.1");
     for (let t = 0; t < 200 && touches() === 0; t++) await new Promise((x) => setTimeout(x, 25));
+    await new Promise((x) => setTimeout(x, 300));
     expect(touches()).toBe(1);
+    const pttl = Number(await fixture.redis.cli("PTTL", "t:binding:web:10.7.1.1"));
+    expect(pttl).toBeGreaterThan(ipPool.ttlMs);
+    expect(pttl).toBeLessThanOrEqual(ipPool.ttlMs + refreshPeriodMs);
   });
 
   it("two replicas claiming one new client at the same moment converge on one member", async () => {
