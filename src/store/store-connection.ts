@@ -50,6 +50,8 @@ export type Client = Redis | Cluster;
 
 export class StoreConnection {
   readonly client: Client;
+  /** A Redis Cluster: a command may only touch keys of one slot. */
+  readonly cluster: boolean;
   private readonly log: Logger;
   private readonly metrics: StateStoreMetrics;
   private readonly listeners = new Set<(up: boolean) => void>();
@@ -64,6 +66,7 @@ export class StoreConnection {
     this.log = options.log;
     this.metrics = options.metrics;
     this.client = createClient(options);
+    this.cluster = options.target.mode === "cluster";
     this.attach(this.client);
   }
 

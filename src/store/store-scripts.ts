@@ -37,6 +37,18 @@ if cur == false or cur == ARGV[1] or cur == ARGV[2] then
 end
 return cur`;
 
+/**
+ * KEYS: bindings in use; ARGV[1]: PX ms. Refreshes the TTL of each, in one command instead of one
+ * per key (a third of the client's CPU per key). Returns the 1-based positions of the keys that
+ * were gone. Standalone only: in a cluster the keys of one call would span slots.
+ */
+const TOUCH_SCRIPT = `
+local gone = {}
+for i, k in ipairs(KEYS) do
+  if redis.call('PEXPIRE', k, ARGV[1]) == 0 then gone[#gone + 1] = i end
+end
+return gone`;
+
 /** KEYS[1] binding; ARGV: channel, message. Returns 1 if a binding was removed. */
 const DELETE_SCRIPT = `
 local n = redis.call('DEL', KEYS[1])
@@ -61,6 +73,8 @@ export type ScriptedClient = Client & {
     msg: string,
   ): Promise<string>;
   stickylbDelete(key: string, channel: string, msg: string): Promise<number>;
+  /** `count` keys, then the PX ms. */
+  stickylbTouch(count: number, ...keysThenTtl: (string | number)[]): Promise<number[]>;
 };
 
 /** Defines the scripts on a client (EVALSHA, with EVAL when the server does not know them yet). */
@@ -68,6 +82,8 @@ export function withScripts(client: Client): ScriptedClient {
   client.defineCommand("stickylbClaim", { numberOfKeys: 1, lua: CLAIM_SCRIPT });
   client.defineCommand("stickylbBind", { numberOfKeys: 1, lua: BIND_SCRIPT });
   client.defineCommand("stickylbDelete", { numberOfKeys: 1, lua: DELETE_SCRIPT });
+  // Its number of keys is given with each call.
+  client.defineCommand("stickylbTouch", { lua: TOUCH_SCRIPT });
   return client as ScriptedClient;
 }
 

@@ -2,7 +2,8 @@
  * Keeps the store's TTL of one pool's bindings in step with the traffic this replica sees
  * (docs/shared-state.md, "Idle lapse"): traffic on a cached key is remembered, and at each flush
  * the keys whose TTL this replica has not set within the refresh period ({@link RecentRefreshes})
- * get one `PEXPIRE` to persistenceTimeout + that period. Held keys (open connections) are offered
+ * get their TTL set to persistenceTimeout + that period (one script per slice on a standalone
+ * server, one `PEXPIRE` per key in a cluster). Held keys (open connections) are offered
  * at every flush, so a binding in active use never lapses; a refresh that finds the key gone hands
  * it back to the pool, which writes its binding again.
  *
@@ -88,6 +89,29 @@ export class TtlRefresher {
     due.push(sk);
   }
 
+  /**
+   * Refreshes one slice: one script for all its keys on a standalone server, one `PEXPIRE` per
+   * key in a cluster (where they span slots; ioredis pipelines them per node). Per key: `ok`,
+   * `gone` (not in the store) or `error`.
+   */
+  private async refreshSlice(slice: readonly string[]): Promise<("ok" | "gone" | "error")[]> {
+    const { link, options } = this;
+    const keys = slice.map((sk) => bindingKey(link.keyPrefix, options.pool, sk));
+    if (!link.connection.cluster) {
+      try {
+        const states = new Array<"ok" | "gone" | "error">(slice.length).fill("ok");
+        for (const position of await link.client.stickylbTouch(keys.length, ...keys, options.storeTtlMs)) {
+          states[position - 1] = "gone";
+        }
+        return states;
+      } catch {
+        return new Array(slice.length).fill("error");
+      }
+    }
+    const answers = await Promise.allSettled(keys.map((key) => link.client.pexpire(key, options.storeTtlMs)));
+    return answers.map((a) => (a.status === "rejected" ? "error" : a.value === 1 ? "ok" : "gone"));
+  }
+
   private async send(due: string[]): Promise<void> {
     const { link, options } = this;
     for (let i = 0; i < due.length; i += REFRESH_SLICE) {
@@ -98,22 +122,18 @@ export class TtlRefresher {
       }
       const slice = due.slice(i, i + REFRESH_SLICE);
       const start = performance.now();
-      const answers = await Promise.allSettled(
-        slice.map((sk) =>
-          link.client.pexpire(bindingKey(link.keyPrefix, options.pool, sk), options.storeTtlMs),
-        ),
-      );
-      // One observation per slice: its commands travel together and are answered together.
+      const states = await this.refreshSlice(slice);
+      // One observation per slice: its keys travel together and are answered together.
       link.metrics.observe((performance.now() - start) / 1000);
       let failed = 0;
       for (let j = 0; j < slice.length; j++) {
         const sk = slice[j] as string;
-        const answer = answers[j] as PromiseSettledResult<number>;
-        if (answer.status === "rejected") {
+        const state = states[j];
+        if (state === "error") {
           failed++;
           // Due again at the next flush.
           this.recent.delete(sk);
-        } else if (answer.value !== 1) {
+        } else if (state === "gone") {
           options.onGone(sk);
         }
       }

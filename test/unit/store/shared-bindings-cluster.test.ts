@@ -3,6 +3,9 @@
  * (`redis-server --cluster-enabled yes` ×3, `redis-cli --cluster create`).
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ManualClock } from "../../../src/core/clock.js";
+import { refreshTiming } from "../../../src/store/recent-refreshes.js";
+import { bindingKey, storedClientKey } from "../../../src/store/stored-key.js";
 import { type RedisCluster, startRedisCluster } from "../../support/redis.js";
 import { eventually, openReplica, type TestReplica, waitUp } from "../../support/store-harness.js";
 
@@ -50,5 +53,36 @@ describe("shared bindings on a Redis Cluster", () => {
     const k1 = await r1.store.cookieKey(Buffer.alloc(32, "x"));
     const k2 = await r2.store.cookieKey(Buffer.alloc(32, "y"));
     expect(k2.current.equals(k1.current)).toBe(true);
+  });
+
+  it("keys in use on every master are refreshed once per period (one PEXPIRE each), and a lost one is written back", async () => {
+    const r = openReplica(cluster.url);
+    opened.push(r);
+    await waitUp(r);
+    const clock = new ManualClock(9_000_000);
+    const p = r.store.bindings.pool("refresh", { ...pool, clock });
+    const { refreshPeriodMs } = refreshTiming(pool.ttlMs, 100);
+    for (let i = 0; i < 60; i++) p.bind(`s-${i}`, A);
+    await r.store.bindings.settle();
+    const key = (i: number) => bindingKey("t:", "refresh", storedClientKey("APP_COOKIE", `s-${i}`));
+    const nodeOf = async (i: number) => {
+      for (const n of cluster.nodes) if ((await n.cli("EXISTS", key(i))) === "1") return n;
+      throw new Error(`no node holds ${key(i)}`);
+    };
+    // One key removed behind the replica's back (an eviction): the refresh writes it back.
+    await (await nodeOf(7)).cli("DEL", key(7));
+    for (let half = 0; half < 2; half++) {
+      clock.advance(refreshPeriodMs / 2);
+      await new Promise((x) => setTimeout(x, 250));
+    }
+    for (let i = 0; i < 60; i++) p.get(`s-${i}`);
+    await eventually("every key refreshed", () => r.store.metrics.operations("touch", "ok") === 60);
+    await eventually(
+      "the lost key is written back",
+      async () => (await nodeOf(7).catch(() => undefined)) !== undefined,
+    );
+    const pttl = Number(await (await nodeOf(3)).cli("PTTL", key(3)));
+    expect(pttl).toBeGreaterThan(pool.ttlMs);
+    expect(r.store.metrics.operations("touch", "error")).toBe(0);
   });
 });

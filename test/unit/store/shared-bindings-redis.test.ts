@@ -311,7 +311,10 @@ describe("shared bindings with a real Redis", () => {
     for (let i = 0; i < n; i++) p.get(ip(i));
     await sleep(300);
     expect(touches()).toBe(0);
-    // A period later, traffic on all of them: one PEXPIRE each, sent in slices over the next flushes.
+    // One key removed behind the replica's back (an eviction): the refresh writes it back.
+    const lost = bindingKey("t:", "web", ip(5));
+    await fixture.redis.cli("DEL", lost);
+    // A period later, traffic on all of them: each refreshed once, in slices over the next flushes.
     // (Generations move on at flushes: two of them pass, each on a clock half a period later.)
     for (let half = 0; half < 2; half++) {
       clock.advance(refreshPeriodMs / 2);
@@ -319,6 +322,10 @@ describe("shared bindings with a real Redis", () => {
     }
     for (let i = 0; i < n; i++) p.get(ip(i));
     await eventually("every key refreshed", () => touches() === n);
+    await eventually(
+      "the lost key is written back",
+      async () => (await fixture.redis.cli("GET", lost)) === "127.0.1.1:80",
+    );
     // More traffic within the period adds nothing.
     for (let round = 0; round < 3; round++) {
       for (let i = 0; i < n; i++) p.get(ip(i));
