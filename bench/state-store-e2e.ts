@@ -1,84 +1,65 @@
 /**
  * End to end, in one run: the real stickylb process with the state store (a real redis-server
  * started here) against the same process without it, on the same backends and the same machine.
- * Rounds alternate (without, with, without, with, …) so that a change in the machine's load hits
- * both sides alike.
+ * The backends are nginx and the HTTP load comes from wrk, so that no Node process of the bench
+ * (and its garbage collector) sits on the measured path; rounds alternate (without, with, …, and
+ * which side goes first alternates too) so that a change in the machine's load hits both sides.
  *
- * 1. APP_COOKIE returning clients: keep-alive HTTP requests carrying known session cookies, by
- *    several connections at once, requests per second; ratio with / without (target ≥ 0.9).
+ * 1. APP_COOKIE returning clients: wrk, 8 keep-alive connections, requests cycling over 10,000
+ *    sessions bound before the first round; requests per second and p99, ratio with / without
+ *    (target ≥ 0.9). The pools' persistenceTimeout is one minute, so that the TTL refreshes of a
+ *    store with many active keys happen during the run (one per key per 2–3.75 s).
  * 2. SOURCE_IP persistence over TCP, returning clients: connections per second (connect, read the
- *    backend's line, close) from client IPs already bound; ratio (target ≥ 0.9).
- * 3. New-client placement: sequential HTTP requests each carrying a never-seen APP_COOKIE value
- *    (a local miss: with the store, one claim — one round trip — before placing); p50 and p99
- *    with and without (target p99 ≤ +1 ms).
- * 4. Store operations per request in each phase, from the server's own `INFO commandstats`:
- *    commands on the request path (target 0 for a returning client whose entry is cached and
- *    fresh, 1 for a new client), and apart from them the batched TTL refreshes (`PEXPIRE`, at most
- *    one per active key per second, whatever its request rate).
+ *    backend's line, close) from 16 client IPs already bound; ratio (target ≥ 0.9).
+ * 3. New-client placement: requests each carrying a never-seen APP_COOKIE value (a local miss:
+ *    with the store, one claim — one round trip — before placing), one at a time on one keep-alive
+ *    connection per side, alternating side at every request so that both see the same moments of
+ *    the machine; p50, p99 and p99.9 with and without (target p99 ≤ +1 ms).
+ * 4. Store operations per request in each phase, from stickylb's own metrics: round trips on the
+ *    request path (target 0 for a returning client whose entry is cached and fresh, 1 for a new
+ *    client), and apart from them the batched TTL refreshes (`touch`).
  *
+ * Needs wrk, nginx with its stream module, and redis-server.
  * Run: npm run build && node dist/bench/state-store-e2e.js [seconds-per-round]
  */
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import * as http from "node:http";
 import * as net from "node:net";
-import { tmpdir } from "node:os";
+import { loadavg, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { performance } from "node:perf_hooks";
+import { freePort } from "./lib/bench-net.js";
+import { MEMBER_ADDRESSES, type NginxBackends, startNginxBackends } from "./lib/nginx-backends.js";
+import { RawHttpClient } from "./lib/raw-http-client.js";
+import { type WrkFigures, writeSessionScript, wrk } from "./lib/wrk.js";
 
-const ROUND_MS = Number(process.argv[2] ?? 3) * 1000;
+const ROUND_S = Number(process.argv[2] ?? 3);
 const ROUNDS = 4;
 const MAIN = resolve(import.meta.dirname, "../src/main.js");
-const SESSIONS = 64;
+const SESSIONS = 10_000;
 const CONNECTIONS = 8;
 const TCP_CLIENTS = 16;
-
-async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen({ host: "127.0.0.1", port: 0 }, r));
-  const { port } = s.address() as net.AddressInfo;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
+const NEW_CLIENTS_PER_ROUND = 2000;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function httpBackend(name: string, address: string): Promise<{ port: number; close(): void }> {
-  let n = 0;
-  const server = http.createServer((req, res) => {
-    const headers: Record<string, string> = { "content-type": "text/plain" };
-    if (!(req.headers.cookie ?? "").includes("JSESSIONID="))
-      headers["set-cookie"] = `JSESSIONID=${name}-${++n}`;
-    res.writeHead(200, headers);
-    res.end(`${name}\n`);
-  });
-  server.keepAliveTimeout = 60_000;
-  await new Promise<void>((r) => server.listen({ host: address, port: 0 }, r));
-  return { port: (server.address() as net.AddressInfo).port, close: () => server.close() };
-}
-
-async function tcpBackend(name: string, address: string): Promise<{ port: number; close(): void }> {
-  const server = net.createServer((s) => {
-    s.on("error", () => {});
-    s.end(`${name}\n`);
-  });
-  await new Promise<void>((r) => server.listen({ host: address, port: 0 }, r));
-  return { port: (server.address() as net.AddressInfo).port, close: () => server.close() };
-}
-
 interface Lb {
-  proc: ChildProcess;
-  http: number;
-  tcp: number;
-  admin: number;
+  readonly name: "plain" | "shared";
+  readonly proc: ChildProcess;
+  readonly http: number;
+  readonly tcp: number;
+  readonly admin: number;
 }
 
-async function startLb(members: string, tcpMembers: string, store: string | undefined): Promise<Lb> {
+async function startLb(name: Lb["name"], backends: NginxBackends, store: string | undefined): Promise<Lb> {
   const httpPort = await freePort();
   const tcpPort = await freePort();
   const adminPort = await freePort();
   const dir = mkdtempSync(join(tmpdir(), "stickylb-bench-"));
   const file = join(dir, "lb.yaml");
+  const members = (port: number) =>
+    MEMBER_ADDRESSES.map((a) => `        - {address: ${a}, port: ${port}}`).join("\n");
   writeFileSync(
     file,
     `apiVersion: stickylb/v1
@@ -91,89 +72,32 @@ spec:
   pools:
     - name: web
       algorithm: ROUND_ROBIN
-      sessionPersistence: {type: APP_COOKIE, cookieName: JSESSIONID, persistenceTimeout: 10m}
+      sessionPersistence: {type: APP_COOKIE, cookieName: JSESSIONID, persistenceTimeout: 1m}
       members:
-${members}
+${members(backends.httpPort)}
     - name: tcp
       algorithm: ROUND_ROBIN
-      sessionPersistence: {type: SOURCE_IP, persistenceTimeout: 10m}
+      sessionPersistence: {type: SOURCE_IP, persistenceTimeout: 1m}
       members:
-${tcpMembers}
+${members(backends.tcpPort)}
 `,
   );
-  const args = [
-    MAIN,
-    "run",
-    "-f",
-    file,
-    "--admin",
-    `127.0.0.1:${adminPort}`,
-    "--state-dir",
-    dir,
-    "--log-level",
-    "warn",
-  ];
+  const args = [MAIN, "run", "-f", file, "--admin", `127.0.0.1:${adminPort}`, "--state-dir", dir];
+  args.push("--log-level", "warn");
   if (store !== undefined) args.push("--state-store", store);
   const proc = spawn(process.execPath, args, { stdio: ["ignore", "ignore", "inherit"] });
   for (let i = 0; i < 200; i++) {
-    try {
-      await new Promise<void>((res, rej) => {
-        const s = net.connect({ host: "127.0.0.1", port: httpPort }, () => {
-          s.destroy();
-          res();
-        });
-        s.on("error", rej);
+    const up = await new Promise<boolean>((res) => {
+      const s = net.connect({ host: "127.0.0.1", port: httpPort }, () => {
+        s.destroy();
+        res(true);
       });
-      break;
-    } catch {
-      await sleep(50);
-    }
+      s.on("error", () => res(false));
+    });
+    if (up) break;
+    await sleep(50);
   }
-  return { proc, http: httpPort, tcp: tcpPort, admin: adminPort };
-}
-
-function get(agent: http.Agent, port: number, cookie: string | undefined): Promise<string[]> {
-  return new Promise((res, rej) => {
-    const req = http.request(
-      { host: "127.0.0.1", port, path: "/", agent, headers: cookie === undefined ? {} : { cookie } },
-      (r) => {
-        r.resume();
-        r.on("end", () => res((r.headers["set-cookie"] as string[] | undefined) ?? []));
-        r.on("error", rej);
-      },
-    );
-    req.on("error", rej);
-    req.end();
-  });
-}
-
-/** Learns SESSIONS cookies through `lb` (each bound there, and in the store when it has one). */
-async function learnSessions(lb: Lb): Promise<string[]> {
-  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
-  const out: string[] = [];
-  for (let i = 0; i < SESSIONS; i++) {
-    const set = await get(agent, lb.http, undefined);
-    out.push(set[0]!.split(";")[0]!);
-  }
-  agent.destroy();
-  return out;
-}
-
-async function returningHttp(lb: Lb, sessions: string[]): Promise<number> {
-  const agent = new http.Agent({ keepAlive: true, maxSockets: CONNECTIONS });
-  let done = 0;
-  const end = performance.now() + ROUND_MS;
-  await Promise.all(
-    Array.from({ length: CONNECTIONS }, async (_, c) => {
-      let i = c;
-      while (performance.now() < end) {
-        await get(agent, lb.http, sessions[i++ % sessions.length]);
-        done++;
-      }
-    }),
-  );
-  agent.destroy();
-  return done / (ROUND_MS / 1000);
+  return { name, proc, http: httpPort, tcp: tcpPort, admin: adminPort };
 }
 
 function tcpOnce(port: number, localAddress: string): Promise<void> {
@@ -190,7 +114,7 @@ function tcpOnce(port: number, localAddress: string): Promise<void> {
 
 async function returningTcp(lb: Lb): Promise<number> {
   let done = 0;
-  const end = performance.now() + ROUND_MS;
+  const end = performance.now() + ROUND_S * 1000;
   await Promise.all(
     Array.from({ length: TCP_CLIENTS }, async (_, c) => {
       const ip = `127.0.0.${c + 2}`;
@@ -200,19 +124,23 @@ async function returningTcp(lb: Lb): Promise<number> {
       }
     }),
   );
-  return done / (ROUND_MS / 1000);
+  return done / ROUND_S;
 }
 
-let fresh = 0;
-async function newClients(lb: Lb, count: number): Promise<number[]> {
-  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
-  const times: number[] = [];
-  for (let i = 0; i < count; i++) {
-    const t = performance.now();
-    await get(agent, lb.http, `JSESSIONID=new-${process.pid}-${fresh++}`);
-    times.push(performance.now() - t);
+let freshClient = 0;
+/** New clients on both sides, one request at a time, alternating side at every request. */
+async function newClients(lbs: readonly Lb[], perSide: number): Promise<Map<Lb["name"], number[]>> {
+  const clients = lbs.map((lb) => new RawHttpClient("127.0.0.1", lb.http));
+  const times = new Map(lbs.map((lb) => [lb.name, [] as number[]]));
+  for (let i = 0; i < perSide; i++) {
+    for (let k = 0; k < lbs.length; k++) {
+      const j = (i + k) % lbs.length;
+      const t = performance.now();
+      await clients[j]!.get([`Cookie: JSESSIONID=new-${process.pid}-${freshClient++}`]);
+      times.get(lbs[j]!.name)!.push(performance.now() - t);
+    }
   }
-  agent.destroy();
+  for (const c of clients) c.close();
   return times;
 }
 
@@ -253,7 +181,7 @@ async function storeRoundTrips(adminPort: number): Promise<Map<string, number>> 
 /**
  * What one phase cost the store, per request: round trips on the request path (claims, lookups,
  * writes) and, apart from them, the batched TTL refreshes (`touch`), which do not depend on the
- * request rate but land in whichever phase runs when the one-second batch leaves.
+ * request rate but land in whichever phase runs when a refresh leaves.
  */
 class StoreOps {
   private pathOps = 0;
@@ -280,26 +208,22 @@ class StoreOps {
   }
 }
 
-function quantile(sorted: number[], q: number): number {
+function quantile(sorted: readonly number[], q: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
 }
 
-async function main(): Promise<void> {
-  const redisPort = await freePort();
+async function startRedis(): Promise<{ port: number; proc: ChildProcess }> {
+  const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), "stickylb-bench-redis-"));
-  const redis = spawn(
+  const proc = spawn(
     "redis-server",
-    ["--port", String(redisPort), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir],
+    ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir],
     { stdio: "ignore" },
   );
-  const backends = await Promise.all([1, 2, 3].map((i) => httpBackend(`h${i}`, `127.0.1.${i}`)));
-  const tcpBackends = await Promise.all([1, 2, 3].map((i) => tcpBackend(`t${i}`, `127.0.1.${i}`)));
-  const yaml = (ports: { port: number }[]) =>
-    ports.map((b, i) => `        - {address: 127.0.1.${i + 1}, port: ${b.port}}`).join("\n");
   for (let i = 0; i < 100; i++) {
     try {
       if (
-        execFileSync("redis-cli", ["-p", String(redisPort), "PING"])
+        execFileSync("redis-cli", ["-p", String(port), "PING"])
           .toString()
           .trim() === "PONG"
       )
@@ -307,17 +231,33 @@ async function main(): Promise<void> {
     } catch {}
     await sleep(50);
   }
-  const plain = await startLb(yaml(backends), yaml(tcpBackends), undefined);
-  const shared = await startLb(yaml(backends), yaml(tcpBackends), `redis://127.0.0.1:${redisPort}`);
+  return { port, proc };
+}
+
+async function main(): Promise<void> {
+  const redis = await startRedis();
+  const backends = await startNginxBackends();
+  const plain = await startLb("plain", backends, undefined);
+  const shared = await startLb("shared", backends, `redis://127.0.0.1:${redis.port}`);
+  const scriptDir = mkdtempSync(join(tmpdir(), "stickylb-bench-wrk-"));
+  const script = writeSessionScript(scriptDir);
+  const appCookie = (lb: Lb, seconds: number) =>
+    wrk({
+      url: `http://127.0.0.1:${lb.http}/`,
+      connections: CONNECTIONS,
+      seconds,
+      script,
+      scriptArgs: [`returning-${process.pid}`, String(SESSIONS)],
+    });
   try {
     await sleep(500);
-    const sessions = { plain: await learnSessions(plain), shared: await learnSessions(shared) };
-    // Bind every TCP client IP once on each side.
-    for (let c = 0; c < TCP_CLIENTS; c++) {
-      await tcpOnce(plain.tcp, `127.0.0.${c + 2}`);
-      await tcpOnce(shared.tcp, `127.0.0.${c + 2}`);
+    // Bind every session and every TCP client IP on each side (and warm both processes up).
+    for (const lb of [plain, shared]) {
+      for (let pass = 0; pass < 2; pass++) await appCookie(lb, Math.max(3, ROUND_S));
+      for (let c = 0; c < TCP_CLIENTS; c++) await tcpOnce(lb.tcp, `127.0.0.${c + 2}`);
     }
-    const http = { plain: [] as number[], shared: [] as number[] };
+    await newClients([plain, shared], 500);
+    const http = { plain: [] as WrkFigures[], shared: [] as WrkFigures[] };
     const tcp = { plain: [] as number[], shared: [] as number[] };
     const lat = { plain: [] as number[], shared: [] as number[] };
     const ops = {
@@ -325,68 +265,81 @@ async function main(): Promise<void> {
       tcp: new StoreOps(shared.admin),
       fresh: new StoreOps(shared.admin),
     };
-    const perRound = (rate: number) => Math.round((rate * ROUND_MS) / 1000);
     for (let r = 0; r < ROUNDS; r++) {
-      // Which side goes first alternates too: a load change within a round then hits both.
-      const order = r % 2 === 0 ? (["plain", "shared"] as const) : (["shared", "plain"] as const);
-      for (const side of order) {
-        const lb = side === "plain" ? plain : shared;
-        if (side === "plain") {
-          http.plain.push(await returningHttp(lb, sessions.plain));
+      const order = r % 2 === 0 ? [plain, shared] : [shared, plain];
+      for (const lb of order) {
+        if (lb === plain) {
+          http.plain.push(await appCookie(lb, ROUND_S));
           tcp.plain.push(await returningTcp(lb));
-          lat.plain.push(...(await newClients(lb, 1000)));
-          continue;
+        } else {
+          http.shared.push(
+            await ops.http.measure(
+              () => appCookie(lb, ROUND_S),
+              (f) => f.rps * ROUND_S,
+            ),
+          );
+          tcp.shared.push(
+            await ops.tcp.measure(
+              () => returningTcp(lb),
+              (cps) => cps * ROUND_S,
+            ),
+          );
         }
-        http.shared.push(await ops.http.measure(() => returningHttp(lb, sessions.shared), perRound));
-        tcp.shared.push(await ops.tcp.measure(() => returningTcp(lb), perRound));
-        lat.shared.push(
-          ...(await ops.fresh.measure(
-            () => newClients(lb, 1000),
-            (t) => t.length,
-          )),
-        );
       }
+      const times = await ops.fresh.measure(
+        () => newClients(order, NEW_CLIENTS_PER_ROUND),
+        () => NEW_CLIENTS_PER_ROUND,
+      );
+      lat.plain.push(...times.get("plain")!);
+      lat.shared.push(...times.get("shared")!);
     }
     const sum = (a: number[]) => a.reduce((x, y) => x + y, 0);
-    const ratio = (o: { plain: number[]; shared: number[] }) => sum(o.shared) / sum(o.plain);
+    const median = (a: number[]) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)]!;
     lat.plain.sort((a, b) => a - b);
     lat.shared.sort((a, b) => a - b);
-    const totals = commandCalls(redisPort);
+    const ms = (v: number) => Number(v.toFixed(3));
     const result = {
-      roundSeconds: ROUND_MS / 1000,
+      roundSeconds: ROUND_S,
       rounds: ROUNDS,
-      loadAverage: (await import("node:os")).loadavg().map((x) => Math.round(x * 10) / 10),
+      loadAverage: loadavg().map((x) => Math.round(x * 10) / 10),
       appCookieReturning: {
-        withoutRps: Math.round(sum(http.plain) / ROUNDS),
-        withRps: Math.round(sum(http.shared) / ROUNDS),
-        ratio: Math.round(ratio(http) * 1000) / 1000,
+        sessions: SESSIONS,
+        withoutRps: Math.round(sum(http.plain.map((f) => f.rps)) / ROUNDS),
+        withRps: Math.round(sum(http.shared.map((f) => f.rps)) / ROUNDS),
+        ratio: Number((sum(http.shared.map((f) => f.rps)) / sum(http.plain.map((f) => f.rps))).toFixed(3)),
+        p99MedianOfRoundsMs: [
+          ms(median(http.plain.map((f) => f.p99))),
+          ms(median(http.shared.map((f) => f.p99))),
+        ],
+        errors: sum([...http.plain, ...http.shared].map((f) => f.errors)),
       },
       sourceIpTcpReturning: {
         withoutCps: Math.round(sum(tcp.plain) / ROUNDS),
         withCps: Math.round(sum(tcp.shared) / ROUNDS),
-        ratio: Math.round(ratio(tcp) * 1000) / 1000,
+        ratio: Number((sum(tcp.shared) / sum(tcp.plain)).toFixed(3)),
       },
       newClientMs: {
-        withoutP50: quantile(lat.plain, 0.5).toFixed(3),
-        withP50: quantile(lat.shared, 0.5).toFixed(3),
-        withoutP99: quantile(lat.plain, 0.99).toFixed(3),
-        withP99: quantile(lat.shared, 0.99).toFixed(3),
-        p99DeltaMs: (quantile(lat.shared, 0.99) - quantile(lat.plain, 0.99)).toFixed(3),
+        samplesPerSide: lat.plain.length,
+        p50: [ms(quantile(lat.plain, 0.5)), ms(quantile(lat.shared, 0.5))],
+        p99: [ms(quantile(lat.plain, 0.99)), ms(quantile(lat.shared, 0.99))],
+        p999: [ms(quantile(lat.plain, 0.999)), ms(quantile(lat.shared, 0.999))],
+        p50DeltaMs: ms(quantile(lat.shared, 0.5) - quantile(lat.plain, 0.5)),
+        p99DeltaMs: ms(quantile(lat.shared, 0.99) - quantile(lat.plain, 0.99)),
       },
       storeOpsPerRequest: {
         appCookieReturning: ops.http.report(),
         sourceIpTcpReturning: ops.tcp.report(),
         newClient: ops.fresh.report(),
       },
-      redisCommands: [...totals].map(([name, n]) => `${name} ${n}`),
+      redisCommands: [...commandCalls(redis.port)].map(([name, n]) => `${name} ${n}`),
     };
     console.log(JSON.stringify(result, null, 2));
   } finally {
     plain.proc.kill("SIGTERM");
     shared.proc.kill("SIGTERM");
-    for (const b of [...backends, ...tcpBackends]) b.close();
+    backends.stop();
     await sleep(300);
-    redis.kill("SIGKILL");
+    redis.proc.kill("SIGKILL");
   }
 }
 
