@@ -7,10 +7,12 @@
  *
  * 1. APP_COOKIE returning clients: wrk, 8 keep-alive connections, requests cycling over 10,000
  *    sessions bound before the first round; requests per second and p99, ratio with / without
- *    (target ≥ 0.9). The pools' persistenceTimeout is one minute, so that the TTL refreshes of a
+ *    (target ≥ 0.9), and the stickylb process's CPU time per request on each side (from /proc),
+ *    which the machine's other load delays but does not add to. The pools' persistenceTimeout is one minute, so that the TTL refreshes of a
  *    store with many active keys happen during the run (one per key per 2–3.75 s).
  * 2. SOURCE_IP persistence over TCP, returning clients: connections per second (connect, read the
- *    backend's line, close) from 16 client IPs already bound; ratio (target ≥ 0.9).
+ *    backend's line, close) from 16 client IPs already bound; ratio (target ≥ 0.9), and CPU time
+ *    per connection.
  * 3. New-client placement: requests each carrying a never-seen APP_COOKIE value (a local miss:
  *    with the store, one claim — one round trip — before placing), one at a time on one keep-alive
  *    connection per side, alternating side at every request so that both see the same moments of
@@ -20,10 +22,10 @@
  *    client), and apart from them the batched TTL refreshes (`touch`).
  *
  * Needs wrk, nginx with its stream module, and redis-server.
- * Run: npm run build && node dist/bench/state-store-e2e.js [seconds-per-round]
+ * Run: npm run build && [ROUNDS=4] node dist/bench/state-store-e2e.js [seconds-per-round]
  */
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import * as http from "node:http";
 import * as net from "node:net";
 import { loadavg, tmpdir } from "node:os";
@@ -35,14 +37,30 @@ import { RawHttpClient } from "./lib/raw-http-client.js";
 import { type WrkFigures, writeSessionScript, wrk } from "./lib/wrk.js";
 
 const ROUND_S = Number(process.argv[2] ?? 3);
-const ROUNDS = 4;
-const MAIN = resolve(import.meta.dirname, "../src/main.js");
+const ROUNDS = Number(process.env.ROUNDS ?? 4);
+/** The stickylb build to measure (STICKYLB_MAIN: another build's dist/src/main.js, e.g. an older commit). */
+const MAIN = process.env.STICKYLB_MAIN ?? resolve(import.meta.dirname, "../src/main.js");
 const SESSIONS = 10_000;
 const CONNECTIONS = 8;
 const TCP_CLIENTS = 16;
 const NEW_CLIENTS_PER_ROUND = 2000;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** CPU seconds (user + system, every thread) a process has used, from /proc (clock ticks of 10 ms). */
+function cpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+/** Runs a phase on `lb` and adds the CPU the stickylb process spent on it to `cpu`. */
+async function onCpu<T>(lb: Lb, cpu: number[], run: () => Promise<T>): Promise<T> {
+  const before = cpuSeconds(lb.proc.pid!);
+  const result = await run();
+  cpu.push(cpuSeconds(lb.proc.pid!) - before);
+  return result;
+}
 
 interface Lb {
   readonly name: "plain" | "shared";
@@ -260,6 +278,11 @@ async function main(): Promise<void> {
     const http = { plain: [] as WrkFigures[], shared: [] as WrkFigures[] };
     const tcp = { plain: [] as number[], shared: [] as number[] };
     const lat = { plain: [] as number[], shared: [] as number[] };
+    // CPU seconds of each stickylb process per round, for the two returning phases.
+    const cpu = {
+      http: { plain: [] as number[], shared: [] as number[] },
+      tcp: { plain: [] as number[], shared: [] as number[] },
+    };
     const ops = {
       http: new StoreOps(shared.admin),
       tcp: new StoreOps(shared.admin),
@@ -269,18 +292,18 @@ async function main(): Promise<void> {
       const order = r % 2 === 0 ? [plain, shared] : [shared, plain];
       for (const lb of order) {
         if (lb === plain) {
-          http.plain.push(await appCookie(lb, ROUND_S));
-          tcp.plain.push(await returningTcp(lb));
+          http.plain.push(await onCpu(lb, cpu.http.plain, () => appCookie(lb, ROUND_S)));
+          tcp.plain.push(await onCpu(lb, cpu.tcp.plain, () => returningTcp(lb)));
         } else {
           http.shared.push(
             await ops.http.measure(
-              () => appCookie(lb, ROUND_S),
+              () => onCpu(lb, cpu.http.shared, () => appCookie(lb, ROUND_S)),
               (f) => f.rps * ROUND_S,
             ),
           );
           tcp.shared.push(
             await ops.tcp.measure(
-              () => returningTcp(lb),
+              () => onCpu(lb, cpu.tcp.shared, () => returningTcp(lb)),
               (cps) => cps * ROUND_S,
             ),
           );
@@ -298,6 +321,18 @@ async function main(): Promise<void> {
     lat.plain.sort((a, b) => a - b);
     lat.shared.sort((a, b) => a - b);
     const ms = (v: number) => Number(v.toFixed(3));
+    /** CPU microseconds per request (or connection) of each side, and with ÷ without. */
+    const cpuPer = (
+      c: { plain: number[]; shared: number[] },
+      rates: { plain: number[]; shared: number[] },
+    ) => {
+      const per = (side: "plain" | "shared") => (sum(c[side]) * 1e6) / (sum(rates[side]) * ROUND_S);
+      return {
+        withoutUs: Number(per("plain").toFixed(2)),
+        withUs: Number(per("shared").toFixed(2)),
+        ratio: Number((per("shared") / per("plain")).toFixed(3)),
+      };
+    };
     const result = {
       roundSeconds: ROUND_S,
       rounds: ROUNDS,
@@ -312,11 +347,16 @@ async function main(): Promise<void> {
           ms(median(http.shared.map((f) => f.p99))),
         ],
         errors: sum([...http.plain, ...http.shared].map((f) => f.errors)),
+        cpuPerRequest: cpuPer(cpu.http, {
+          plain: http.plain.map((f) => f.rps),
+          shared: http.shared.map((f) => f.rps),
+        }),
       },
       sourceIpTcpReturning: {
         withoutCps: Math.round(sum(tcp.plain) / ROUNDS),
         withCps: Math.round(sum(tcp.shared) / ROUNDS),
         ratio: Number((sum(tcp.shared) / sum(tcp.plain)).toFixed(3)),
+        cpuPerConnection: cpuPer(cpu.tcp, tcp),
       },
       newClientMs: {
         samplesPerSide: lat.plain.length,
