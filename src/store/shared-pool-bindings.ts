@@ -242,6 +242,39 @@ export class SharedPoolBindings implements BindingStore, TableRemovals, WriteTar
   }
 
   /**
+   * A client bound to `from`, which may not take it, moves to `to`: compare-and-set in the store at
+   * once (written when the store holds `from` or nothing, with the invalidation to the other
+   * replicas), resolving to the member the store holds afterwards — `to`, or the member another
+   * replica moved the client to first, either one cached here. Undefined when no question is sent;
+   * `undefined` on an error or no answer within the budget: the caller then binds, and the write
+   * waits in the queue with the same compare, so a late answer changes nothing. Never rejects.
+   */
+  rebindShared(key: string, from: MemberId, to: MemberId): Promise<MemberId | undefined> | undefined {
+    const { link } = this;
+    if (!link.mayAsk("bind")) return undefined;
+    const sk = this.storedKey(key);
+    const value = this.endpointOf(to);
+    return link
+      .ask("bind", () =>
+        link.client.stickylbBind(
+          bindingKey(link.keyPrefix, this.name, sk),
+          this.endpointOf(from),
+          value,
+          this.storeTtlMs,
+          link.channel,
+          link.message(this.name, sk, value),
+        ),
+      )
+      .then((held) => {
+        if (held === undefined) return undefined;
+        if (held !== value) return this.cacheFromStore(sk, held);
+        this.local.bind(sk, to);
+        this.refresher.refreshed(sk);
+        return to;
+      });
+  }
+
+  /**
    * A cached, live entry synchronously (no store operation); on a local miss or a locally lapsed
    * entry, a promise of the store's binding (or of the local answer when it has none), settled
    * within the budget and never rejected; the local answer synchronously when the store cannot

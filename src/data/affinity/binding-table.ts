@@ -95,6 +95,15 @@ export interface BindingStore {
    */
   bindAcknowledged?(key: string, member: MemberId): Promise<void> | undefined;
   /**
+   * A store shared with other replicas: the client bound to `from` must move to `to` (`from` may
+   * not take it any more). Compare-and-set in the store at once: it writes `to` when the store
+   * holds `from` or nothing, and answers with the member it holds afterwards — `to`, or the member
+   * another replica moved the client to first (now cached here). Undefined when the store cannot
+   * be asked now; the promise never rejects and resolves to `undefined` on an error or no answer
+   * within the budget (then `bind`, which writes behind).
+   */
+  rebindShared?(key: string, from: MemberId, to: MemberId): Promise<MemberId | undefined> | undefined;
+  /**
    * A shared store: removes the binding here, in the store and on every replica, and waits for
    * the store's answer (true when it existed here or there). Rejects when the store cannot be
    * asked; the binding is then removed here and the store's delete waits for the store's return.

@@ -15,6 +15,7 @@
  * client's facts as its own fields, so that placing an HTTP request allocates one object, not two
  * (docs/performance.md).
  */
+import type { MemberId } from "../../core/member.js";
 import type { MemberRuntime } from "../upstream/member-runtime.js";
 import {
   type AffinityResult,
@@ -126,7 +127,8 @@ export class PlacedClient implements StickyClient, ClientFacts {
  * the client; else the policy's pick stays and is rebound with compare-and-set). So a binding is in
  * the store before the client gets its first byte. Then a promise comes back, settled within the
  * store's budget (50 ms) and never rejected; the caller checks `instanceof Promise`, so a hit costs
- * no await. A caller that awaits must check afterwards that its client is still there.
+ * no await. A caller that awaits must check afterwards that its client is still there. A client
+ * whose bound member may not take it is moved in the store the same way (`moveBound`).
  */
 export function placeClient(pool: FrontPool, facts: ClientFacts): PlacedClient | Promise<PlacedClient> {
   const { clientIp, http, cookieHeader, requestRaw, https, now } = facts;
@@ -139,6 +141,8 @@ export function placeClient(pool: FrontPool, facts: ClientFacts): PlacedClient |
  */
 export function place<C extends PlacedClient>(pool: FrontPool, client: C): C | Promise<C> {
   const proposal = pool.stickiness.propose(client);
+  if (proposal?.kind === "bound" && pool.stickiness.rebind !== undefined)
+    return moveBound(pool, client, proposal.member);
   if (proposal === undefined || (proposal.kind !== "none" && proposal.kind !== "expired"))
     return settle(pool, client, proposal);
   const placement = resolvePlacement(pool, proposal, client.clientIp);
@@ -152,6 +156,27 @@ export function place<C extends PlacedClient>(pool: FrontPool, client: C): C | P
     if (first?.keepsBindings === true)
       return record(pool, client, { member: first, result: "hit", rebind: false });
     return record(pool, client, { member: picked, result: "redispatch", rebind: true });
+  });
+}
+
+/**
+ * A client with a live binding, in a pool whose bindings are shared: a hit as usual; but when the
+ * bound member may not take it (down, draining, gone) the move is made in the store before the
+ * client is forwarded, so that replicas which each saw the member fail send the client to one new
+ * member, not each to its own pick: the first move in the store wins, and the others follow it
+ * where it may take the client (else their pick stays and is rebound with compare-and-set).
+ */
+function moveBound<C extends PlacedClient>(pool: FrontPool, client: C, from: MemberId): C | Promise<C> {
+  const placement = resolvePlacement(pool, { kind: "bound", member: from }, client.clientIp);
+  const to = placement.member;
+  const moved = placement.rebind && to !== undefined ? pool.stickiness.rebind?.(client, from, to) : undefined;
+  if (moved === undefined) return record(pool, client, placement);
+  return moved.then((held) => {
+    if (held === undefined || held === to?.id) return record(pool, client, placement);
+    const first = pool.member(held);
+    if (first?.keepsBindings === true)
+      return record(pool, client, { member: first, result: "redispatch", rebind: false });
+    return record(pool, client, placement);
   });
 }
 

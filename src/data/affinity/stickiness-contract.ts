@@ -94,6 +94,14 @@ export interface Stickiness {
    * locally) or `undefined` (an error, no answer in time: place locally).
    */
   claim?(client: StickyClient, member: MemberRuntime): Promise<MemberId | undefined> | undefined;
+  /**
+   * The client's live binding names `from`, which may not take it, and the policy picked `to`:
+   * moves it in the shared store at once, if the pool has one, so that every replica sends the
+   * client to one new member. Undefined when there is nothing to ask (then `bind`); the promise
+   * never rejects and settles within the store's budget with the member the store holds (`to`,
+   * or the one another replica moved the client to first) or `undefined` (then `bind`).
+   */
+  rebind?(client: StickyClient, from: MemberId, to: MemberRuntime): Promise<MemberId | undefined> | undefined;
   /** The client was placed afresh (or moved by a retry) on `member`: remember it now if kept here. */
   bind(client: StickyClient, member: MemberRuntime): void;
   /**

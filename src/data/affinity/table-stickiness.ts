@@ -1,8 +1,9 @@
 /**
  * The stickiness of the binding tables: SOURCE_IP persistence (the client IP is the key, for every
  * protocol) and APP_COOKIE (the application's cookie value is the key; the response teaches the
- * table). With a shared store (docs/shared-state.md) a new placement is claimed in the store and a
- * binding learnt from a response is acknowledged by it before the response goes on.
+ * table). With a shared store (docs/shared-state.md) a new placement is claimed in the store, a
+ * client moved off a member that may not take it is moved in the store first, and a binding
+ * learnt from a response is acknowledged by it before the response goes on.
  */
 import type { MemberId } from "../../core/member.js";
 import type { PersistenceType } from "../../core/model.js";
@@ -50,6 +51,18 @@ function claimInStore(
   return table.claimShared(key, member.id);
 }
 
+/** Moves a client's binding in a shared table; see {@link Stickiness.rebind}. */
+function rebindInStore(
+  table: BindingStore,
+  client: StickyClient,
+  from: MemberId,
+  to: MemberRuntime,
+): Promise<MemberId | undefined> | undefined {
+  const key = client.key;
+  if (key === undefined || table.rebindShared === undefined) return undefined;
+  return table.rebindShared(key, from, to.id);
+}
+
 /** SOURCE_IP persistence: the client IP is the key of a binding table, for every protocol. */
 export class SourceIpStickiness implements Stickiness {
   constructor(private readonly table: BindingStore) {}
@@ -68,6 +81,10 @@ export class SourceIpStickiness implements Stickiness {
 
   claim(client: StickyClient, member: MemberRuntime): Promise<MemberId | undefined> | undefined {
     return claimInStore(this.table, client, member);
+  }
+
+  rebind(client: StickyClient, from: MemberId, to: MemberRuntime): Promise<MemberId | undefined> | undefined {
+    return rebindInStore(this.table, client, from, to);
   }
 
   bind(client: StickyClient, member: MemberRuntime): void {
@@ -124,6 +141,10 @@ export class AppCookieStickiness implements Stickiness {
 
   claim(client: StickyClient, member: MemberRuntime): Promise<MemberId | undefined> | undefined {
     return claimInStore(this.table, client, member);
+  }
+
+  rebind(client: StickyClient, from: MemberId, to: MemberRuntime): Promise<MemberId | undefined> | undefined {
+    return rebindInStore(this.table, client, from, to);
   }
 
   bind(): void {}

@@ -7,10 +7,11 @@ import { describe, expect, it } from "vitest";
 import { ManualClock } from "../../../src/core/clock.js";
 import { refreshTiming } from "../../../src/store/recent-refreshes.js";
 import { startSilentServer, startSlowProxy } from "../../support/redis.js";
-import { replicasOnOneRedis, waitUp } from "../../support/store-harness.js";
+import { eventually, replicasOnOneRedis, waitUp } from "../../support/store-harness.js";
 
 const A = "web/127.0.1.1:80";
 const B = "web/127.0.1.2:80";
+const C = "web/127.0.1.3:80";
 const ipPool = { ttlMs: 60_000, maxEntries: 10_000, kind: "SOURCE_IP" as const };
 const cookiePool = { ttlMs: 60_000, maxEntries: 10_000, kind: "APP_COOKIE" as const };
 
@@ -65,6 +66,28 @@ describe("claims of new placements", () => {
     const pttl = Number(await fixture.redis.cli("PTTL", "t:binding:web:10.7.1.1"));
     expect(pttl).toBeGreaterThan(ipPool.ttlMs);
     expect(pttl).toBeLessThanOrEqual(ipPool.ttlMs + refreshPeriodMs);
+  });
+
+  it("a move off a failed member: the first replica's move wins in the store, the second follows it, a third is told", async () => {
+    const [r1, r2, r3] = [replica(), replica(), replica()];
+    await Promise.all([waitUp(r1), waitUp(r2), waitUp(r3)]);
+    const p1 = r1.store.bindings.pool("web", ipPool);
+    const p2 = r2.store.bindings.pool("web", ipPool);
+    const p3 = r3.store.bindings.pool("web", ipPool);
+    expect(await p1.claimShared("10.7.3.1", A)).toBe(A);
+    expect(await p2.lookupShared("10.7.3.1")).toBe(A);
+    expect(await p3.lookupShared("10.7.3.1")).toBe(A);
+    // A fails; replica 1 moves the client to B first, replica 2 (its own pick: C) follows B.
+    expect(await p1.rebindShared("10.7.3.1", A, B)).toBe(B);
+    expect(await fixture.redis.cli("GET", "t:binding:web:10.7.3.1")).toBe("127.0.1.2:80");
+    expect(await p2.rebindShared("10.7.3.1", A, C)).toBe(B);
+    expect(p2.peek("10.7.3.1")).toEqual({ member: B, expired: false });
+    expect(await fixture.redis.cli("GET", "t:binding:web:10.7.3.1")).toBe("127.0.1.2:80");
+    // Replica 3 asked nothing: the move's invalidation replaced its cached A.
+    await eventually("replica 3 follows the move", () => p3.peek("10.7.3.1")?.member === B);
+    // Moving again from the member the store holds writes (B fails in turn).
+    expect(await p2.rebindShared("10.7.3.1", B, C)).toBe(C);
+    expect(await fixture.redis.cli("GET", "t:binding:web:10.7.3.1")).toBe("127.0.1.3:80");
   });
 
   it("two replicas claiming one new client at the same moment converge on one member", async () => {
