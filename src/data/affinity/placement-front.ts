@@ -15,7 +15,6 @@
  * client's facts as its own fields, so that placing an HTTP request allocates one object, not two
  * (docs/performance.md).
  */
-import type { MemberId } from "../../core/member.js";
 import type { MemberRuntime } from "../upstream/member-runtime.js";
 import {
   type AffinityResult,
@@ -142,7 +141,7 @@ export function placeClient(pool: FrontPool, facts: ClientFacts): PlacedClient |
 export function place<C extends PlacedClient>(pool: FrontPool, client: C): C | Promise<C> {
   const proposal = pool.stickiness.propose(client);
   if (proposal?.kind === "bound" && pool.stickiness.rebind !== undefined)
-    return moveBound(pool, client, proposal.member);
+    return moveBound(pool, client, proposal);
   if (proposal === undefined || (proposal.kind !== "none" && proposal.kind !== "expired"))
     return settle(pool, client, proposal);
   const placement = resolvePlacement(pool, proposal, client.clientIp);
@@ -159,6 +158,8 @@ export function place<C extends PlacedClient>(pool: FrontPool, client: C): C | P
   });
 }
 
+type BoundProposal = Extract<Proposal, { kind: "bound" }>;
+
 /**
  * A client with a live binding, in a pool whose bindings are shared: a hit as usual; but when the
  * bound member may not take it (down, draining, gone) the move is made in the store before the
@@ -166,8 +167,10 @@ export function place<C extends PlacedClient>(pool: FrontPool, client: C): C | P
  * member, not each to its own pick: the first move in the store wins, and the others follow it
  * where it may take the client (else their pick stays and is rebound with compare-and-set).
  */
-function moveBound<C extends PlacedClient>(pool: FrontPool, client: C, from: MemberId): C | Promise<C> {
-  const placement = resolvePlacement(pool, { kind: "bound", member: from }, client.clientIp);
+function moveBound<C extends PlacedClient>(pool: FrontPool, client: C, bound: BoundProposal): C | Promise<C> {
+  // The proposal itself is passed on: a hit (nearly every request) allocates nothing here.
+  const placement = resolvePlacement(pool, bound, client.clientIp);
+  const from = bound.member;
   const to = placement.member;
   const moved = placement.rebind && to !== undefined ? pool.stickiness.rebind?.(client, from, to) : undefined;
   if (moved === undefined) return record(pool, client, placement);
