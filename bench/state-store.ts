@@ -3,8 +3,9 @@
  * a free loopback port):
  *
  * 1. store operations per request: returning clients whose entry is cached and fresh (target 0 on
- *    the request path; the batched TTL refresh adds at most one PEXPIRE per key per flush interval,
- *    whatever the request rate), and new clients (one claim on the local miss, nothing after);
+ *    the request path; the batched TTL refresh adds at most one refresh per key per refresh
+ *    period — a sixteenth of the timeout, 3.75 s here — whatever the request rate), and new clients
+ *    (one claim on the local miss, nothing after);
  * 2. hot-path cost: ns per cached lookup with the store attached against a plain BindingTable;
  * 3. Redis memory per binding at N bindings (default 1,000,000), from `INFO memory`, for
  *    APP_COOKIE (43-character hashed keys) and SOURCE_IP (IPv4 keys).
