@@ -17,7 +17,10 @@
  *    with the store, one claim — one round trip — before placing), one at a time on one keep-alive
  *    connection per side, alternating side at every request so that both see the same moments of
  *    the machine; p50, p99 and p99.9 with and without (target p99 ≤ +1 ms).
- * 4. Store operations per request in each phase, from stickylb's own metrics: round trips on the
+ * 4. New clients under load: wrk, 8 connections, every request a session never seen; requests
+ *    per second and p99 (median of rounds), with and without — what the claims cost when new
+ *    clients arrive as fast as the machine can send them (no target; p99 there is mostly queueing).
+ * 5. Store operations per request in each phase, from stickylb's own metrics: round trips on the
  *    request path (target 0 for a returning client whose entry is cached and fresh, 1 for a new
  *    client), and apart from them the batched TTL refreshes (`touch`).
  *
@@ -267,6 +270,16 @@ async function main(): Promise<void> {
       script,
       scriptArgs: [`returning-${process.pid}`, String(SESSIONS)],
     });
+  let burst = 0;
+  /** Every request a session never seen (count 0): a claim each, at the rate wrk can drive. */
+  const newUnderLoad = (lb: Lb) =>
+    wrk({
+      url: `http://127.0.0.1:${lb.http}/`,
+      connections: CONNECTIONS,
+      seconds: ROUND_S,
+      script,
+      scriptArgs: [`burst-${process.pid}-${burst++}`, "0"],
+    });
   try {
     await sleep(500);
     // Bind every session and every TCP client IP on each side (and warm both processes up).
@@ -278,6 +291,7 @@ async function main(): Promise<void> {
     const http = { plain: [] as WrkFigures[], shared: [] as WrkFigures[] };
     const tcp = { plain: [] as number[], shared: [] as number[] };
     const lat = { plain: [] as number[], shared: [] as number[] };
+    const loaded = { plain: [] as WrkFigures[], shared: [] as WrkFigures[] };
     // CPU seconds of each stickylb process per round, for the two returning phases.
     const cpu = {
       http: { plain: [] as number[], shared: [] as number[] },
@@ -315,6 +329,7 @@ async function main(): Promise<void> {
       );
       lat.plain.push(...times.get("plain")!);
       lat.shared.push(...times.get("shared")!);
+      for (const lb of order) loaded[lb.name].push(await newUnderLoad(lb));
     }
     const sum = (a: number[]) => a.reduce((x, y) => x + y, 0);
     const median = (a: number[]) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)]!;
@@ -365,6 +380,17 @@ async function main(): Promise<void> {
         p999: [ms(quantile(lat.plain, 0.999)), ms(quantile(lat.shared, 0.999))],
         p50DeltaMs: ms(quantile(lat.shared, 0.5) - quantile(lat.plain, 0.5)),
         p99DeltaMs: ms(quantile(lat.shared, 0.99) - quantile(lat.plain, 0.99)),
+      },
+      newClientsUnderLoad: {
+        withoutRps: Math.round(sum(loaded.plain.map((f) => f.rps)) / ROUNDS),
+        withRps: Math.round(sum(loaded.shared.map((f) => f.rps)) / ROUNDS),
+        ratio: Number(
+          (sum(loaded.shared.map((f) => f.rps)) / sum(loaded.plain.map((f) => f.rps))).toFixed(3),
+        ),
+        p99MedianOfRoundsMs: [
+          ms(median(loaded.plain.map((f) => f.p99))),
+          ms(median(loaded.shared.map((f) => f.p99))),
+        ],
       },
       storeOpsPerRequest: {
         appCookieReturning: ops.http.report(),
