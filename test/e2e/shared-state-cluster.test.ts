@@ -12,9 +12,8 @@ import { cookiePair, type HttpBackend, httpGet, startHttpBackend } from "../supp
 import { freeTcpPort } from "../support/ports.js";
 import { type RedisCluster, startRedisCluster } from "../support/redis.js";
 import { runStickylb, type StickylbProcess, tempDir, writeConfig } from "../support/stickylb-process.js";
+import { LOADED_MACHINE } from "../support/store-replica.js";
 import { sleep } from "../support/time.js";
-
-const LOADED_MACHINE = { STICKYLB_TEST_STORE_BUDGET_MS: "3000" };
 
 interface Replica {
   proc: StickylbProcess;

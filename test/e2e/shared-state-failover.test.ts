@@ -10,16 +10,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTcpBackend, type TcpBackend, whoAnswers } from "../support/backends.js";
 import { freeTcpPort } from "../support/ports.js";
 import { type RedisServer, startRedis } from "../support/redis.js";
-import {
-  membersYaml,
-  runStickylb,
-  type StickylbProcess,
-  tempDir,
-  writeConfig,
-} from "../support/stickylb-process.js";
-
-/** What replicas share is checked here, not the 50 ms budget (shared-state-slow does that). */
-const LOADED_MACHINE = { STICKYLB_TEST_STORE_BUDGET_MS: "3000" };
+import { membersYaml, type StickylbProcess } from "../support/stickylb-process.js";
+import { runStoreReplica } from "../support/store-replica.js";
 
 interface Replica {
   proc: StickylbProcess;
@@ -33,9 +25,8 @@ describe("state store: a member fails while clients alternate replicas", () => {
 
   const startReplica = async (): Promise<Replica> => {
     const tcp = await freeTcpPort();
-    const file = writeConfig(
-      tempDir(),
-      "lb.yaml",
+    const proc = await runStoreReplica(
+      redis.url,
       `apiVersion: stickylb/v1
 kind: LoadBalancer
 metadata: {name: failover}
@@ -51,8 +42,6 @@ spec:
 ${membersYaml(backends)}
 `,
     );
-    const proc = await runStickylb([file], ["--state-store", redis.url], LOADED_MACHINE);
-    await proc.waitForLog((e) => e.msg === "state store up", 10_000);
     return { proc, tcp };
   };
 

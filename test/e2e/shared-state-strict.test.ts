@@ -13,16 +13,8 @@ import { startTcpBackend, type TcpBackend, whoAnswers } from "../support/backend
 import { cookiePair, type HttpBackend, startHttpBackend } from "../support/http-backends.js";
 import { freeTcpPort } from "../support/ports.js";
 import { type RedisServer, startRedis } from "../support/redis.js";
-import {
-  membersYaml,
-  runStickylb,
-  type StickylbProcess,
-  tempDir,
-  writeConfig,
-} from "../support/stickylb-process.js";
-
-/** What replicas share is checked here, not the 50 ms budget (shared-state-slow does that). */
-const LOADED_MACHINE = { STICKYLB_TEST_STORE_BUDGET_MS: "3000" };
+import { membersYaml, type StickylbProcess } from "../support/stickylb-process.js";
+import { runStoreReplica } from "../support/store-replica.js";
 
 interface Replica {
   proc: StickylbProcess;
@@ -76,9 +68,8 @@ describe("state store: the very next request or connection, on another replica",
 
   const startReplica = async (): Promise<Replica> => {
     const [app, web, tcp] = [await freeTcpPort(), await freeTcpPort(), await freeTcpPort()];
-    const file = writeConfig(
-      tempDir(),
-      "lb.yaml",
+    const proc = await runStoreReplica(
+      redis.url,
       `apiVersion: stickylb/v1
 kind: LoadBalancer
 metadata: {name: strict}
@@ -105,8 +96,6 @@ ${membersYaml(http3)}
 ${membersYaml(tcp3)}
 `,
     );
-    const proc = await runStickylb([file], ["--state-store", redis.url], LOADED_MACHINE);
-    await proc.waitForLog((e) => e.msg === "state store up", 10_000);
     return { proc, app, web, tcp };
   };
 
@@ -190,7 +179,7 @@ ${membersYaml(tcp3)}
     const member = await learnt.body;
     // Cached on both replicas now.
     expect(await (await requestHead(r(1).app, from, { Cookie: pair })).body).toBe(member);
-    // The store stops answering for 1.5 s (its budget here is 3 s, see LOADED_MACHINE).
+    // The store stops answering for 1.5 s (its budget here is 3 s: LOADED_MACHINE in support/store-replica.ts).
     const blocked = redis.cli("DEBUG", "SLEEP", "1.5");
     await new Promise((res) => setTimeout(res, 100));
     const started = performance.now();

@@ -16,9 +16,8 @@ import {
   tempDir,
   writeConfig,
 } from "../support/stickylb-process.js";
+import { LOADED_MACHINE } from "../support/store-replica.js";
 import { sleep } from "../support/time.js";
-
-const LOADED_MACHINE = { STICKYLB_TEST_STORE_BUDGET_MS: "3000" };
 
 describe("state store over TLS (rediss://)", () => {
   let redis: RedisTlsServer;

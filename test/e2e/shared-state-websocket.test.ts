@@ -22,9 +22,8 @@ import {
   tempDir,
   writeConfig,
 } from "../support/stickylb-process.js";
+import { LOADED_MACHINE } from "../support/store-replica.js";
 
-/** What replicas share is checked by the first test, not the 50 ms budget (the last one does that). */
-const LOADED_MACHINE = { STICKYLB_TEST_STORE_BUDGET_MS: "3000" };
 /** The store's budget (50 ms) plus a generous margin for a loaded machine. */
 const BUDGET_PLUS_MARGIN_MS = 50 + 1500;
 

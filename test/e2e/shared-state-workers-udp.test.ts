@@ -13,11 +13,8 @@ import {
   tempDir,
   writeConfig,
 } from "../support/stickylb-process.js";
-
+import { LOADED_MACHINE } from "../support/store-replica.js";
 import { startUdpBackend, type UdpBackend, udpClient } from "../support/udp-backends.js";
-
-/** See test/e2e/shared-state.test.ts: the lookup budget lengthened for a loaded machine. */
-const LOADED_MACHINE = { STICKYLB_TEST_STORE_BUDGET_MS: "3000" };
 
 interface Replica {
   proc: StickylbProcess;

@@ -15,13 +15,8 @@ import {
   tempDir,
   writeConfig,
 } from "../support/stickylb-process.js";
+import { LOADED_MACHINE } from "../support/store-replica.js";
 import { sleep } from "../support/time.js";
-
-/**
- * These tests check what replicas share, not the 50 ms lookup budget (test/e2e/shared-state-slow
- * does): on a shared, loaded machine a store round trip can take longer, so the budget is lengthened.
- */
-const LOADED_MACHINE = { STICKYLB_TEST_STORE_BUDGET_MS: "3000" };
 
 interface Replica {
   proc: StickylbProcess;
