@@ -92,6 +92,27 @@ export class PlacedClient implements StickyClient, ClientFacts {
   }
 
   /**
+   * {@link moved}, made in the shared store first when the pool has one (as at placement,
+   * `moveBound`): resolves to the member to attempt — `to`, or the member another replica moved
+   * this client to first, where it may take the client — within the store's budget, never
+   * rejected. `to` synchronously when there is nothing to ask.
+   */
+  moveTo(to: MemberRuntime): MemberRuntime | Promise<MemberRuntime> {
+    const from = this.member;
+    const asked = from === undefined ? undefined : this.front.stickiness.rebind?.(this, from.id, to);
+    if (asked === undefined) {
+      this.moved(to);
+      return to;
+    }
+    return asked.then((held) => {
+      const first = held === undefined || held === to.id ? undefined : this.front.member(held);
+      const next = first?.keepsBindings === true ? first : to;
+      this.moved(next);
+      return next;
+    });
+  }
+
+  /**
    * HTTP: `member` answered with these raw response header pairs; returns the header pairs
    * (`[name, value, …]`: a `Set-Cookie`, a session token header) to add to its response. When the
    * response taught a new or changed binding that a shared store must acknowledge, `storeAck` is

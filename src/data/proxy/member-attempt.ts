@@ -152,8 +152,21 @@ export abstract class MemberAttempt implements UpstreamUser {
     if (next === undefined) return false;
     this.attemptCounters.retries++;
     this.retried = true;
-    this.sticky.moved(next);
-    this.attempt(next, false);
+    const moving = this.sticky.moveTo(next);
+    if (!(moving instanceof Promise)) {
+      this.attempt(moving, false);
+      return true;
+    }
+    // A shared pool: the move is made in the store first (its budget at most), so that replicas
+    // retrying the same client after the same failure send it to one member.
+    moving.then((member) => {
+      if (this.over) return;
+      try {
+        this.attempt(member, false);
+      } catch (err) {
+        this.onUpstreamFault(err);
+      }
+    });
     return true;
   }
 }
