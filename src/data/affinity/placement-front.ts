@@ -106,7 +106,8 @@ export class PlacedClient implements StickyClient, ClientFacts {
     }
     return asked.then((held) => {
       const first = held === undefined || held === to.id ? undefined : this.front.member(held);
-      const next = first?.keepsBindings === true ? first : to;
+      // Never back to the member that just failed, whatever another replica wrote.
+      const next = first !== undefined && first !== from && first.keepsBindings ? first : to;
       this.moved(next);
       return next;
     });
