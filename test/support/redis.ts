@@ -84,21 +84,35 @@ export async function redisCli(port: number, ...args: string[]): Promise<string>
 }
 
 /** Resolves when the server answers PING, rejects after `timeoutMs`. */
-export async function waitForPing(port: number, timeoutMs = 10_000): Promise<void> {
+export function waitForPing(port: number, timeoutMs = 10_000): Promise<void> {
+  return pingUntil(
+    `redis-server on port ${port}`,
+    () => net.connect({ host: "127.0.0.1", port }),
+    "connect",
+    timeoutMs,
+  );
+}
+
+/** Polls with PING over sockets from `open` (plain or TLS) until one answers PONG. */
+async function pingUntil(
+  what: string,
+  open: () => net.Socket,
+  readyEvent: "connect" | "secureConnect",
+  timeoutMs: number,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    if (await pingOnce(port)) return;
-    if (Date.now() > deadline) throw new Error(`redis-server on port ${port} did not answer PING`);
+    if (await pingOnce(open(), readyEvent)) return;
+    if (Date.now() > deadline) throw new Error(`${what} did not answer PING`);
     await new Promise((r) => setTimeout(r, 50));
   }
 }
 
-function pingOnce(port: number): Promise<boolean> {
+function pingOnce(socket: net.Socket, readyEvent: "connect" | "secureConnect"): Promise<boolean> {
   return new Promise((resolve) => {
-    const socket = net.connect({ host: "127.0.0.1", port });
-    socket.setTimeout(500);
+    socket.setTimeout(1000);
     let reply = "";
-    socket.on("connect", () => socket.write("PING\r\n"));
+    socket.on(readyEvent, () => socket.write("PING\r\n"));
     socket.on("data", (d) => {
       reply += d.toString();
       if (reply.includes("\r\n")) {
@@ -267,31 +281,13 @@ export async function startRedisTls(): Promise<RedisTlsServer> {
   return { port, url: `rediss://127.0.0.1:${port}`, caFile: at("ca.crt"), stop };
 }
 
-async function waitForTlsPing(port: number, ca: Buffer, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const ok = await new Promise<boolean>((resolve) => {
-      const socket = tls.connect({ host: "127.0.0.1", port, ca });
-      socket.setTimeout(1000);
-      let reply = "";
-      socket.on("secureConnect", () => socket.write("PING\r\n"));
-      socket.on("data", (d) => {
-        reply += d.toString();
-        if (reply.includes("\r\n")) {
-          socket.destroy();
-          resolve(reply.startsWith("+PONG"));
-        }
-      });
-      socket.on("error", () => resolve(false));
-      socket.on("timeout", () => {
-        socket.destroy();
-        resolve(false);
-      });
-    });
-    if (ok) return;
-    if (Date.now() > deadline) throw new Error(`redis-server (TLS) on port ${port} did not answer PING`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
+function waitForTlsPing(port: number, ca: Buffer, timeoutMs = 10_000): Promise<void> {
+  return pingUntil(
+    `redis-server (TLS) on port ${port}`,
+    () => tls.connect({ host: "127.0.0.1", port, ca }),
+    "secureConnect",
+    timeoutMs,
+  );
 }
 
 /**

@@ -16,17 +16,16 @@ import {
   type MemberConnection,
   RawClient,
   RawMember,
+  SWITCHING,
   sleep,
   startWireProxy,
+  UPGRADE,
 } from "./wire-support.js";
 
 afterEach(async () => {
   vi.restoreAllMocks();
   await cleanupWire();
 });
-
-const UPGRADE = "Host: h\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n";
-const SWITCHING = "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n";
 
 /** Every answer from now on teaches a binding whose acknowledgement comes when `release` is called. */
 function storeAckHeld(): { release(): void } {

@@ -31,6 +31,11 @@ export async function cleanupWire(): Promise<void> {
 }
 
 /** Default wait of every helper: tests stay bounded even when the proxy misbehaves. */
+/** The headers of a WebSocket upgrade request, and a member's `101` to it. */
+export const UPGRADE = "Host: h\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n";
+export const SWITCHING =
+  "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n";
+
 export const WAIT_MS = 3_000;
 
 export function sleep(ms: number): Promise<void> {

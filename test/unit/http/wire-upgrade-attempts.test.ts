@@ -11,17 +11,16 @@ import {
   type MemberConnection,
   RawClient,
   RawMember,
+  SWITCHING,
   sleep,
   startWireProxy,
+  UPGRADE,
 } from "./wire-support.js";
 
 afterEach(async () => {
   vi.restoreAllMocks();
   await cleanupWire();
 });
-
-const UPGRADE = "Host: h\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n";
-const SWITCHING = "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n";
 
 /** A member that switches protocols on an upgrade request and answers `200 METHOD TARGET` otherwise. */
 async function upgradingMember(address: string): Promise<RawMember> {

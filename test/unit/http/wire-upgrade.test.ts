@@ -1,14 +1,11 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { HttpListenerCounters } from "../../../src/data/proxy/http-counters.js";
-import { cleanupWire, memberAndProxy, RawClient, timeouts } from "./wire-support.js";
+import { cleanupWire, memberAndProxy, RawClient, SWITCHING, timeouts, UPGRADE } from "./wire-support.js";
 
 afterEach(async () => {
   vi.restoreAllMocks();
   await cleanupWire();
 });
-
-const UPGRADE = "Host: h\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n";
-const SWITCHING = "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n";
 
 describe("an upgrade the member refuses", () => {
   it("relays the answer and closes both connections after its body, even if the member keeps alive", async () => {
